@@ -1,0 +1,91 @@
+"""Settings of the action server, read from the environment.
+
+This is the only module that reads environment variables, so a deployment can
+see in one place everything it may configure:
+
+- ``KNOWLEDGE_DIR``: folder with the organisation's YAML files (default: the
+  ``knowledge`` folder next to this module, i.e. ``actions/knowledge``).
+- ``REDIS_URL``: where tickets are stored (default ``redis://localhost:6379/0``).
+- ``TIMEZONE``: the organisation's local time zone (default ``Asia/Riyadh``);
+  "today", ticket timestamps and opening hours are all in this zone.
+- ``TICKET_KEY_PREFIX``: prefix of the Redis keys of tickets (default ``tickets``).
+- ``REDIS_TIMEOUT_S``: socket timeout for Redis in seconds (default ``2``), short
+  so a Redis outage gives the customer an apology instead of a hung chat.
+
+Values are read on every call (they are cheap to read), which lets tests set
+them with ``monkeypatch.setenv``; the expensive things built from them (the
+knowledge base, Redis clients) are cached by their owners.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_TIMEZONE = "Asia/Riyadh"
+
+# Used only when the system has no tz database: Saudi Arabia keeps UTC+3 all
+# year, so the default zone can still be honoured exactly.
+_FIXED_OFFSETS = {"Asia/Riyadh": timedelta(hours=3)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the action server.
+
+    Attributes:
+        knowledge_dir: folder holding the organisation's knowledge files.
+        redis_url: Redis connection URL for the ticket store.
+        timezone: IANA name of the organisation's time zone.
+        ticket_key_prefix: prefix of the ticket keys in Redis.
+        redis_timeout_s: Redis socket timeout in seconds.
+    """
+
+    knowledge_dir: Path
+    redis_url: str
+    timezone: str
+    ticket_key_prefix: str
+    redis_timeout_s: float
+
+
+def get_settings() -> Settings:
+    """The settings from the current environment, with defaults filled in."""
+    knowledge = os.environ.get("KNOWLEDGE_DIR")
+    return Settings(
+        knowledge_dir=Path(knowledge).resolve() if knowledge else DEFAULT_KNOWLEDGE_DIR,
+        redis_url=os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        timezone=os.environ.get("TIMEZONE") or DEFAULT_TIMEZONE,
+        ticket_key_prefix=os.environ.get("TICKET_KEY_PREFIX") or "tickets",
+        redis_timeout_s=float(os.environ.get("REDIS_TIMEOUT_S") or 2),
+    )
+
+
+def local_zone(name: str | None = None) -> tzinfo:
+    """The organisation's time zone.
+
+    Args:
+        name: IANA zone name; defaults to the configured ``TIMEZONE``.
+
+    Returns:
+        A tzinfo; a fixed offset when the system lacks the tz database.
+    """
+    name = name or get_settings().timezone
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError:
+        return timezone(_FIXED_OFFSETS.get(name, timedelta(0)), name)
+
+
+def now() -> datetime:
+    """The current local time of the organisation (timezone-aware)."""
+    return datetime.now(local_zone())
+
+
+def today() -> date:
+    """Today's date in the organisation's time zone (not the server's)."""
+    return now().date()

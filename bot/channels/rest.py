@@ -1,0 +1,117 @@
+"""REST channel that validates input before Rasa sees it.
+
+Rasa's own REST channel passes broken JSON, empty text and megabyte messages
+straight to the pipeline. This one answers each with a clear 4xx (JSON body with
+an English ``error`` code and an Arabic ``message`` for the customer) and never
+leaves a request hanging. It is registered as ``rest``, so the URL stays
+``/webhooks/rest/webhook``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Sender ids travel into Redis keys and logs: keep them to a safe alphabet.
+_SENDER = re.compile(r"^[\w.:@+-]{1,128}$")
+# C0/C1 control characters other than tab and newline carry no meaning in a message.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class InputError(Exception):
+    """A request the channel refuses, with its HTTP status and messages."""
+
+    def __init__(self, status: int, code: str, message_ar: str) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message_ar = status, code, message_ar
+
+    def response(self) -> HTTPResponse:
+        return response.json({"error": self.code, "message": self.message_ar}, status=self.status)
+
+
+def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[Dict[str, Any]]]:
+    """Validate a webhook body and return (sender, text, metadata).
+
+    Raises:
+        InputError: for anything the bot cannot or should not process.
+    """
+    if len(body) > settings.max_body_bytes:
+        raise InputError(413, "body_too_large", "الطلب أكبر من المسموح.")
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(400, "invalid_utf8", "تعذّرت قراءة الرسالة: الترميز ليس UTF-8.")
+    except json.JSONDecodeError:
+        raise InputError(400, "invalid_json", "تعذّرت قراءة الطلب: صيغة JSON غير صحيحة.")
+    if not isinstance(payload, dict):
+        raise InputError(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
+    sender = payload.get("sender")
+    if not isinstance(sender, str) or not _SENDER.match(sender):
+        raise InputError(400, "invalid_sender", "معرّف المرسل مفقود أو غير صالح.")
+    text = payload.get("message")
+    if not isinstance(text, str):
+        raise InputError(400, "missing_message", "الرسالة مفقودة.")
+    text = _CONTROL.sub("", text).strip()
+    if not text:
+        raise InputError(400, "empty_message", "الرسالة فارغة، اكتب سؤالك من فضلك.")
+    if len(text) > settings.max_message_chars:
+        raise InputError(
+            413,
+            "message_too_long",
+            f"الرسالة طويلة جداً؛ الحد الأقصى {settings.max_message_chars} حرف. اختصرها من فضلك.",
+        )
+    metadata = payload.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InputError(400, "invalid_metadata", "البيانات الوصفية يجب أن تكون كائن JSON.")
+    return sender, text, metadata
+
+
+class ValidatedRestInput(InputChannel):
+    """``POST /webhooks/rest/webhook`` with ``{"sender": ..., "message": ...}``."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ValidatedRestInput":
+        return cls()
+
+    def __init__(self, settings: Optional[Settings] = None) -> None:
+        self.settings = settings or Settings.from_env()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint("validated_rest_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                sender, text, metadata = parse_request(request.body or b"", self.settings)
+            except InputError as error:
+                return error.response()
+            collector = CollectingOutputChannel()
+            message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            try:
+                await asyncio.wait_for(on_new_message(message), self.settings.reply_timeout_seconds)
+            except asyncio.TimeoutError:
+                logger.error("reply timed out for sender %s", sender)
+                return InputError(504, "timeout", "تأخر الرد، حاول مرة أخرى بعد قليل.").response()
+            return response.json(collector.messages)
+
+        return hook

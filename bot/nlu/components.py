@@ -1,0 +1,206 @@
+"""Rasa 3.6 graph components for Arabic: normaliser, tokenizer, service types.
+
+Thin wrappers around the pure modules :mod:`bot.nlu.arabic_text` and
+:mod:`bot.nlu.service_types`, so that the logic is testable without Rasa.
+
+Pipeline order (see ``config.yml``): ``ArabicNormalizer`` → ``ArabicTokenizer`` →
+featurizers / classifiers / ``CRFEntityExtractor`` → ``ServiceTypeExtractor``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu import arabic_text, service_types
+
+logger = logging.getLogger(__name__)
+
+# Message key holding what the normaliser found; part of the parse output, so it
+# reaches the tracker (latest_message["arabic"]) and the action server.
+ARABIC = "arabic"
+SERVICE_TYPE = "service_type"
+
+
+def _normalisation_options(config: Dict[Text, Any]) -> Dict[Text, bool]:
+    return {
+        "teh_marbuta": bool(config.get("normalize_teh_marbuta", True)),
+        "alef_maksura": bool(config.get("normalize_alef_maksura", True)),
+    }
+
+
+def arabic_info(message: Message) -> Dict[Text, Any]:
+    """What the normaliser recorded for a message (empty when it did not run)."""
+    return message.get(ARABIC) or {}
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class ArabicNormalizer(GraphComponent):
+    """Records the normalised text, letter elongation and Arabizi of each message.
+
+    The raw text is never changed (entity offsets refer to it); the normalised
+    form goes to ``message["arabic"]["normalized"]``.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"normalize_teh_marbuta": True, "normalize_alef_maksura": True}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._options = _normalisation_options(config)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ArabicNormalizer:
+        return cls(config)
+
+    def describe(self, text: Text) -> Dict[Text, Any]:
+        normalized = arabic_text.normalize(text, **self._options)
+        tokens = arabic_text.tokenize(text, **self._options)
+        translit = arabic_text.transliterated(tokens)
+        return {
+            "normalized": normalized.text,
+            "elongated": normalized.elongated,
+            "elongated_words": list(normalized.elongated_words),
+            "arabizi": bool(translit),
+            "transliteration": translit,
+        }
+
+    def _annotate(self, message: Message) -> None:
+        text = message.get(TEXT)
+        if isinstance(text, str):
+            message.set(ARABIC, self.describe(text), add_to_output=True)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._annotate(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._annotate(message)
+        return messages
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
+)
+class ArabicTokenizer(Tokenizer):
+    """Tokens with offsets on the raw text and the normalised form as lemma.
+
+    Rasa featurizers read ``token.lemma`` (``use_lemma: true``, their default), so
+    they see ``الكهرباء`` for ``الكهربـــاء``, while entity offsets stay on the raw
+    text. Arabizi tokens carry their Arabic-script reading in ``token["arabizi"]``.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+            "normalize_teh_marbuta": True,
+            "normalize_alef_maksura": True,
+        }
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        self._options = _normalisation_options(config)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ArabicTokenizer:
+        return cls(config)
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        text = message.get(attribute) or ""
+        tokens = []
+        for raw in arabic_text.tokenize(text, **self._options):
+            data = {"arabizi": raw.arabizi} if raw.arabizi else None
+            tokens.append(Token(raw.text, raw.start, raw.end, data=data, lemma=raw.norm))
+        return self._apply_token_pattern(tokens)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
+)
+class ServiceTypeExtractor(GraphComponent, EntityExtractorMixin):
+    """Finds essential-service words with the dialect lexicon.
+
+    Every ``service_type`` entity leaves this component with a canonical value
+    (``electricity``, ``water``, ``internet``) and offsets on the raw text. Spans a
+    statistical extractor marked but the lexicon cannot resolve are dropped, because
+    a service the bot cannot name is worse than asking the customer.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"normalize_teh_marbuta": True, "normalize_alef_maksura": True}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._options = _normalisation_options(config)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ServiceTypeExtractor:
+        return cls(config)
+
+    def resolve(self, text: Text, entities: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+        """Replace service_type entities by lexicon matches; keep all others."""
+        tokens = arabic_text.tokenize(text, **self._options)
+        found = service_types.find_services(tokens)
+        kept = [e for e in entities if e.get("entity") != SERVICE_TYPE]
+        for dropped in (e for e in entities if e.get("entity") == SERVICE_TYPE):
+            if not any(m.start < dropped["end"] and dropped["start"] < m.end for m in found):
+                logger.debug("service word not in lexicon, dropped: %s", dropped.get("value"))
+        for mention in found:
+            kept.append(
+                {
+                    "entity": SERVICE_TYPE,
+                    "start": mention.start,
+                    "end": mention.end,
+                    "value": mention.value,
+                    "text": text[mention.start : mention.end],
+                    "confidence_entity": 1.0,
+                    "extractor": self.__class__.__name__,
+                }
+            )
+        return sorted(kept, key=lambda e: (e.get("start", 0), e.get("entity", "")))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str):
+                message.set(ENTITIES, self.resolve(text, message.get(ENTITIES, [])), add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data

@@ -1,0 +1,60 @@
+"""Shared fixtures: a real Redis server for the whole test session."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from scripts import redis_server  # noqa: E402
+
+
+class RedisServer:
+    """A real redis-server process the tests may stop and restart."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = redis_server.free_port()
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = redis_server.start(self.port, self.data_dir)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def redis_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server_process: RedisServer) -> Iterator[str]:
+    """URL of the session's Redis server, emptied before each test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server_process.url)
+    client.flushall()
+    yield redis_server_process.url
+    client.close()
