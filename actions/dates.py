@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from bot.nlu.arabic_text import normalize
 
@@ -35,12 +35,12 @@ from bot.nlu.arabic_text import normalize
 # tables need one entry per spelling the customer's keyboard can produce.
 _TODAY = {"اليوم", "النهارده", "النهارد", "النهاردا", "اليوما", "lyom", "lyoum", "elyom", "elyoum", "today", "naharda", "ennaharda"}
 _TODAY_PAIRS = {("el", "yom"), ("el", "youm"), ("al", "yom"), ("el", "naharda")}
-_TOMORROW = {"بكره", "بكرا", "بكرى", "بكري", "غدا", "غد", "الغد", "غدوه", "غدوا", "bokra", "bukra", "boukra", "bokrah", "bukrah", "bkra", "ghedda", "ghodwa", "ghadan", "ghdwa", "tomorrow"}
+_TOMORROW = {"بكره", "بكرا", "غدا", "غد", "الغد", "غدوه", "غدوا", "bokra", "bukra", "boukra", "bokrah", "bukrah", "bkra", "ghedda", "ghodwa", "ghadan", "ghdwa", "tomorrow"}
 _YESTERDAY = {"امس", "الامس", "مبارح", "امبارح", "البارح", "البارحه", "embare7", "mbare7", "imbare7", "lbare7", "yesterday"}
 _AFTER = {"بعد", "ba3d", "baad", "after"}
 _WEEK = {"الاسبوع", "اسبوع", "السيمانه", "سيمانه", "الجمعه", "جمعه", "osbo3", "el osbo3", "week", "jem3a", "gom3a", "jom3a"}
 _WEEK_ONLY = {"الاسبوع", "اسبوع", "السيمانه", "سيمانه", "osbo3", "week", "lesbo3", "el-osbo3"}
-_NEXT = {"الجاي", "الجايه", "جاي", "جايه", "الياي", "اليايه", "القادم", "القادمه", "قادم", "المقبل", "المقبله", "اللي", "gai", "gaya", "el gai", "jay", "jaye", "eljay", "next", "ja2i", "elgai", "eljai", "jai"}
+_NEXT = {"الجاي", "الجايه", "جاي", "جايه", "الياي", "اليايه", "القادم", "القادمه", "قادم", "المقبل", "المقبله", "gai", "gaya", "el gai", "jay", "jaye", "eljay", "next", "ja2i", "elgai", "eljai", "jai"}
 _DAY_WORDS = {"يوم", "نهار", "yom", "youm", "nhar", "nehar"}
 
 # Weekday spellings → Python weekday() (Monday = 0). Forms that are also
@@ -50,7 +50,7 @@ _WEEKDAYS: Dict[str, int] = {}
 for _day, _spellings in {
     6: ["الاحد", "الحد", "a7ad", "el7ad", "l7ad", "lahad", "ahad", "sunday"],
     0: ["الاثنين", "الاتنين", "التنين", "الثنين", "اثنين", "الاثنينه", "etnen", "itnen", "el etnen", "lithnin", "tnin", "ethnein", "monday"],
-    1: ["الثلاثاء", "الثلاثا", "الثلاث", "التلات", "التلاتاء", "التلاته", "الثلوث", "ثلاثاء", "talat", "tlat", "tlata", "tuesday"],
+    1: ["الثلاثاء", "الثلاثا", "التلات", "التلاتاء", "ثلاثاء", "talat", "tlat", "tlata", "tuesday"],
     2: ["الاربعاء", "الاربعا", "الاربع", "اربعاء", "الاربعه", "arba3", "larb3a", "arb3a", "wednesday"],
     3: ["الخميس", "خميس", "khamis", "5amis", "lkhmis", "5ames", "khmis", "thursday"],
     4: ["الجمعه", "جمعه", "gom3a", "jom3a", "jem3a", "jum3a", "friday"],
@@ -59,6 +59,8 @@ for _day, _spellings in {
     for _spelling in _spellings:
         _WEEKDAYS[_spelling] = _day
 _AMBIGUOUS_DAYS = {"احد": 6, "اربع": 2, "تلات": 1, "اتنين": 0, "a7ad": 6}
+# "الساعة الاربع" is four o'clock, not Wednesday.
+_CLOCK_WORDS = {"الساعه", "ساعه", "sa3a", "essa3a"}
 
 _MONTHS: Dict[str, int] = {}
 for _number, _names in enumerate(
@@ -83,7 +85,7 @@ for _number, _names in enumerate(
 
 _NUMERIC = re.compile(r"(?<!\d)(\d{1,2})\s*[/\-.\\]\s*(\d{1,2})(?:\s*[/\-.\\]\s*(\d{2}|\d{4}))?(?!\d)")
 _DAY_MONTH_NAME = re.compile(
-    r"(?<!\d)(\d{1,2})\s+(?:من\s+)?(" + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")(?:\s+(\d{4}))?"
+    r"(?<!\d)(\d{1,2})\s+(?:من\s+)?(" + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")(?!\w)(?:\s+(\d{4}))?"
 )
 _IN_N_DAYS = re.compile(r"(?:بعد|ba3d|after)\s+(\d{1,2})\s*(?:يوم|ايام|days?|iyam|ayam)")
 _IN_N_WEEKS = re.compile(r"(?:بعد|ba3d|after)\s+(\d{1,2})\s*(?:اسابيع|اسبوع|weeks?)")
@@ -96,8 +98,10 @@ def _tokens(text: str) -> List[str]:
     return _WORD.findall(normalize(text).text)
 
 
-def _weekday_of(token: str, previous: Optional[str]) -> Optional[int]:
+def _weekday_of(token: str, previous: str | None) -> int | None:
     """The weekday a token names, if any (see the ambiguity note above)."""
+    if previous in _CLOCK_WORDS:
+        return None
     if token in _WEEKDAYS:
         return _WEEKDAYS[token]
     if previous in _DAY_WORDS and token in _AMBIGUOUS_DAYS:
@@ -114,14 +118,14 @@ def _next_weekday(today: date, weekday: int) -> date:
     return today + timedelta(days=ahead or 7)
 
 
-def _safe_date(year: int, month: int, day: int) -> Optional[date]:
+def _safe_date(year: int, month: int, day: int) -> date | None:
     try:
         return date(year, month, day)
     except ValueError:
         return None
 
 
-def _next_day_month(today: date, day: int, month: int) -> Optional[date]:
+def _next_day_month(today: date, day: int, month: int) -> date | None:
     """The next date (today included) with this day and month."""
     this_year = _safe_date(today.year, month, day)
     if this_year and this_year >= today:
@@ -134,7 +138,7 @@ def _next_day_month(today: date, day: int, month: int) -> Optional[date]:
     return None
 
 
-def _explicit_date(text: str, today: date) -> Optional[date]:
+def _explicit_date(text: str, today: date) -> date | None:
     """A numeric (dd/mm[/yyyy]) or month-name date in the text, if any."""
     match = _NUMERIC.search(text)
     if match:
@@ -152,7 +156,7 @@ def _explicit_date(text: str, today: date) -> Optional[date]:
     return None
 
 
-def parse_date(text: Optional[str], today: date) -> Optional[date]:
+def parse_date(text: str | None, today: date) -> date | None:
     """The date a customer's words name, relative to ``today``.
 
     Args:
@@ -179,7 +183,7 @@ def parse_date(text: Optional[str], today: date) -> Optional[date]:
         return today + timedelta(weeks=int(match.group(1)))
 
     tokens = _tokens(text)
-    pairs = list(zip(tokens, tokens[1:]))
+    pairs = list(zip(tokens, tokens[1:], strict=False))  # adjacent pairs: lengths differ by one
     for first, second in pairs:
         if first in _AFTER:
             if second in _TOMORROW:

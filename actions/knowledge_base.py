@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Sequence
 
 import yaml
 
@@ -232,7 +232,7 @@ class KnowledgeBase:
         self._context = self._build_context()
 
     @classmethod
-    def load(cls, directory: Path | str) -> "KnowledgeBase":
+    def load(cls, directory: Path | str) -> KnowledgeBase:
         """Read and check every knowledge file of a folder.
 
         Raises:
@@ -242,17 +242,17 @@ class KnowledgeBase:
         return cls({name: _read_yaml(directory / name) for name in FILES}, directory)
 
     # ------------------------------------------------------------------ look-ups
-    def service(self, value: Any) -> Optional[Service]:
+    def service(self, value: Any) -> Service | None:
         """The service a slot value or a typed word names, if any."""
         key = match_key(value)
         return next((s for s in self.services if key and key in s.keys), None)
 
-    def service_name(self, service_id: Optional[str]) -> str:
+    def service_name(self, service_id: str | None) -> str:
         """Display name of a service id (the id itself when unknown)."""
         found = self.service(service_id) if service_id else None
         return found.name if found else str(service_id or "")
 
-    def city(self, value: Any) -> Optional[City]:
+    def city(self, value: Any) -> City | None:
         """The city a typed name or id refers to, if we serve it."""
         key = match_key(value)
         return next((c for c in self.cities if key and key in c.keys), None)
@@ -277,7 +277,7 @@ class KnowledgeBase:
             found = [b for b in found if key in b.keys]
         return found if (district or city) else []
 
-    def known_outage(self, service_id: str, district: Any, city: Any = None) -> Optional[Outage]:
+    def known_outage(self, service_id: str, district: Any, city: Any = None) -> Outage | None:
         """A known outage of this service in this district, if there is one."""
         key = match_key(district)
         city_obj = self.city(city) if city else None
@@ -289,7 +289,7 @@ class KnowledgeBase:
             return outage
         return None
 
-    def response_time(self, service_id: Optional[str]) -> str:
+    def response_time(self, service_id: str | None) -> str:
         """The response-time promise for a service's new outage tickets."""
         found = self.service(service_id) if service_id else None
         if found:
@@ -310,7 +310,7 @@ class KnowledgeBase:
                     return window
         return windows[0]
 
-    def window_label(self, window_id: Optional[str]) -> str:
+    def window_label(self, window_id: str | None) -> str:
         """Display label of a window id (the default window when unknown)."""
         windows = self.appointments["windows"]
         return next((w["label"] for w in windows if w["id"] == window_id), windows[0]["label"])
@@ -342,7 +342,8 @@ class KnowledgeBase:
         value = float(amount or 0)
         if value == 0:
             return self.replies.fragment("free")
-        text = f"{value:.2f}".rstrip("0").rstrip(".")
+        # Whole amounts read "199"; others always show halalas: "104.50", not "104.5".
+        text = f"{value:.0f}" if value == round(value) else f"{value:.2f}"
         return self.replies.fragment("money", amount=text, currency=self.organisation["currency"])
 
     def format_date(self, day: date) -> str:
@@ -411,10 +412,10 @@ class KnowledgeBase:
 
     def say(
         self,
-        dispatcher: "CollectingDispatcher",
-        tracker: "Tracker",
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
         key: str,
-        values: Optional[Mapping[str, Any]] = None,
+        values: Mapping[str, Any] | None = None,
         **more: Any,
     ) -> str:
         """Send one reply from the catalogue, avoiding the assistant's last words.

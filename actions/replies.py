@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 # How many of the assistant's latest messages a new one should try not to
 # repeat. The latest one is never repeated when another variant exists; older
@@ -68,7 +68,7 @@ def fill(template: str, values: Mapping[str, Any], key: str = "?") -> str:
 def pick_variant(
     candidates: Sequence[str],
     recent: Sequence[str] = (),
-    rng: Optional[random.Random] = None,
+    rng: random.Random | None = None,
 ) -> str:
     """Pick a rendered variant the customer has not just read.
 
@@ -84,12 +84,12 @@ def pick_variant(
     """
     if not candidates:
         raise ValueError("a reply needs at least one variant")
-    rng = rng or random
+    choose = (rng or random).choice
     recent_set = {text.strip() for text in recent}
     fresh = [c for c in candidates if c.strip() not in recent_set]
     if not fresh and recent:
         fresh = [c for c in candidates if c.strip() != recent[0].strip()]
-    return rng.choice(fresh or list(candidates))
+    return choose(fresh or list(candidates))
 
 
 def recent_bot_texts(events: Iterable[Mapping[str, Any]], limit: int = RECENT_WINDOW) -> List[str]:
@@ -152,7 +152,7 @@ class ReplyCatalogue:
             raise CatalogueError(f"no fragment {key!r} in the catalogue") from None
         return fill(template, values, key)
 
-    def label(self, group: str, key: str, default: Optional[str] = None) -> str:
+    def label(self, group: str, key: str, default: str | None = None) -> str:
         """A display label (ticket kinds and statuses, weekday names)."""
         labels = self._labels.get(group) or {}
         if key in labels:
@@ -170,7 +170,7 @@ class ReplyCatalogue:
         key: str,
         values: Mapping[str, Any],
         recent: Sequence[str] = (),
-        rng: Optional[random.Random] = None,
+        rng: random.Random | None = None,
     ) -> Reply:
         """Fill every variant of a reply and pick one that is not a repeat.
 

@@ -53,6 +53,8 @@ class NonRepeatingNLG(TemplatedNaturalLanguageGenerator):
         output_channel: Text,
         **kwargs: Any,
     ) -> Optional[Dict[Text, Any]]:
+        if utter_action not in self.responses:
+            return None
         filled_slots = tracker.current_slot_values()
         variants = ResponseVariationFilter(self.responses).responses_for_utter_action(
             utter_action, output_channel, filled_slots

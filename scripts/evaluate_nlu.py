@@ -68,7 +68,13 @@ def entity_scores(golds: List[List[Dict[str, Any]]], preds: List[List[Dict[str, 
 
 
 async def _parse_all(model: Path, texts: List[str]) -> Tuple[List[Dict[str, Any]], List[float]]:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    # one debug line per parsed message would drown the report
+    configure_structlog(logging.WARNING)
 
     agent = Agent.load(str(model))
     results, latencies = [], []

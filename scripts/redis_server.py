@@ -75,6 +75,8 @@ def start(port: int, data_dir: Path, password: Optional[str] = None) -> subproce
         redis_command(port, data_dir, password),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
+        # own process group: Ctrl-C reaches the parent, which stops Redis last
+        start_new_session=True,
     )
     try:
         wait_for_port(port)

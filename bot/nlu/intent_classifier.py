@@ -28,7 +28,8 @@ from bot.nlu.components import arabic_info
 
 logger = logging.getLogger(__name__)
 
-_DIGITS = re.compile(r"\d")
+# Digit runs that are numbers, not letters of an Arabizi word such as "m2to3".
+_NUMBER = re.compile(r"(?<![a-z])\d+(?![a-z'])")
 MODEL_FILE = "intent_model.skops"
 # Only these module families may be unpickled from a model file.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
@@ -36,13 +37,13 @@ _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections."
 
 def classifier_input(text: Text, info: Optional[Dict[Text, Any]] = None) -> Text:
     """The string the classifier reads: normalised text plus the Arabic-script
-    reading of Arabizi, with every digit as 0 (numbers are entities, not intents)."""
+    reading of Arabizi, with every number's digits as 0 (numbers are entities, not intents)."""
     if info:
         normalized, translit = info.get("normalized", ""), info.get("transliteration", "")
     else:
         tokens = arabic_text.tokenize(text)
         normalized, translit = arabic_text.normalize(text).text, arabic_text.transliterated(tokens)
-    return _DIGITS.sub("0", f"{normalized} {translit}".strip())
+    return _NUMBER.sub(lambda m: "0" * len(m.group()), f"{normalized} {translit}".strip())
 
 
 def build_model(config: Dict[Text, Any]) -> Any:

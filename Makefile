@@ -1,0 +1,60 @@
+# Arabic customer-service assistant. `make help` lists the commands.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The virtual environment lives outside the checkout, keyed by the requirement
+# files' hash, so every clone on this machine (CI included) reuses it until the
+# pins change. Override with `make VENV=/path ...`.
+REQ_HASH := $(shell cat requirements.txt constraints.txt | sha256sum | cut -c1-12)
+VENV ?= $(HOME)/.cache/noor-assistant/venv-py310-$(REQ_HASH)
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RASA_DATA := --config config.yml --domain bot/domain --data nlu_data bot/data
+
+export PYTHONPATH := $(CURDIR)
+# No network beyond package registries: keep Rasa from phoning home.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help venv train run shell test validate eval lint clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt constraints.txt
+	@py=$$(scripts/find_python310.sh) || exit 1; \
+	echo "Creating $(VENV) with $$py"; \
+	rm -rf "$(VENV)" && "$$py" -m venv "$(VENV)" && \
+	"$(BIN)/pip" install -q --upgrade pip wheel && \
+	"$(BIN)/pip" install -q setuptools==70.3.0 && \
+	"$(BIN)/pip" install -r requirements.txt -c constraints.txt && \
+	touch "$(STAMP)"
+
+venv: $(STAMP) ## Create the Python 3.10 environment (once per set of pins)
+	@ln -sfn "$(VENV)" .venv
+
+train: venv ## Train the model (Rasa skips it when config, domain and data are unchanged)
+	$(BIN)/rasa train $(RASA_DATA) --out models
+	@ls -1t models/*.tar.gz | tail -n +4 | xargs -r rm -f
+
+run: train ## Start Redis, the action server and the Rasa server; Ctrl-C stops them
+	$(BIN)/python -m scripts.stack run
+
+shell: train ## Chat with the assistant in this terminal
+	$(BIN)/python -m scripts.stack shell
+
+test: venv ## Run the whole test suite (trains a model of its own)
+	$(BIN)/python -m pytest
+
+validate: venv ## Check domain, stories and NLU data (warnings fail)
+	$(BIN)/rasa data validate $(RASA_DATA) --fail-on-warnings
+
+eval: train ## Held-out NLU report per intent, dialect and entity (reports/)
+	$(BIN)/python -m scripts.evaluate_nlu --model models --data tests/data/nlu_heldout.yml --report reports/nlu_heldout.json
+
+lint: venv ## ruff and mypy
+	$(BIN)/ruff check bot actions scripts tests
+	$(BIN)/mypy bot actions scripts
+
+clean: ## Remove trained models, local Redis data and caches
+	rm -rf models/*.tar.gz data reports .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,17 @@
+"""Custom actions of the Noor Utilities assistant (Rasa SDK action server).
+
+Start with ``python -m rasa_sdk --actions actions --port 5055`` from the
+repository root. Modules:
+
+- ``settings``: configuration from the environment;
+- ``knowledge_base``: the organisation's YAML knowledge, loaded once;
+- ``replies``: the reply catalogue and the no-repeat picker;
+- ``billing``: the billing interface and its demo backend;
+- ``tickets``: the Redis ticket store;
+- ``dates``: the pure date-expression parser;
+- ``forms``: form validation and form questions;
+- ``actions``: every other action.
+
+Only rasa_sdk, the standard library, PyYAML, redis-py and ``bot.nlu.arabic_text``
+are imported, so the action server does not need Rasa itself.
+"""

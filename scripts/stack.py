@@ -1,0 +1,188 @@
+"""Start the whole assistant: Redis, the action server and the Rasa server.
+
+``make run`` and ``make shell`` use this module, and so do the integration tests,
+so the services always start the same way.
+
+Usage:
+    python -m scripts.stack run     # every service; Ctrl-C stops what it started
+    python -m scripts.stack shell   # Redis + actions, then `rasa shell` in this terminal
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+from urllib.parse import urlparse
+
+from scripts import redis_server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def redis_env(url: str) -> Dict[str, str]:
+    """Split a redis:// URL into the variables endpoints.yml reads."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        raise ValueError(f"REDIS_URL must start with redis://, got {url!r}")
+    return {
+        "REDIS_URL": url,
+        "REDIS_HOST": parsed.hostname or "localhost",
+        "REDIS_PORT": str(parsed.port or 6379),
+        "REDIS_DB": (parsed.path or "/0").lstrip("/") or "0",
+        "REDIS_PASSWORD": parsed.password or "",
+    }
+
+
+def wait_http(url: str, timeout: float, proc: Optional[subprocess.Popen] = None) -> None:
+    """Wait until ``url`` answers 200, failing early if ``proc`` dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+@dataclass
+class Stack:
+    """The assistant's processes, started in order and stopped in reverse.
+
+    Attributes:
+        model: a model file or folder of models for the Rasa server.
+        redis_url: use this Redis; when None a local one is started in data_dir.
+        rasa_port / action_port: HTTP ports of the two servers.
+        data_dir: where a local Redis keeps its append-only file.
+        log_dir: each service's output goes to <service>.log here (None: inherit).
+    """
+
+    model: Path = ROOT / "models"
+    redis_url: Optional[str] = None
+    rasa_port: int = 5005
+    action_port: int = 5055
+    data_dir: Path = ROOT / "data" / "redis"
+    log_dir: Optional[Path] = None
+    processes: List[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def python(self) -> str:
+        return sys.executable
+
+    def env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.update(redis_env(self.redis_url or "redis://localhost:6379/0"))
+        env.setdefault("ACTION_SERVER_URL", f"http://localhost:{self.action_port}/webhook")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        return env
+
+    def _spawn(self, name: str, cmd: List[str]) -> subprocess.Popen:
+        out = None
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "ab")
+        # its own process group, so Ctrl-C in `make run` reaches us first and we
+        # stop children in order instead of all at once
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(proc)
+        return proc
+
+    def start_redis(self) -> None:
+        if self.redis_url:
+            return
+        port = int(os.environ.get("REDIS_PORT", "6379"))
+        if not _port_free(port):
+            port = redis_server.free_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        proc = redis_server.start(port, self.data_dir)
+        self.processes.append(proc)
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+
+    def start_actions(self, timeout: float = 60) -> None:
+        proc = self._spawn("actions", [self.python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)])
+        wait_http(f"http://127.0.0.1:{self.action_port}/health", timeout, proc)
+
+    def start_rasa(self, timeout: float = 180) -> None:
+        cmd = [
+            self.python, "-m", "rasa", "run",
+            "--model", str(self.model),
+            "--port", str(self.rasa_port),
+            "--endpoints", "endpoints.yml",
+            "--credentials", "credentials.yml",
+            "--enable-api",
+            "--cors", os.environ.get("CORS_ORIGINS", "http://localhost:5005"),
+        ]
+        proc = self._spawn("rasa", cmd)
+        wait_http(f"http://127.0.0.1:{self.rasa_port}/status", timeout, proc)
+
+    def start(self) -> None:
+        self.start_redis()
+        self.start_actions()
+        self.start_rasa()
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self.processes):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.processes.clear()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the assistant locally.")
+    parser.add_argument("mode", choices=["run", "shell"])
+    parser.add_argument("--model", type=Path, default=ROOT / "models")
+    args = parser.parse_args(argv)
+    stack = Stack(model=args.model, redis_url=os.environ.get("REDIS_URL") or None, log_dir=ROOT / "data" / "logs")
+    try:
+        stack.start_redis()
+        print(f"Redis            {stack.redis_url}  (append-only files in {stack.data_dir})", flush=True)
+        stack.start_actions()
+        print(f"Action server    http://localhost:{stack.action_port}/health", flush=True)
+        if args.mode == "shell":
+            return subprocess.call([stack.python, "-m", "rasa", "shell", "--model", str(args.model), "--endpoints", "endpoints.yml"], cwd=ROOT, env=stack.env())
+        stack.start_rasa()
+        print(f"Rasa server      http://localhost:{stack.rasa_port}/status", flush=True)
+        print("Talk to it:", flush=True)
+        print(
+            f"  curl -s localhost:{stack.rasa_port}/webhooks/rest/webhook "
+            "-d '{\"sender\":\"t1\",\"message\":\"كم فاتورتي هالشهر؟\"}'",
+            flush=True,
+        )
+        print(f"Logs in {stack.log_dir}. Ctrl-C stops everything.", flush=True)
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(1)
+        print("A service stopped unexpectedly; see the logs above. Stopping the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""The submit, FAQ, fallback and handoff actions, run on tracker fixtures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Dict, List
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from actions import settings
+from actions.actions import (
+    ActionAnswerFaq,
+    ActionBillSummary,
+    ActionBookAppointment,
+    ActionDeclineHandoff,
+    ActionFallback,
+    ActionHandoff,
+    ActionReportOutage,
+    ActionRescheduleAppointment,
+    ActionTicketStatus,
+    consecutive_fallbacks,
+)
+from actions.knowledge_base import get_knowledge_base
+
+
+def _slots(events: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def _text(messages: List[Dict[str, Any]]) -> str:
+    assert len(messages) == 1, messages
+    return messages[0]["text"]
+
+
+def _filled(reply: str, **values: Any) -> List[str]:
+    kb = get_knowledge_base()
+    context = {**kb.context(), **values}
+    return [v.format_map(context) for v in kb.replies.variants(reply)]
+
+
+# ------------------------------------------------------------------ bills
+def test_bill_summary_for_a_demo_account(load_tracker, run, fixed_clock) -> None:
+    messages, events = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="٤٤٧١٢٠٣"))
+    text = _text(messages)
+    assert "4471203" in text
+    assert "412.75 ريال" in text and "104.50 ريال" in text  # the unpaid October bills
+    assert "517.25 ريال" in text  # their total
+    assert "388.40" not in text  # September is paid and older: not listed
+    assert "25/11/2026" in text and "أكتوبر 2026" in text
+    assert events == []  # the account stays for follow-up questions
+
+
+def test_bill_summary_with_nothing_due(load_tracker, run, fixed_clock) -> None:
+    messages, _ = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="48203917"))
+    text = _text(messages)
+    assert "مسددة" in text and "299 ريال" in text
+    assert text.split("\n")[0] in {v.split("\n")[0] for v in _filled("bill_nothing_due", account="48203917", bill_lines="")}
+
+
+def test_bill_summary_lists_every_unpaid_bill_and_marks_overdue_ones(load_tracker, run, fixed_clock) -> None:
+    messages, _ = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="9140726"))
+    text = _text(messages)
+    assert "268 ريال" in text  # 87.25 + 91.00 + 89.75
+    assert text.count("كان موعد استحقاقها") == 2  # August and September are past due
+    assert "تُستحق في 25/11/2026" in text
+
+
+def test_bill_summary_unknown_account_asks_again(load_tracker, run, fixed_clock) -> None:
+    messages, events = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="1111111"))
+    assert _text(messages) in _filled("account_not_found", account="1111111")
+    assert _slots(events) == {"account_number": None}
+
+
+# ------------------------------------------------------------------ outages
+def test_known_outage_in_narjis_tells_cause_and_eta(load_tracker, run, store) -> None:
+    kb = get_knowledge_base()
+    outage = kb.known_outage("electricity", "النرجس")
+    messages, events = run(ActionReportOutage(), load_tracker("outage_narjes.json"))
+    text = _text(messages)
+    assert outage.cause in text and outage.eta in text and outage.ticket in text
+    assert store.for_conversation("conv-outage-002") == []  # no duplicate ticket
+    assert _slots(events) == {"service_type": None, "district": None}
+
+
+def test_known_outage_matches_district_typed_with_hay(load_tracker, run, store) -> None:
+    messages, _ = run(ActionReportOutage(), load_tracker("outage_narjes.json", district="حي النرجس"))
+    assert "T-310001" in _text(messages)
+
+
+def test_new_outage_opens_a_ticket_with_the_promised_response_time(load_tracker, run, store) -> None:
+    kb = get_knowledge_base()
+    messages, events = run(ActionReportOutage(), load_tracker("outage_narjes.json", service_type="water"))
+    tickets = store.for_conversation("conv-outage-002")
+    assert len(tickets) == 1
+    ticket = tickets[0]
+    assert (ticket.kind, ticket.service, ticket.district, ticket.status) == ("outage", "water", "النرجس", "open")
+    assert ticket.priority == "urgent"
+    text = _text(messages)
+    assert ticket.id in text and kb.response_time("water") in text
+    assert _slots(events) == {"service_type": None, "district": None}
+
+    # the same report again in the same conversation: no second ticket
+    messages, _ = run(ActionReportOutage(), load_tracker("outage_narjes.json", service_type="water"))
+    assert ticket.id in _text(messages)
+    assert len(store.for_conversation("conv-outage-002")) == 1
+
+
+def test_outage_when_redis_is_down_apologises_and_keeps_the_slots(load_tracker, run, no_redis) -> None:
+    messages, events = run(ActionReportOutage(), load_tracker("outage_narjes.json", service_type="water"))
+    assert _text(messages) in _filled("system_unavailable")
+    assert events == []
+
+
+# ------------------------------------------------------------------ appointments
+def test_book_appointment_creates_a_ticket(load_tracker, run, store) -> None:
+    tracker = load_tracker("appointment_booking.json", appointment_date="2026-11-23")
+    messages, events = run(ActionBookAppointment(), tracker)
+    (ticket,) = store.for_conversation("conv-appt-006")
+    assert (ticket.kind, ticket.status, ticket.account, ticket.date, ticket.window) == (
+        "appointment", "scheduled", "4471203", "2026-11-23", "morning",
+    )
+    text = _text(messages)
+    assert ticket.id in text and "الاثنين" in text and "23/11/2026" in text
+    assert get_knowledge_base().window_label("morning") in text
+    assert _slots(events) == {"date": None, "appointment_date": None}
+
+
+def test_reschedule_moves_the_accounts_appointment(load_tracker, run, store) -> None:
+    existing = store.create("appointment", status="scheduled", account="4471203", date="2026-11-23", window="morning")
+    tracker = load_tracker("appointment_booking.json", date="الخميس العصر", appointment_date="2026-11-26")
+    messages, events = run(ActionRescheduleAppointment(), tracker)
+    moved = store.get(existing.id)
+    assert (moved.date, moved.window, moved.status) == ("2026-11-26", "afternoon", "rescheduled")
+    text = _text(messages)
+    assert existing.id in text and "الخميس" in text and "26/11/2026" in text
+    assert _slots(events)["appointment_date"] is None
+
+
+def test_reschedule_a_demo_appointment_by_ticket_number(load_tracker, run, store) -> None:
+    tracker = load_tracker("appointment_booking.json", account_number="48203917", ticket_number="T-482913", appointment_date="2026-11-24")
+    messages, _ = run(ActionRescheduleAppointment(), tracker)
+    assert store.get("T-482913").date == "2026-11-24"
+    assert "T-482913" in _text(messages)
+
+
+def test_reschedule_without_an_appointment_books_a_new_one(load_tracker, run, store) -> None:
+    tracker = load_tracker("appointment_booking.json", account_number="6104827", appointment_date="2026-11-24")
+    messages, _ = run(ActionRescheduleAppointment(), tracker)
+    (ticket,) = store.for_conversation("conv-appt-006")
+    assert ticket.date == "2026-11-24"
+    assert _text(messages) in _filled(
+        "appointment_rescheduled_new", day_name="الثلاثاء", date="24/11/2026",
+        window=get_knowledge_base().window_label("morning"), ticket=ticket.id,
+    )
+
+
+# ------------------------------------------------------------------ ticket status
+def test_status_of_a_demo_appointment(load_tracker, run, store) -> None:
+    messages, events = run(ActionTicketStatus(), load_tracker("status_request.json"))
+    text = _text(messages)
+    assert "T-482913" in text and "مجدول" in text and "الأربعاء" in text and "02/12/2026" in text
+    assert _slots(events) == {"ticket_number": None}
+
+
+def test_status_of_a_known_outage_ticket_gives_the_eta(load_tracker, run, store) -> None:
+    kb = get_knowledge_base()
+    messages, _ = run(ActionTicketStatus(), load_tracker("status_request.json", ticket_number="T-310001"))
+    assert kb.known_outage("electricity", "النرجس").eta in _text(messages)
+
+
+def test_status_of_a_new_ticket_shows_its_last_update(load_tracker, run, store) -> None:
+    ticket = store.create("handoff", conversation_id="x")
+    messages, _ = run(ActionTicketStatus(), load_tracker("status_request.json", ticket_number=ticket.id))
+    assert ticket.id in _text(messages) and "22/11/2026" in _text(messages) and "10:00" in _text(messages)
+
+
+def test_status_of_an_unknown_ticket(load_tracker, run, store) -> None:
+    messages, _ = run(ActionTicketStatus(), load_tracker("status_request.json", ticket_number="T-000009"))
+    assert _text(messages) in _filled("ticket_not_found", ticket="T-000009")
+
+
+# ------------------------------------------------------------------ FAQ
+def test_olaya_branch_hours(load_tracker, run) -> None:
+    kb = get_knowledge_base()
+    (olaya,) = kb.branches_matching(district="العليا")
+    messages, events = run(ActionAnswerFaq(), load_tracker("faq_olaya_hours.json"))
+    text = _text(messages)
+    assert olaya.name in text and olaya.hours in text
+    assert olaya.hours != kb.context()["branch_hours"]  # the branch's own hours, not the general ones
+    assert "الملقا" not in text
+    assert _slots(events) == {"district": None}  # does not pre-fill a later outage form
+
+
+def test_branch_locations_for_a_city(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("faq_olaya_hours.json")
+    question = user_event("وين فروعكم في جدة؟", "branch_locations", [{"entity": "city", "value": "جدة"}])
+    data["events"] = data["events"][:-2] + [question]
+    data["latest_message"] = latest_from(question)
+    messages, events = run(ActionAnswerFaq(), make_tracker(data, {"district": None, "city": "جدة"}))
+    text = _text(messages)
+    assert "فرع الروضة" in text and "فرع الصفا" in text and "فرع الشاطئ (جدة)" in text
+    assert "العليا" not in text and "الفيصلية" not in text
+    assert _slots(events) == {"city": None}
+
+
+def test_branch_question_for_a_district_without_branch(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("faq_olaya_hours.json")
+    question = user_event("في فرع بحي الياسمين؟", "branch_locations", [{"entity": "district", "value": "الياسمين"}])
+    data["latest_message"] = latest_from(question)
+    messages, _ = run(ActionAnswerFaq(), make_tracker(data, {"district": "الياسمين"}))
+    text = _text(messages)
+    assert "الياسمين" in text and "الرياض" in text and "جدة" in text
+
+
+@pytest.mark.parametrize(
+    "intent, fact",
+    [
+        ("opening_hours", lambda kb: kb.context()["branch_hours"]),
+        ("branch_locations", lambda kb: kb.branches[0].address),
+        ("contact_channels", lambda kb: kb.contact["whatsapp"]),
+        ("payment_methods", lambda kb: kb.payment_channels[1]),
+        ("payment_not_reflected", lambda kb: kb.faq["payment_not_reflected"]["reconnection"]),
+        ("refund_request", lambda kb: kb.faq["refund_request"]["refund_time"]),
+        ("meter_reading", lambda kb: kb.money(kb.fees["meter_test"]["amount"])),
+        ("change_plan", lambda kb: kb.plans[0]["name"]),
+        ("new_connection", lambda kb: kb.money(kb.fees["new_connection_electricity"]["amount"])),
+        ("move_service", lambda kb: kb.money(kb.fees["move_service"]["amount"])),
+        ("update_account_details", lambda kb: "النفاذ الوطني"),
+        ("app_login_help", lambda kb: kb.faq["app_login_help"]["locked"]),
+        ("slow_internet", lambda kb: kb.faq["slow_internet"]["followup"]),
+        ("complaint", lambda kb: kb.contact["email"]),
+    ],
+)
+def test_faq_answers_carry_the_facts(intent, fact, tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    kb = get_knowledge_base()
+    data = tracker_data("faq_olaya_hours.json")
+    question = user_event("سؤال", intent)
+    data["events"] = data["events"][:-2] + [question]
+    data["latest_message"] = latest_from(question)
+    messages, _ = run(ActionAnswerFaq(), make_tracker(data, {"district": None}))
+    text = _text(messages)
+    assert fact(kb) in text
+    assert "{" not in text
+
+
+# ------------------------------------------------------------------ fallback
+def test_first_fallback_asks_to_rephrase(load_tracker, run) -> None:
+    tracker = load_tracker("fallback_once.json")
+    assert consecutive_fallbacks(tracker) == 1
+    messages, events = run(ActionFallback(), tracker)
+    assert _text(messages) in _filled("fallback_rephrase")
+    assert events == []
+
+
+def test_second_fallback_offers_a_person(load_tracker, run) -> None:
+    tracker = load_tracker("fallback_repeated.json")
+    assert consecutive_fallbacks(tracker) == 2
+    messages, events = run(ActionFallback(), tracker)
+    assert messages[0]["text"] in _filled("fallback_offer_human")
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
+    assert _slots(events) == {"handoff_offered": True}
+
+
+def test_declining_a_person_withdraws_the_offer(load_tracker, run) -> None:
+    tracker = load_tracker("fallback_repeated.json")
+    messages, events = run(ActionDeclineHandoff(), tracker)
+    assert _text(messages) in _filled("fallback_rephrase")
+    assert _slots(events) == {"handoff_offered": False}
+
+
+@pytest.mark.parametrize(
+    "between, expected",
+    [
+        ([], 2),
+        ([("الكهرباء", "inform")], 1),  # an understood message breaks the run
+        ([("عندي مشكلة", "nlu_fallback"), ("كلام", "nlu_fallback")], 4),
+    ],
+)
+def test_fallbacks_are_counted_from_the_events(between, expected, tracker_data, make_tracker, user_event, latest_from) -> None:
+    data = tracker_data("fallback_repeated.json")
+    last = data["events"].pop()
+    for text, intent in between:
+        data["events"] += [user_event(text, intent), {"event": "bot", "text": "…"}]
+    data["events"].append(last)
+    assert consecutive_fallbacks(make_tracker(data)) == expected
+
+
+def test_fallbacks_of_a_previous_session_do_not_count(tracker_data, make_tracker) -> None:
+    data = tracker_data("fallback_repeated.json")
+    last = data["events"].pop()
+    data["events"] += [{"event": "action", "name": "action_session_start"}, {"event": "session_started"}, last]
+    assert consecutive_fallbacks(make_tracker(data)) == 1
+
+
+# ------------------------------------------------------------------ handoff
+def test_handoff_creates_a_ticket_and_says_when(load_tracker, run, store) -> None:
+    kb = get_knowledge_base()
+    messages, events = run(ActionHandoff(), load_tracker("handoff_request.json"))
+    (ticket,) = store.for_conversation("conv-handoff-008")
+    assert (ticket.kind, ticket.reason, ticket.conversation_id, ticket.account) == (
+        "handoff", "request_human", "conv-handoff-008", "4471203",
+    )
+    assert ticket.summary[-1] == "ابغى اكلم موظف لو سمحت"
+    text = _text(messages)
+    assert ticket.id in text and kb.handoff["within_hours_eta"] in text  # Sunday 10:00
+    assert _slots(events) == {"handoff_offered": False}
+
+
+def test_handoff_outside_hours_promises_the_next_opening(load_tracker, run, store, monkeypatch) -> None:
+    monkeypatch.setattr(settings, "now", lambda: datetime(2026, 11, 22, 23, 30, tzinfo=ZoneInfo("Asia/Riyadh")))
+    messages, _ = run(ActionHandoff(), load_tracker("handoff_request.json"))
+    assert get_knowledge_base().handoff["outside_hours_eta"] in _text(messages)
+
+
+def test_handoff_after_yes_to_the_offer_records_the_misunderstanding(tracker_data, make_tracker, user_event, latest_from, run, store) -> None:
+    data = tracker_data("fallback_repeated.json")
+    yes = user_event("/affirm", "affirm")
+    data["events"] += [{"event": "bot", "text": "هل تريد أن أحوّلك؟"}, yes]
+    data["latest_message"] = latest_from(yes)
+    run(ActionHandoff(), make_tracker(data, {"handoff_offered": True}))
+    (ticket,) = store.for_conversation("conv-fallback-004")
+    assert ticket.reason == "nlu_fallback"
+    assert "/affirm" not in ticket.summary
+
+
+def test_handoff_when_redis_is_down_is_honest(load_tracker, run, no_redis) -> None:
+    messages, events = run(ActionHandoff(), load_tracker("handoff_request.json"))
+    text = _text(messages)
+    assert text in _filled("system_unavailable") and get_knowledge_base().contact["phone"] in text
+    assert _slots(events) == {"handoff_offered": False}

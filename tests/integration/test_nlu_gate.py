@@ -1,0 +1,32 @@
+"""NLU gate: the shipped config, trained in this run, on the held-out file."""
+
+import json
+
+from scripts.evaluate_nlu import evaluate, print_report
+
+HELDOUT = "tests/data/nlu_heldout.yml"
+
+
+def test_heldout_intent_macro_f1_is_at_least_0_90(trained_model, artifacts, capsys):
+    report = evaluate(trained_model, HELDOUT)
+    (artifacts / "nlu_heldout.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    with capsys.disabled():
+        print()
+        print_report(report)
+    assert report["examples"] >= 29 * 8
+    assert report["intent"]["macro_f1"] >= 0.90, report["errors"]
+    # no dialect may be left far behind the others
+    assert min(d["accuracy"] for d in report["per_dialect"].values()) >= 0.80, report["per_dialect"]
+
+
+def test_outage_message_is_understood_with_service_and_district(trained_model):
+    from rasa.core.agent import Agent
+    import asyncio
+
+    text = "الكهربا مقطوعة عندنا في حي النرجس"
+    result = asyncio.run(Agent.load(str(trained_model)).parse_message(text))
+    assert result["intent"]["name"] == "report_outage"
+    entities = {(e["entity"], e["value"]) for e in result["entities"]}
+    assert ("service_type", "electricity") in entities
+    assert ("district", "النرجس") in entities
+    assert result["arabic"]["normalized"] == "الكهربا مقطوعه عندنا في حي النرجس"

@@ -1,0 +1,106 @@
+"""The running assistant over real HTTP: Redis tracker store, action server, NLG."""
+
+import json
+import uuid
+
+import pytest
+import redis
+import requests
+
+TIMEOUT = 60
+
+
+def url(stack, path="/webhooks/rest/webhook"):
+    return f"http://127.0.0.1:{stack.rasa_port}{path}"
+
+
+def send(stack, message, sender=None):
+    body = {"sender": sender or f"t-{uuid.uuid4().hex[:8]}", "message": message}
+    response = requests.post(url(stack), json=body, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def texts(replies):
+    return " ".join(r.get("text", "") for r in replies)
+
+
+def test_bill_question_gets_an_arabic_request_for_the_account_number(stack):
+    reply = texts(send(stack, "كم فاتورتي هالشهر؟"))
+    assert "رقم" in reply and "حساب" in reply
+
+
+def test_bill_conversation_reaches_the_bill_summary(stack):
+    sender = f"bill-{uuid.uuid4().hex[:6]}"
+    send(stack, "كم فاتورتي هالشهر؟", sender)
+    summary = texts(send(stack, "٤٤٧١٢٠٣", sender))
+    assert "4471203" in summary and "ريال" in summary
+
+
+def test_electricity_outage_in_a_district_is_recognised(stack):
+    parsed = requests.post(url(stack, "/model/parse"), json={"text": "الكهربا مقطوعة عندنا في حي النرجس"}, timeout=TIMEOUT).json()
+    assert parsed["intent"]["name"] == "report_outage"
+    assert {"service_type": "electricity", "district": "النرجس"}.items() <= {e["entity"]: e["value"] for e in parsed["entities"]}.items()
+    reply = texts(send(stack, "الكهربا مقطوعة عندنا في حي النرجس"))
+    assert "النرجس" in reply and "T-" in reply
+
+
+def test_conversation_is_stored_in_redis(stack):
+    sender = f"store-{uuid.uuid4().hex[:6]}"
+    send(stack, "السلام عليكم", sender)
+    client = redis.Redis.from_url(stack.redis_url)
+    keys = [k.decode() for k in client.keys(f"*{sender}*")]
+    assert keys, "tracker not found in Redis"
+    stored = client.get(keys[0])
+    events = json.loads(stored)["events"]
+    assert any(e.get("event") == "user" and e.get("text") == "السلام عليكم" for e in events)
+
+
+def test_the_same_sentence_is_not_sent_twice_in_a_row(stack):
+    sender = f"greet-{uuid.uuid4().hex[:6]}"
+    previous = None
+    for _ in range(6):
+        current = texts(send(stack, "مرحبا", sender))
+        assert current and current != previous
+        previous = current
+
+
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        (b'{"sender": "t1", "message": ""}', 400, "empty_message"),
+        (b'{"sender": "t1", "message": "   \\n  "}', 400, "empty_message"),
+        (b'{"sender": "t1", "message": "' + ("ا" * 5000).encode() + b'"}', 413, "message_too_long"),
+        (b'{"sender": "t1", "message": "hello"', 400, "invalid_json"),
+        (b"\xff\xfe\x00garbage", 400, "invalid_utf8"),
+        (b'{"sender": "t1", "message": "\xd8"}', 400, "invalid_utf8"),
+        (b'{"message": "hi"}', 400, "invalid_sender"),
+        (b'{"sender": "../../etc", "message": "hi"}', 400, "invalid_sender"),
+        (b'{"sender": "t1"}', 400, "missing_message"),
+        (b'["not", "an", "object"]', 400, "invalid_payload"),
+    ],
+    ids=["empty", "whitespace", "5000-chars", "broken-json", "binary", "bad-utf8", "no-sender", "bad-sender", "no-message", "array"],
+)
+def test_bad_input_gets_a_clear_4xx(stack, body, status, code):
+    response = requests.post(url(stack), data=body, headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
+    assert response.status_code == status
+    payload = response.json()
+    assert payload["error"] == code
+    assert payload["message"]  # an Arabic explanation for the customer
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["😡😡😡", "🙏", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<b>النت</b> مقطوع"],
+)
+def test_odd_but_valid_messages_get_a_sensible_reply(stack, message):
+    replies = send(stack, message)
+    assert replies, "no reply"
+    combined = texts(replies)
+    assert combined.strip()
+    assert "<script" not in combined and "onerror" not in combined  # never echoes markup
+
+
+def test_the_server_still_answers_after_bad_input(stack):
+    requests.post(url(stack), data=b"{oops", timeout=TIMEOUT)
+    assert send(stack, "شكرا")

@@ -1,0 +1,51 @@
+"""The dialect lexicon maps service words to electricity / water / internet."""
+
+import pytest
+
+from bot.nlu.arabic_text import tokenize
+from bot.nlu.service_types import find_services
+
+
+def services(text):
+    return [(m.value, text[m.start : m.end]) for m in find_services(tokenize(text))]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("الكهربا مقطوعة عندنا في حي النرجس", [("electricity", "الكهربا")]),
+        ("الكهربـــاء طافية", [("electricity", "الكهربـــاء")]),
+        ("ما في كهربا من الصبح", [("electricity", "كهربا")]),
+        ("الضو مقطوع", [("electricity", "الضو")]),
+        ("الموية مقطوعة", [("water", "الموية")]),
+        ("المياه ضعيفة", [("water", "المياه")]),
+        ("ما في مي من امبارح", [("water", "مي")]),
+        ("الما مقطوعة", [("water", "الما")]),
+        ("النت فاصل", [("internet", "النت")]),
+        ("الواي فاي ضعيف", [("internet", "الواي فاي")]),
+        ("بالفايبر", [("internet", "الفايبر"[0:0] + "بالفايبر")]),
+        ("الـ internet فاصل", [("internet", "internet")]),
+        ("el net m2to3 men embare7", [("internet", "net")]),
+        ("mafi kahraba 3ndna", [("electricity", "kahraba")]),
+        ("النور قاطع عندنا", [("electricity", "النور")]),
+    ],
+)
+def test_service_words(text, expected):
+    assert services(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "وما الحل؟",  # ما = what
+        "شركة نور للخدمات",  # the company's name is not electricity
+        "متى يفتح فرع العليا؟",
+        "may I pay by card",
+    ],
+)
+def test_no_false_service(text):
+    assert services(text) == []
+
+
+def test_two_services_in_one_message():
+    assert [v for v, _ in services("لا كهربا ولا موية عندنا")] == ["electricity", "water"]
