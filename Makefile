@@ -21,7 +21,9 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt constraints.txt
+# No file prerequisites on purpose: the path already names the pins' hash, and a
+# fresh clone's new file times must not trigger a rebuild.
+$(STAMP):
 	@py=$$(scripts/find_python310.sh) || exit 1; \
 	echo "Creating $(VENV) with $$py"; \
 	rm -rf "$(VENV)" && "$$py" -m venv "$(VENV)" && \

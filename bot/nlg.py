@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa.core.nlg.generator import ResponseVariationFilter
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
@@ -24,7 +24,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 
-def last_bot_text(tracker: DialogueStateTracker) -> Optional[Text]:
+def last_bot_text(tracker: DialogueStateTracker) -> Optional[str]:
     """Text of the assistant's most recent message in this conversation."""
     for event in reversed(tracker.events):
         if getattr(event, "type_name", None) == "bot" and getattr(event, "text", None):
@@ -32,7 +32,7 @@ def last_bot_text(tracker: DialogueStateTracker) -> Optional[Text]:
     return None
 
 
-def choose_variant(candidates: List[Dict[Text, Any]], previous: Optional[Text]) -> Optional[Dict[Text, Any]]:
+def choose_variant(candidates: List[Dict[str, Any]], previous: Optional[str]) -> Optional[Dict[str, Any]]:
     """A random rendered variant whose text differs from ``previous`` when possible."""
     if not candidates:
         return None
@@ -48,11 +48,11 @@ class NonRepeatingNLG(TemplatedNaturalLanguageGenerator):
 
     async def generate(
         self,
-        utter_action: Text,
+        utter_action: str,
         tracker: DialogueStateTracker,
-        output_channel: Text,
+        output_channel: str,
         **kwargs: Any,
-    ) -> Optional[Dict[Text, Any]]:
+    ) -> Optional[Dict[str, Any]]:
         if utter_action not in self.responses:
             return None
         filled_slots = tracker.current_slot_values()

@@ -29,7 +29,7 @@ class Settings:
     reply_timeout_seconds: int = 30
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             max_message_chars=_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),

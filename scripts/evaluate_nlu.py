@@ -47,7 +47,7 @@ def entity_scores(golds: List[List[Dict[str, Any]]], preds: List[List[Dict[str, 
     (electricity / water / internet) is what the dialogue uses.
     """
     counts: Dict[str, Dict[str, int]] = defaultdict(lambda: {"tp": 0, "fp": 0, "fn": 0})
-    for gold, pred in zip(golds, preds):
+    for gold, pred in zip(golds, preds, strict=True):
         gold_keys = {_entity_key(e) for e in gold}
         pred_keys = {_entity_key(e) for e in pred}
         for key in gold_keys | pred_keys:
@@ -122,7 +122,7 @@ def evaluate(model: Path, data: Path) -> Dict[str, Any]:
             report[f"per_{key}"][group] = {"examples": len(idx), "accuracy": round(acc, 4), "macro_f1": round(f1, 4)}
     labels = sorted(set(gold))
     per_intent = f1_score(gold, pred, average=None, labels=labels, zero_division=0)
-    report["per_intent_f1"] = {label: round(float(v), 4) for label, v in zip(labels, per_intent)}
+    report["per_intent_f1"] = {label: round(float(v), 4) for label, v in zip(labels, per_intent, strict=True)}
     report["errors"] = [
         {"text": texts[i], "gold": gold[i], "predicted": pred[i]} for i in range(len(gold)) if gold[i] != pred[i]
     ]

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -52,9 +52,9 @@ def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[D
     try:
         payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
-        raise InputError(400, "invalid_utf8", "تعذّرت قراءة الرسالة: الترميز ليس UTF-8.")
+        raise InputError(400, "invalid_utf8", "تعذّرت قراءة الرسالة: الترميز ليس UTF-8.") from None
     except json.JSONDecodeError:
-        raise InputError(400, "invalid_json", "تعذّرت قراءة الطلب: صيغة JSON غير صحيحة.")
+        raise InputError(400, "invalid_json", "تعذّرت قراءة الطلب: صيغة JSON غير صحيحة.") from None
     if not isinstance(payload, dict):
         raise InputError(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
     sender = payload.get("sender")
@@ -82,11 +82,11 @@ class ValidatedRestInput(InputChannel):
     """``POST /webhooks/rest/webhook`` with ``{"sender": ..., "message": ...}``."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ValidatedRestInput":
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> ValidatedRestInput:
         return cls()
 
     def __init__(self, settings: Optional[Settings] = None) -> None:

@@ -10,7 +10,7 @@ featurizers / classifiers / ``CRFEntityExtractor`` → ``ServiceTypeExtractor``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -32,14 +32,14 @@ ARABIC = "arabic"
 SERVICE_TYPE = "service_type"
 
 
-def _normalisation_options(config: Dict[Text, Any]) -> Dict[Text, bool]:
+def _normalisation_options(config: Dict[str, Any]) -> Dict[str, bool]:
     return {
         "teh_marbuta": bool(config.get("normalize_teh_marbuta", True)),
         "alef_maksura": bool(config.get("normalize_alef_maksura", True)),
     }
 
 
-def arabic_info(message: Message) -> Dict[Text, Any]:
+def arabic_info(message: Message) -> Dict[str, Any]:
     """What the normaliser recorded for a message (empty when it did not run)."""
     return message.get(ARABIC) or {}
 
@@ -55,23 +55,23 @@ class ArabicNormalizer(GraphComponent):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"normalize_teh_marbuta": True, "normalize_alef_maksura": True}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         self._options = _normalisation_options(config)
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> ArabicNormalizer:
         return cls(config)
 
-    def describe(self, text: Text) -> Dict[Text, Any]:
+    def describe(self, text: str) -> Dict[str, Any]:
         normalized = arabic_text.normalize(text, **self._options)
         tokens = arabic_text.tokenize(text, **self._options)
         translit = arabic_text.transliterated(tokens)
@@ -111,7 +111,7 @@ class ArabicTokenizer(Tokenizer):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {
             "intent_tokenization_flag": False,
             "intent_split_symbol": "_",
@@ -121,21 +121,21 @@ class ArabicTokenizer(Tokenizer):
             "normalize_alef_maksura": True,
         }
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         super().__init__(config)
         self._options = _normalisation_options(config)
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> ArabicTokenizer:
         return cls(config)
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> List[Token]:
         text = message.get(attribute) or ""
         tokens = []
         for raw in arabic_text.tokenize(text, **self._options):
@@ -157,23 +157,23 @@ class ServiceTypeExtractor(GraphComponent, EntityExtractorMixin):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"normalize_teh_marbuta": True, "normalize_alef_maksura": True}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         self._options = _normalisation_options(config)
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> ServiceTypeExtractor:
         return cls(config)
 
-    def resolve(self, text: Text, entities: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    def resolve(self, text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Replace service_type entities by lexicon matches; keep all others."""
         tokens = arabic_text.tokenize(text, **self._options)
         found = service_types.find_services(tokens)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -35,7 +35,7 @@ MODEL_FILE = "intent_model.skops"
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 
 
-def classifier_input(text: Text, info: Optional[Dict[Text, Any]] = None) -> Text:
+def classifier_input(text: str, info: Optional[Dict[str, Any]] = None) -> str:
     """The string the classifier reads: normalised text plus the Arabic-script
     reading of Arabizi, with every number's digits as 0 (numbers are entities, not intents)."""
     if info:
@@ -46,11 +46,11 @@ def classifier_input(text: Text, info: Optional[Dict[Text, Any]] = None) -> Text
     return _NUMBER.sub(lambda m: "0" * len(m.group()), f"{normalized} {translit}".strip())
 
 
-def build_model(config: Dict[Text, Any]) -> Any:
+def build_model(config: Dict[str, Any]) -> Any:
     """An untrained scikit-learn pipeline for the given component config."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
     char_min, char_max = config["char_ngram_range"]
     word_min, word_max = config["word_ngram_range"]
@@ -71,16 +71,16 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
     """Linear intent classifier on character and word n-grams of normalised text."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"char_ngram_range": [2, 5], "word_ngram_range": [1, 2], "C": 20.0}
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> List[str]:
         return ["sklearn", "skops"]
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         model: Any = None,
@@ -93,7 +93,7 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -120,7 +120,7 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -149,7 +149,7 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
         texts = [classifier_input(m.get(TEXT), arabic_info(m)) for m in pending]
         probabilities = self._model.predict_proba(texts)
         classes = self._model.classes_
-        for message, probs in zip(pending, probabilities):
+        for message, probs in zip(pending, probabilities, strict=True):
             order = probs.argsort()[::-1]
             ranking = [
                 {INTENT_NAME_KEY: str(classes[i]), PREDICTED_CONFIDENCE_KEY: float(probs[i])}

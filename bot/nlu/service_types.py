@@ -19,11 +19,13 @@ LEXICON_PATH = Path(__file__).parent / "lexicons" / "service_types.yml"
 # Entries that are too ambiguous alone ("ما" is also "what"/"not"; "may" and "mo"
 # are English/Arabizi function words): they count only right after a service cue.
 _NEEDS_CUE = {"مي", "may", "mo", "mai", "power", "current", "dow", "daw"}
+# Articles written as their own word before the service word.
+_ARTICLES = {"el", "al", "il", "l", "ال"}
 # "النور" is Egyptian for electricity but also the company's name: always needs a cue.
 _ALWAYS_NEEDS_CUE = {"نور"}
 # "ما" is "what"/"not" unless it carries the article (الما = the water).
 _ONLY_DEFINITE = {"ما"}
-_CUES = {"مقطوع", "مقطوعه", "قاطع", "قاطعه", "فاصل", "فاصله", "طافي", "طافيه", "انقطاع", "ماكو", "مافي", "مفيش", "في", "no", "mafi", "mafish", "ma", "fi", "m2to3", "ma2tou3a", "مش", "مفيش", "ضعيف", "راح", "رايح", "اتقطع", "انقطع", "قطع"}
+_CUES = {"مقطوع", "مقطوعه", "قاطع", "قاطعه", "فاصل", "فاصله", "طافي", "طافيه", "انقطاع", "ماكو", "مافي", "مفيش", "في", "no", "mafi", "mafish", "ma", "fi", "m2to3", "ma2tou3a", "مش", "ضعيف", "راح", "رايح", "اتقطع", "انقطع", "قطع"}
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,12 @@ def _stems(norm: str, prefixes: Sequence[str]) -> List[Tuple[str, bool]]:
     return out
 
 
+def _without_article(norm: str) -> str:
+    return norm[2:] if norm.startswith("ال") and len(norm) > 3 else norm
+
+
 def _next_to_cue(tokens: Sequence[RawToken], i: int) -> bool:
-    neighbours = tokens[max(i - 1, 0) : i] + tokens[i + 1 : i + 2]
+    neighbours = [*tokens[max(i - 1, 0) : i], *tokens[i + 1 : i + 2]]
     return any(t.norm in _CUES or t.norm.startswith(("مقطوع", "قاطع", "فاصل", "طافي")) for t in neighbours)
 
 
@@ -79,7 +85,8 @@ def find_services(tokens: Sequence[RawToken], path: Path = LEXICON_PATH) -> List
         for size in range(min(longest, len(tokens) - i), 0, -1):
             window = tokens[i : i + size]
             for first, definite in _stems(window[0].norm, prefixes):
-                key = (first, *(t.norm for t in window[1:]))
+                # adjectives carry their own article: "الألياف الضوئية"
+                key = (first, *(_without_article(t.norm) for t in window[1:]))
                 service = phrases.get(key)
                 if service is None and window[0].arabizi and size == 1:
                     service = phrases.get((window[0].arabizi,))
@@ -96,7 +103,9 @@ def find_services(tokens: Sequence[RawToken], path: Path = LEXICON_PATH) -> List
                 break
         if match:
             size, service = match
-            found.append(ServiceMention(service, tokens[i].start, tokens[i + size - 1].end))
+            # a separate article belongs to the mention: "el net", "الـ internet"
+            first = i - 1 if i > 0 and tokens[i - 1].norm in _ARTICLES else i
+            found.append(ServiceMention(service, tokens[first].start, tokens[i + size - 1].end))
             i += size
         else:
             i += 1

@@ -20,8 +20,9 @@ def test_heldout_intent_macro_f1_is_at_least_0_90(trained_model, artifacts, caps
 
 
 def test_outage_message_is_understood_with_service_and_district(trained_model):
-    from rasa.core.agent import Agent
     import asyncio
+
+    from rasa.core.agent import Agent
 
     text = "الكهربا مقطوعة عندنا في حي النرجس"
     result = asyncio.run(Agent.load(str(trained_model)).parse_message(text))

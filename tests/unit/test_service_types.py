@@ -24,8 +24,10 @@ def services(text):
         ("النت فاصل", [("internet", "النت")]),
         ("الواي فاي ضعيف", [("internet", "الواي فاي")]),
         ("بالفايبر", [("internet", "الفايبر"[0:0] + "بالفايبر")]),
-        ("الـ internet فاصل", [("internet", "internet")]),
-        ("el net m2to3 men embare7", [("internet", "net")]),
+        ("الـ internet فاصل", [("internet", "الـ internet")]),
+        ("el net m2to3 men embare7", [("internet", "el net")]),
+        ("el wifi da3eef", [("internet", "el wifi")]),
+        ("الألياف الضوئية", [("internet", "الألياف الضوئية")]),
         ("mafi kahraba 3ndna", [("electricity", "kahraba")]),
         ("النور قاطع عندنا", [("electricity", "النور")]),
     ],
@@ -41,6 +43,7 @@ def test_service_words(text, expected):
         "شركة نور للخدمات",  # the company's name is not electricity
         "متى يفتح فرع العليا؟",
         "may I pay by card",
+        "الراوتر فيه لمبة حمرا",  # a device, not a service
     ],
 )
 def test_no_false_service(text):
