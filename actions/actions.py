@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 
 import redis
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -22,6 +22,7 @@ from actions.billing import Account, Bill, clean_account_number, get_billing_cli
 from actions.dates import parse_date
 from actions.knowledge_base import KnowledgeBase, get_knowledge_base, match_key, strip_district_word
 from actions.tickets import Ticket, canonical_ticket_id, get_ticket_store
+from bot import escalation
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +156,9 @@ class ActionBillSummary(Action):
         lines = bill_lines(kb, account, settings.today())
         total = account.total_due()
         if total > 0:
-            kb.say(dispatcher, tracker, "bill_summary", account=account.number, bill_lines=lines, total_due=kb.money(total))
+            kb.say(dispatcher, tracker, "bill_summary", account=account.number, bill_lines=lines, total_due=kb.money(total), empathetic=True)
         else:
-            kb.say(dispatcher, tracker, "bill_nothing_due", account=account.number, bill_lines=lines)
+            kb.say(dispatcher, tracker, "bill_nothing_due", account=account.number, bill_lines=lines, empathetic=True)
         # account_number is kept: the customer may ask a follow-up about it.
         return []
 
@@ -291,7 +292,7 @@ class ActionBookAppointment(Action):
         except redis.RedisError as error:
             _unavailable(kb, dispatcher, tracker, error)
             return []
-        kb.say(dispatcher, tracker, "appointment_booked", _visit_values(kb, day, window, ticket))
+        kb.say(dispatcher, tracker, "appointment_booked", _visit_values(kb, day, window, ticket), empathetic=True)
         return list(_RESET_DATE)
 
 
@@ -340,7 +341,7 @@ class ActionRescheduleAppointment(Action):
         except redis.RedisError as error:
             _unavailable(kb, dispatcher, tracker, error)
             return []
-        kb.say(dispatcher, tracker, key, _visit_values(kb, day, window, ticket))
+        kb.say(dispatcher, tracker, key, _visit_values(kb, day, window, ticket), empathetic=True)
         return reset
 
 
@@ -396,6 +397,7 @@ class ActionTicketStatus(Action):
             kind_label=kb.replies.label("ticket_kinds", ticket.kind, default=ticket.kind),
             status_label=kb.replies.label("ticket_statuses", ticket.status, default=ticket.status),
             details=ticket_details(kb, ticket),
+            empathetic=True,
         )
         return reset
 
@@ -425,12 +427,12 @@ class ActionAnswerFaq(Action):
             key, hours_only = _BRANCH_INTENTS[intent]
             branches = kb.branches_matching(district=district, city=city)
             if branches:
-                kb.say(dispatcher, tracker, key, branch_lines=kb.branch_lines(branches, hours_only=hours_only))
+                kb.say(dispatcher, tracker, key, branch_lines=kb.branch_lines(branches, hours_only=hours_only), empathetic=True)
             else:
                 place = strip_district_word(district) if district else city
                 kb.say(dispatcher, tracker, "branch_not_found", place=place, branch_cities=kb.branch_cities())
         elif f"faq_{intent}" in kb.replies:
-            kb.say(dispatcher, tracker, f"faq_{intent}", kb.faq_context(intent))
+            kb.say(dispatcher, tracker, f"faq_{intent}", kb.faq_context(intent), empathetic=True)
         else:
             logger.warning("action_answer_faq called for intent %r without an FAQ reply", intent)
             kb.say(dispatcher, tracker, "fallback_rephrase")
@@ -469,7 +471,13 @@ class ActionDeclineHandoff(Action):
 
 
 class ActionHandoff(Action):
-    """Hands the conversation to a colleague through a handoff ticket."""
+    """Hands the conversation to a colleague through a handoff ticket.
+
+    The reasons and priority come from EscalationPolicy (slots
+    ``escalation_reasons`` / ``escalation_priority``); when a rule started the
+    handoff instead (the customer accepted the offer of a person), they are
+    derived from the conversation with the same escalation.yml.
+    """
 
     def name(self) -> str:
         return "action_handoff"
@@ -477,6 +485,10 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         kb = get_knowledge_base()
         reason = handoff_reason(tracker)
+        reasons = list(tracker.get_slot("escalation_reasons") or [_REASON_BY_INTENT.get(reason, escalation.REQUEST)])
+        priority = tracker.get_slot("escalation_priority") or _priority_of(reasons)
+        service_id = _entity_or_slot(tracker, "service_type")
+        district = _entity_or_slot(tracker, "district")
         summary = [
             e["text"]
             for e in user_events(tracker)
@@ -487,12 +499,44 @@ class ActionHandoff(Action):
                 "handoff",
                 conversation_id=tracker.sender_id,
                 reason=reason,
+                reasons=escalation.reasons_text(reasons),
+                priority=priority,
+                service=service_id,
+                district=strip_district_word(district) if district else None,
                 account=clean_account_number(tracker.get_slot("account_number")),
-                priority="urgent" if reason == "escalation_threat" else "normal",
                 summary=summary,
             )
         except redis.RedisError as error:
             _unavailable(kb, dispatcher, tracker, error)
         else:
-            kb.say(dispatcher, tracker, "handoff", ticket=ticket.id, eta=kb.handoff_eta(settings.now()))
-        return [SlotSet("handoff_offered", False)]
+            service = kb.service(service_id) if service_id else None
+            if escalation.ESSENTIAL_OUTAGE in reasons and service is not None:
+                place = f" في حي {strip_district_word(district)}" if district else ""
+                kb.say(dispatcher, tracker, "handoff_outage_lead", service_name=service.name, place=place, empathetic=True)
+                kb.say(dispatcher, tracker, "handoff", ticket=ticket.id, eta=kb.handoff_eta(settings.now()))
+            else:
+                kb.say(dispatcher, tracker, "handoff", ticket=ticket.id, eta=kb.handoff_eta(settings.now()), empathetic=True)
+        # The conversation is with a person now: close any open form and clear the
+        # escalation slots so the next handoff is judged afresh.
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            SlotSet("handoff_offered", False),
+            SlotSet("escalation_reasons", None),
+            SlotSet("escalation_priority", None),
+        ]
+
+
+# Reasons for handoffs that a rule started rather than EscalationPolicy.
+_REASON_BY_INTENT = {
+    "request_human": escalation.REQUEST,
+    "escalation_threat": escalation.THREAT,
+    "nlu_fallback": escalation.MISUNDERSTOOD,
+}
+
+
+def _priority_of(reasons: List[str]) -> str:
+    config = escalation.load_config()
+    levels = [config.priorities[r] for r in reasons if r in config.priorities]
+    level = min(levels) if levels else max(config.priority_names)
+    return config.priority_names.get(level, str(level))

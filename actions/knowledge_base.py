@@ -12,7 +12,7 @@ Files read (all in ``KNOWLEDGE_DIR``): ``organisation.yml``, ``branches.yml``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Sequence
 
 import yaml
 
-from actions import settings
-from actions.replies import ReplyCatalogue, fill, recent_bot_texts
+from actions import empathy, settings
+from actions.replies import ReplyCatalogue, fill, pick_variant, recent_bot_texts
 from bot.nlu.arabic_text import normalize
 
 if TYPE_CHECKING:  # only for type hints: keeps import time low
@@ -416,6 +416,7 @@ class KnowledgeBase:
         tracker: Tracker,
         key: str,
         values: Mapping[str, Any] | None = None,
+        empathetic: bool = False,
         **more: Any,
     ) -> str:
         """Send one reply from the catalogue, avoiding the assistant's last words.
@@ -425,6 +426,8 @@ class KnowledgeBase:
             tracker: the conversation (its latest bot messages are avoided).
             key: the reply's key in replies.yml.
             values: placeholder values (the shared facts are added).
+            empathetic: lead with an acknowledgement (annoyed customer) or an
+                apology (angry customer) in their dialect; for routine answers.
             **more: more placeholder values.
 
         Returns:
@@ -433,12 +436,30 @@ class KnowledgeBase:
         filled = self.context()
         filled.update(values or {})
         filled.update(more)
-        reply = self.replies.render(key, filled, recent_bot_texts(tracker.events))
+        recent = recent_bot_texts(tracker.events)
+        reply = self.replies.render(key, filled, recent)
+        lead = self._empathy_lead(tracker, recent) if empathetic else None
+        if lead:
+            reply = replace(reply, text=f"{lead} {reply.text}")
         if reply.buttons:
             dispatcher.utter_message(text=reply.text, buttons=reply.buttons)
         else:
             dispatcher.utter_message(text=reply.text)
         return reply.text
+
+    def _empathy_lead(self, tracker: Tracker, recent: List[str]) -> str | None:
+        """An empathy sentence for the customer's mood, or None when calm.
+
+        The lead used in any recent message is avoided, so two apologies in a row
+        are worded differently.
+        """
+        level = empathy.frustration_level(tracker.latest_message or {}, tracker.get_slot("conversation_frustration"))
+        key = empathy.empathy_key(level, empathy.customer_dialect(tracker.latest_message or {}))
+        if key is None:
+            return None
+        leads = self.replies.variants(key)
+        used = [lead for lead in leads if any(text.startswith(lead) for text in recent)]
+        return pick_variant(leads, used)
 
     # ------------------------------------------------------------------ internals
     def _build_context(self) -> Dict[str, Any]:

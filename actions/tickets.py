@@ -69,9 +69,11 @@ class Ticket:
         account: account number.
         conversation_id: the Rasa sender id, so a colleague can read the chat.
         reason: why a handoff was asked for (the intent behind it).
+        reasons: escalation reasons of a handoff (escalation.yml), most urgent first.
         date: visit date, ISO ``YYYY-MM-DD``.
         window: visit time-window id.
-        priority: ``urgent`` for essential services, else ``normal``.
+        priority: ``urgent`` for essential services, else ``normal``; handoffs take
+            the priority names of escalation.yml (urgent, high, normal).
         summary: the customer's latest messages, for the colleague who calls.
         demo: True for tickets read from the knowledge files.
     """
@@ -87,6 +89,7 @@ class Ticket:
     account: str | None = None
     conversation_id: str | None = None
     reason: str | None = None
+    reasons: List[str] = field(default_factory=list)
     date: str | None = None
     window: str | None = None
     priority: str | None = None

@@ -204,3 +204,62 @@ class ServiceTypeExtractor(GraphComponent, EntityExtractorMixin):
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
+
+
+SIGNALS = "signals"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class SignalsAnalyzer(GraphComponent):
+    """Frustration, urgency and dialect of every message (``message["signals"]``).
+
+    Runs the project's signals model (``bot.signals``, trained by
+    ``make train-signals``) once per batch of messages. The model is loaded once,
+    when the component is created; a missing model stops start-up with an error
+    that names the command that trains it. The signals are part of the parse
+    output, so they reach the tracker and the action server as
+    ``tracker.latest_message["signals"]``.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"model_path": "models/signals"}
+
+    def __init__(self, config: Dict[Text, Any], predictor: Any) -> None:
+        self._config = config
+        self._predictor = predictor
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SignalsAnalyzer:
+        from bot.signals.predict import SignalsPredictor
+
+        return cls(config, SignalsPredictor.load(_project_path(config["model_path"])))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        # Intent and entity models do not read signals; skip the cost in training.
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        pending = [m for m in messages if isinstance(m.get(TEXT), str)]
+        if pending:
+            for message, signals in zip(pending, self._predictor.predict([m.get(TEXT) for m in pending]), strict=True):
+                message.set(SIGNALS, signals, add_to_output=True)
+        return messages
+
+
+def _project_path(path: Text) -> Text:
+    """Relative paths are relative to the project root, wherever Rasa was started."""
+    from pathlib import Path
+
+    candidate = Path(path)
+    if candidate.is_absolute():
+        return str(candidate)
+    return str(Path(__file__).resolve().parents[2] / candidate)

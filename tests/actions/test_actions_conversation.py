@@ -304,7 +304,49 @@ def test_handoff_creates_a_ticket_and_says_when(load_tracker, run, store) -> Non
     assert ticket.summary[-1] == "ابغى اكلم موظف لو سمحت"
     text = _text(messages)
     assert ticket.id in text and kb.handoff["within_hours_eta"] in text  # Sunday 10:00
-    assert _slots(events) == {"handoff_offered": False}
+    assert (ticket.reasons, ticket.priority) == (["explicit_request"], "normal")
+    assert _slots(events) == {
+        "handoff_offered": False,
+        "requested_slot": None,
+        "escalation_reasons": None,
+        "escalation_priority": None,
+    }
+    assert any(e["event"] == "active_loop" and e["name"] is None for e in events)  # any open form is closed
+
+
+def _angry_outage_tracker(data, make_tracker, latest_from, user_event, dialect="gulf"):
+    text = "والله للمرة الثالثة أتصل وما أحد يرد عليّ، النت فاصل من ثلاث أيام!!"
+    message = user_event(text, "report_outage", [{"entity": "service_type", "value": "internet", "start": 40, "end": 42}])
+    message["parse_data"]["signals"] = {
+        "frustration": {"level": "angry", "score": 0.93},
+        "urgency": {"service": "internet", "score": 0.97},
+        "dialect": {"label": dialect, "score": 0.9},
+    }
+    data["events"].append(message)
+    data["latest_message"] = {**latest_from(message), "signals": message["parse_data"]["signals"]}
+    return make_tracker(data, {"escalation_reasons": ["essential_outage", "angry"], "escalation_priority": "urgent"})
+
+
+def test_escalated_outage_carries_reasons_priority_and_service(tracker_data, make_tracker, latest_from, user_event, run, store) -> None:
+    tracker = _angry_outage_tracker(tracker_data("handoff_request.json"), make_tracker, latest_from, user_event)
+    messages, _ = run(ActionHandoff(), tracker)
+    (ticket,) = store.for_conversation("conv-handoff-008")
+    assert ticket.reasons == ["essential_outage", "angry"]
+    assert (ticket.priority, ticket.service) == ("urgent", "internet")
+    kb = get_knowledge_base()
+    lead = messages[0]["text"]
+    apologies = kb.replies.variants("empathy_apologise_gulf")
+    assert any(lead.startswith(a) for a in apologies)  # angry Gulf customer: Gulf apology
+    assert kb.service("internet").name in lead
+    assert ticket.id in messages[1]["text"]
+
+
+def test_calm_customers_get_no_apology(load_tracker, run, store) -> None:
+    kb = get_knowledge_base()
+    messages, _ = run(ActionAnswerFaq(), load_tracker("faq_olaya_hours.json"))
+    leads = [v for key in ("acknowledge", "apologise") for d in ("msa", "gulf", "egyptian", "levantine") for v in kb.replies.variants(f"empathy_{key}_{d}")]
+    assert not any(_text(messages).startswith(lead) for lead in leads)
+    assert "أعتذر" not in _text(messages) and "آسف" not in _text(messages)
 
 
 def test_handoff_outside_hours_promises_the_next_opening(load_tracker, run, store, monkeypatch) -> None:
@@ -328,4 +370,4 @@ def test_handoff_when_redis_is_down_is_honest(load_tracker, run, no_redis) -> No
     messages, events = run(ActionHandoff(), load_tracker("handoff_request.json"))
     text = _text(messages)
     assert text in _filled("system_unavailable") and get_knowledge_base().contact["phone"] in text
-    assert _slots(events) == {"handoff_offered": False}
+    assert _slots(events)["handoff_offered"] is False

@@ -1,0 +1,47 @@
+"""How upset the customer is, which dialect to mirror, and the words for it.
+
+Reads the signals the Rasa server put on the latest message
+(``tracker.latest_message["signals"]``, see bot/nlu/components.py) and the running
+estimate EscalationPolicy keeps in the ``conversation_frustration`` slot.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+# Dialects with written empathy variants; every other dialect is answered in MSA.
+MIRRORED_DIALECTS = ("gulf", "egyptian", "levantine")
+# Below this confidence the dialect guess is not trusted: MSA is never wrong.
+MIN_DIALECT_SCORE = 0.5
+# Running frustration at which an otherwise calm message is still acknowledged.
+ANNOYED_RUNNING = 0.35
+
+LEVELS = ("calm", "annoyed", "angry")
+
+
+def frustration_level(latest_message: Mapping[str, Any], running: Optional[float]) -> str:
+    """The customer's level: this message's, raised to annoyed when the
+    conversation as a whole has been frustrating."""
+    signals = latest_message.get("signals") or {}
+    level = (signals.get("frustration") or {}).get("level") or "calm"
+    if level not in LEVELS:
+        level = "calm"
+    if level == "calm" and running is not None and running >= ANNOYED_RUNNING:
+        return "annoyed"
+    return level
+
+
+def customer_dialect(latest_message: Mapping[str, Any]) -> str:
+    """The dialect to mirror: a confidently recognised mirrored dialect, else msa."""
+    dialect = (latest_message.get("signals") or {}).get("dialect") or {}
+    label, score = dialect.get("label"), float(dialect.get("score") or 0.0)
+    return label if label in MIRRORED_DIALECTS and score >= MIN_DIALECT_SCORE else "msa"
+
+
+def empathy_key(level: str, dialect: str) -> Optional[str]:
+    """The reply-catalogue key of the lead sentence, None when none is needed."""
+    if level == "annoyed":
+        return f"empathy_acknowledge_{dialect}"
+    if level == "angry":
+        return f"empathy_apologise_{dialect}"
+    return None

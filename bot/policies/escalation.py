@@ -1,0 +1,127 @@
+"""EscalationPolicy: hands the conversation to a person when escalation.yml says so.
+
+Right after each customer message it
+
+* updates the conversation-level frustration (slots ``frustration_scores`` and
+  ``conversation_frustration``), whichever policy wins the turn;
+* when a reason applies (explicit request, angry message, rising frustration,
+  essential-service outage, threat, repeated misunderstanding) predicts
+  ``action_handoff`` with certainty and a priority above the rules, and records the
+  reasons and the priority (slots ``escalation_reasons``, ``escalation_priority``).
+
+It overrules an active form on purpose: an angry customer or one without power is
+not asked for a meter number first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot import escalation
+
+HANDOFF_ACTION = "action_handoff"
+# How many per-message scores the slot keeps (enough for the trend window).
+KEPT_SCORES = 10
+
+
+def _user_events_this_session(tracker: DialogueStateTracker) -> List[UserUttered]:
+    events: List[UserUttered] = []
+    for event in reversed(tracker.events):
+        if getattr(event, "type_name", None) == "session_started":
+            break
+        if isinstance(event, UserUttered):
+            events.append(event)
+    return list(reversed(events))
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class EscalationPolicy(Policy):
+    """Predicts ``action_handoff`` when a configured escalation reason applies."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # above RulePolicy (6): a handoff must win over rules and forms
+        return {"priority": 7, "config_path": str(escalation.DEFAULT_PATH)}
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Optional[Any] = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+        self.escalation = escalation.load_config(Path(self.config["config_path"]))
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        # Nothing to learn: the decision is configuration. Persist so that loading
+        # the model finds this component's resource.
+        with self._model_storage.write_to(self._resource):
+            pass
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        latest = tracker.latest_message
+        if tracker.latest_action_name != ACTION_LISTEN_NAME or latest is None or not latest.intent:
+            return self._prediction(probabilities)
+
+        user_events = _user_events_this_session(tracker)
+        scores = [
+            float(((e.parse_data or {}).get("signals") or {}).get("frustration", {}).get("score") or 0.0)
+            for e in user_events
+        ]
+        running = escalation.running_frustration(scores, self.escalation.decay)
+        tracking = [
+            SlotSet("frustration_scores", [round(s, 4) for s in scores[-KEPT_SCORES:]]),
+            SlotSet("conversation_frustration", running),
+        ]
+        message = escalation.MessageView.from_parse_data(latest.parse_data or {})
+        fallbacks = escalation.consecutive_fallbacks([e.intent_name for e in reversed(user_events)])
+        decision = escalation.decide(message, scores, fallbacks, self.escalation)
+        if not decision.handoff:
+            return self._prediction(probabilities, events=tracking)
+
+        probabilities[domain.index_for_action(HANDOFF_ACTION)] = 1.0
+        return PolicyPrediction(
+            probabilities,
+            self.__class__.__name__,
+            self.priority,
+            events=tracking,
+            optional_events=[
+                SlotSet("escalation_reasons", list(decision.reasons)),
+                SlotSet("escalation_priority", decision.priority),
+            ],
+            # Competes with (and beats) the rules' loop predictions while a form is
+            # active; see the module docstring.
+            is_no_user_prediction=True,
+            diagnostic_data={"reasons": list(decision.reasons), "running_frustration": running},
+        )
+
+    def _metadata(self) -> Dict[Text, Any]:
+        return {"priority": self.priority}
+
+    @classmethod
+    def _metadata_filename(cls) -> Text:
+        return "escalation_policy.json"

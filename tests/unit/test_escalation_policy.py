@@ -1,0 +1,87 @@
+"""EscalationPolicy predicts the handoff and keeps the running frustration."""
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.policies import EscalationPolicy
+
+DOMAIN = Domain.load(["bot/domain"])
+
+
+@pytest.fixture
+def policy(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    return EscalationPolicy.create(
+        EscalationPolicy.get_default_config(), storage, Resource("escalation"), ExecutionContext(GraphSchema({}), "test")
+    )
+
+
+def tracker_with(*messages):
+    tracker = DialogueStateTracker("u1", DOMAIN.slots)
+    tracker.update(ActionExecuted("action_listen"))
+    for intent, frustration, service in messages:
+        signals = {
+            "frustration": {"level": frustration[0], "score": frustration[1]},
+            "urgency": {"service": service[0], "score": service[1]},
+        }
+        tracker.update(
+            UserUttered("...", {"name": intent, "confidence": 0.9}, parse_data={"intent": {"name": intent}, "entities": [], "signals": signals})
+        )
+        if (intent, frustration, service) != messages[-1]:
+            tracker.update(ActionExecuted("action_answer_faq"))
+            tracker.update(ActionExecuted("action_listen"))
+    return tracker
+
+
+def predicted(prediction):
+    best = max(range(len(prediction.probabilities)), key=prediction.probabilities.__getitem__)
+    return DOMAIN.action_names_or_texts[best] if prediction.probabilities[best] > 0 else None
+
+
+CALM, NONE = ("calm", 0.05), ("none", 0.02)
+
+
+def test_angry_internet_outage_hands_off_with_both_reasons(policy):
+    tracker = tracker_with(("report_outage", ("angry", 0.93), ("internet", 0.97)))
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) == "action_handoff"
+    assert prediction.policy_priority > 6  # above RulePolicy
+    assert SlotSet("escalation_reasons", ["essential_outage", "angry"]) in prediction.optional_events
+    assert SlotSet("escalation_priority", "urgent") in prediction.optional_events
+
+
+def test_calm_question_is_left_to_the_other_policies_but_frustration_is_tracked(policy):
+    tracker = tracker_with(("opening_hours", CALM, NONE))
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) is None
+    assert SlotSet("conversation_frustration", 0.05) in prediction.events
+    assert SlotSet("frustration_scores", [0.05]) in prediction.events
+
+
+def test_three_increasingly_annoyed_messages_escalate(policy):
+    tracker = tracker_with(
+        ("bill_inquiry", ("calm", 0.2), NONE),
+        ("complaint", ("annoyed", 0.45), NONE),
+        ("complaint", ("annoyed", 0.7), NONE),
+    )
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) == "action_handoff"
+    assert SlotSet("escalation_reasons", ["rising_frustration"]) in prediction.optional_events
+
+
+def test_only_right_after_a_customer_message(policy):
+    tracker = tracker_with(("request_human", CALM, NONE))
+    tracker.update(ActionExecuted("action_handoff"))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) is None
+
+
+def test_explicit_request_for_a_person(policy):
+    tracker = tracker_with(("request_human", CALM, NONE))
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) == "action_handoff"
+    assert SlotSet("escalation_priority", "normal") in prediction.optional_events
