@@ -83,6 +83,10 @@ class EscalationPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
+        if tracker.latest_action_name == HANDOFF_ACTION:
+            # after a handoff the customer speaks next, whatever the stories say
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            return self._prediction(probabilities)
         latest = tracker.latest_message
         if tracker.latest_action_name != ACTION_LISTEN_NAME or latest is None or not latest.intent:
             return self._prediction(probabilities)

@@ -74,9 +74,15 @@ def test_three_increasingly_annoyed_messages_escalate(policy):
     assert SlotSet("escalation_reasons", ["rising_frustration"]) in prediction.optional_events
 
 
-def test_only_right_after_a_customer_message(policy):
+def test_after_the_handoff_it_waits_for_the_customer(policy):
     tracker = tracker_with(("request_human", CALM, NONE))
     tracker.update(ActionExecuted("action_handoff"))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"
+
+
+def test_only_right_after_a_customer_message(policy):
+    tracker = tracker_with(("opening_hours", CALM, NONE))
+    tracker.update(ActionExecuted("action_answer_faq"))
     assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) is None
 
 
