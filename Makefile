@@ -16,10 +16,10 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help venv train run shell test validate eval lint clean
+.PHONY: help venv train train-signals eval-signals run shell test validate eval bench bench-quick lint clean
 
 help: ## Show this help
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 # No file prerequisites on purpose: the path already names the pins' hash, and a
 # fresh clone's new file times must not trigger a rebuild.
@@ -39,6 +39,12 @@ train: venv ## Train the model (Rasa skips it when config, domain and data are u
 	$(BIN)/rasa train $(RASA_DATA) --out models
 	@ls -1t models/*.tar.gz | tail -n +4 | xargs -r rm -f
 
+train-signals: venv ## Retrain the shipped signals model (frustration, urgency, dialect) into models/signals
+	$(BIN)/python -m bot.signals.train --out models/signals
+
+eval-signals: venv ## Signals report: JSON, Markdown and confusion matrices in reports/signals
+	$(BIN)/python -m bot.signals.evaluate --model models/signals --out reports/signals
+
 run: train ## Start Redis, the action server and the Rasa server; Ctrl-C stops them
 	$(BIN)/python -m scripts.stack run
 
@@ -53,6 +59,12 @@ validate: venv ## Check domain, stories and NLU data (warnings fail)
 
 eval: train ## Held-out NLU report per intent, dialect and entity (reports/)
 	$(BIN)/python -m scripts.evaluate_nlu --model models --data tests/data/nlu_heldout.yml --report reports/nlu_heldout.json
+
+bench: venv ## Accuracy, latency and throughput next to plain Rasa (bench/results/<date>/, < 40 min)
+	$(BIN)/python -m bench.run
+
+bench-quick: venv ## The same on a small sample, in a few minutes
+	$(BIN)/python -m bench.run --quick
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check bot actions scripts tests

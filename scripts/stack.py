@@ -87,6 +87,10 @@ class Stack:
         env.update(redis_env(self.redis_url or "redis://localhost:6379/0"))
         env.setdefault("ACTION_SERVER_URL", f"http://localhost:{self.action_port}/webhook")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        # Arabic in `make shell` and in the logs, whatever the caller's locale
+        env.setdefault("PYTHONIOENCODING", "utf-8")
+        env.setdefault("LANG", "C.UTF-8")
+        env.setdefault("RASA_TELEMETRY_ENABLED", "false")
         return env
 
     def _spawn(self, name: str, cmd: List[str]) -> subprocess.Popen:
