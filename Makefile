@@ -43,7 +43,7 @@ train-signals: venv ## Retrain the shipped signals model (frustration, urgency, 
 	$(BIN)/python -m bot.signals.train --out models/signals
 
 eval-signals: venv ## Signals report: JSON, Markdown and confusion matrices in reports/signals
-	$(BIN)/python -m bot.signals.evaluate --model models/signals --out reports/signals
+	$(BIN)/python -m bot.signals.evaluate --model models/signals --out reports/signals --card
 
 run: train ## Start Redis, the action server and the Rasa server; Ctrl-C stops them
 	$(BIN)/python -m scripts.stack run

@@ -44,7 +44,7 @@ class EscalationConfig:
     priority_names: Mapping[int, str]
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "EscalationConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> EscalationConfig:
         thresholds = data.get("thresholds", {})
         running = data.get("running_frustration", {})
         priorities = {str(k): int(v) for k, v in (data.get("priorities") or {}).items()}
@@ -104,7 +104,7 @@ class MessageView:
     entity_services: Tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_parse_data(cls, parse_data: Mapping[str, Any]) -> "MessageView":
+    def from_parse_data(cls, parse_data: Mapping[str, Any]) -> MessageView:
         """Read a Rasa parse result (``tracker.latest_message``)."""
         signals = parse_data.get("signals") or {}
         frustration = signals.get("frustration") or {}
@@ -135,7 +135,7 @@ def is_rising(scores: Sequence[float], config: EscalationConfig) -> bool:
     recent = list(scores)[-config.window :]
     if len(recent) < config.window:
         return False
-    steps_up = all(b - a >= config.min_step for a, b in zip(recent, recent[1:]))
+    steps_up = all(b - a >= config.min_step for a, b in zip(recent, recent[1:], strict=False))  # pairs of neighbours
     return steps_up and running_frustration(scores, config.decay) >= config.min_running
 
 

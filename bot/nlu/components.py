@@ -224,17 +224,17 @@ class SignalsAnalyzer(GraphComponent):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"model_path": "models/signals"}
 
-    def __init__(self, config: Dict[Text, Any], predictor: Any) -> None:
+    def __init__(self, config: Dict[str, Any], predictor: Any) -> None:
         self._config = config
         self._predictor = predictor
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -255,7 +255,7 @@ class SignalsAnalyzer(GraphComponent):
         return messages
 
 
-def _project_path(path: Text) -> Text:
+def _project_path(path: str) -> str:
     """Relative paths are relative to the project root, wherever Rasa was started."""
     from pathlib import Path
 

@@ -104,8 +104,8 @@ def find_services(tokens: Sequence[RawToken], path: Path = LEXICON_PATH) -> List
         if match:
             size, service = match
             # a separate article belongs to the mention: "el net", "الـ internet"
-            first = i - 1 if i > 0 and tokens[i - 1].norm in _ARTICLES else i
-            found.append(ServiceMention(service, tokens[first].start, tokens[i + size - 1].end))
+            begin = i - 1 if i > 0 and tokens[i - 1].norm in _ARTICLES else i
+            found.append(ServiceMention(service, tokens[begin].start, tokens[i + size - 1].end))
             i += size
         else:
             i += 1

@@ -16,7 +16,7 @@ not asked for a meter number first.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.graph import ExecutionContext
@@ -53,13 +53,13 @@ class EscalationPolicy(Policy):
     """Predicts ``action_handoff`` when a configured escalation reason applies."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         # above RulePolicy (6): a handoff must win over rules and forms
         return {"priority": 7, "config_path": str(escalation.DEFAULT_PATH)}
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -79,7 +79,7 @@ class EscalationPolicy(Policy):
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
+        rule_only_data: Optional[Dict[str, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
@@ -123,9 +123,9 @@ class EscalationPolicy(Policy):
             diagnostic_data={"reasons": list(decision.reasons), "running_frustration": running},
         )
 
-    def _metadata(self) -> Dict[Text, Any]:
+    def _metadata(self) -> Dict[str, Any]:
         return {"priority": self.priority}
 
     @classmethod
-    def _metadata_filename(cls) -> Text:
+    def _metadata_filename(cls) -> str:
         return "escalation_policy.json"

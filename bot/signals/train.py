@@ -174,8 +174,10 @@ def train(args: argparse.Namespace) -> Dict:
     texts = corpus.unique([model_input(t) for t in nlu + arbanking] + train_x + [x for x, _ in sentiment_train])
     texts = [t for t in texts if t not in never_pretrain]
     # The customer-service texts (signals training rows, NLU examples) are a small
-    # share of the corpus next to tweets and banking queries; repeating them in
-    # the masked-LM stream adapts the encoder to the task's own language.
+    # share of the corpus next to tweets and banking queries; --in-domain-repeats
+    # repeats them in the masked-LM stream (task-adaptive pretraining). With the
+    # default budget it made no measurable difference on validation, so the
+    # default is 1.
     in_domain = [t for t in corpus.unique(train_x + [model_input(t) for t in nlu]) if t not in never_pretrain]
     mlm_texts = texts + in_domain * max(0, recipe.in_domain_repeats - 1)
     pretraining = None
