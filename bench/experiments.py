@@ -1,0 +1,119 @@
+"""Tune our intent classifier's settings on ArBanking77's validation split.
+
+Fits :func:`bot.nlu.intent_classifier.build_model` (the exact scikit-learn
+pipeline the Rasa component trains) on ``train.csv`` for a grid of the settings
+``config.yml`` exposes (character n-gram range, word n-gram range, C) and scores
+``val.csv``. The test files are never read here, so a setting chosen on these
+figures can still be judged fairly on them. Features are built once per n-gram
+range and shared by every C. Results go to ``bench/EXPERIMENTS.md`` by hand.
+
+Usage:
+    python -m bench.experiments [--arbanking DIR] [--out FILE.json] [--grid NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from itertools import groupby
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from bench import arbanking
+
+BASELINE = {"char_ngram_range": [2, 5], "word_ngram_range": [1, 2], "C": 20.0}
+# One setting changed at a time around the shipped config, then a few combinations.
+GRIDS: Dict[str, List[Dict[str, Any]]] = {
+    "c": [{**BASELINE, "C": c} for c in (5.0, 10.0, 20.0, 50.0)],
+    "char": [{**BASELINE, "char_ngram_range": r} for r in ([1, 4], [2, 4], [2, 6], [3, 5])],
+    "word": [{**BASELINE, "word_ngram_range": [1, 1]}, {**BASELINE, "word_ngram_range": [1, 3]}],
+}
+GRIDS["default"] = GRIDS["c"] + GRIDS["char"] + GRIDS["word"]
+
+
+def features_key(config: Dict[str, Any]) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """Configs with the same key share one feature matrix."""
+    return tuple(config["char_ngram_range"]), tuple(config["word_ngram_range"])
+
+
+def inputs(texts: Sequence[str]) -> List[str]:
+    """What the classifier reads for each text (normalised, numbers masked)."""
+    from bot.nlu.intent_classifier import classifier_input
+
+    return [classifier_input(text) for text in texts]
+
+
+def run_grid(grid: Sequence[Dict[str, Any]], train: Sequence[arbanking.Example], val: Sequence[arbanking.Example]) -> List[Dict[str, Any]]:
+    """Fit and score every config; print a line per result as it comes."""
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from bot.nlu.intent_classifier import build_model
+
+    start = time.perf_counter()
+    x_train, x_val = inputs([e.text for e in train]), inputs([e.text for e in val])
+    y_train, y_val = [e.label for e in train], [e.label for e in val]
+    print(f"normalised {len(x_train) + len(x_val)} texts in {time.perf_counter() - start:.0f}s", flush=True)
+    results = []
+    for key, configs in groupby(sorted(grid, key=features_key), key=features_key):
+        pipeline = build_model(BASELINE | {"char_ngram_range": list(key[0]), "word_ngram_range": list(key[1])})
+        start = time.perf_counter()
+        features = pipeline.named_steps["features"]
+        f_train = features.fit_transform(x_train)
+        f_val = features.transform(x_val)
+        feature_seconds = time.perf_counter() - start
+        for config in configs:
+            classifier = clone(pipeline.named_steps["classifier"]).set_params(C=config["C"])
+            start = time.perf_counter()
+            classifier.fit(f_train, y_train)
+            fit_seconds = time.perf_counter() - start
+            predicted = classifier.predict(f_val)
+            row = {
+                **config,
+                "val_accuracy": round(float(accuracy_score(y_val, predicted)), 4),
+                "val_macro_f1": round(float(f1_score(y_val, predicted, average="macro")), 4),
+                "features": int(f_train.shape[1]),
+                "feature_seconds": round(feature_seconds, 1),
+                "fit_seconds": round(fit_seconds, 1),
+                "iterations": int(max(classifier.n_iter_)),
+            }
+            results.append(row)
+            print(json.dumps(row), flush=True)
+    return results
+
+
+def markdown(rows: Sequence[Dict[str, Any]]) -> str:
+    """A Markdown table of results, best macro-F1 first."""
+    lines = ["| char | word | C | val accuracy | val macro-F1 | features | fit s | iterations |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: -r["val_macro_f1"]):
+        lines.append(
+            f"| {r['char_ngram_range'][0]}–{r['char_ngram_range'][1]} | {r['word_ngram_range'][0]}–{r['word_ngram_range'][1]} | {r['C']:g} | "
+            f"{r['val_accuracy']:.4f} | {r['val_macro_f1']:.4f} | {r['features']} | {r['fit_seconds']:.0f} | {r['iterations']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arbanking", type=Path, default=None)
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="default")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here too")
+    args = parser.parse_args(argv)
+    folder = args.arbanking or arbanking.default_folder()
+    reason = arbanking.missing_reason(folder) or (None if (folder / "val.csv").is_file() else f"no val.csv in {folder}")
+    if reason:
+        print(f"skipped: {reason}")
+        return 0
+    rows = run_grid(GRIDS[args.grid], arbanking.read_csv(folder / "train.csv"), arbanking.read_csv(folder / "val.csv"))
+    print(markdown(rows))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
