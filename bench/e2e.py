@@ -20,7 +20,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from bench.stats import summarize
 from scripts import redis_server
@@ -82,6 +82,7 @@ def _conversation(url: str, sender: str, messages: List[str], timeout: float) ->
     with requests.Session() as session:
         for text in messages:
             start = time.perf_counter()
+            status: Union[int, str]
             try:
                 status = session.post(url, json={"sender": sender, "message": text}, timeout=timeout).status_code
             except requests.RequestException as error:
@@ -131,6 +132,69 @@ def _rss_mb(processes: Sequence[Any]) -> Dict[str, float]:
     return out
 
 
+class Session:
+    """The stack on one model: started once, measured, stopped.
+
+    Starting is separate from measuring so that a quick run can start the
+    servers while it is still scoring accuracy, and measure once they are idle.
+    """
+
+    def __init__(self, model: Path, work_dir: Path, log_dir: Path, progress: Optional[Callable[[str], None]] = None) -> None:
+        self.model = model
+        self.say = progress or (lambda line: None)
+        self.stack = BenchStack(
+            model=model,
+            rasa_port=redis_server.free_port(),
+            action_port=redis_server.free_port(),
+            data_dir=work_dir / "redis",
+            log_dir=log_dir,
+        )
+        self.startup_seconds: Optional[float] = None
+
+    def start(self) -> float:
+        """Start Redis, the action server and the Rasa server; return the seconds it took."""
+        start = time.perf_counter()
+        try:
+            self.stack.start_fresh_redis()
+            self.stack.start_actions()
+            self.stack.start_rasa()
+        except BaseException:
+            self.stack.stop()
+            raise
+        self.startup_seconds = round(time.perf_counter() - start, 1)
+        s = self.stack
+        self.say(f"stack up in {self.startup_seconds:.0f}s (Redis {s.redis_url}, Rasa :{s.rasa_port}, actions :{s.action_port})")
+        return self.startup_seconds
+
+    def measure(self, texts: Sequence[str], levels: Sequence[Level], warmup: int = 5) -> Dict[str, Any]:
+        """Run every level in order against the running stack.
+
+        Args:
+            texts: real customer messages to send.
+            levels: load levels.
+            warmup: messages sent and not counted first (the first replies build
+                parts of the models lazily).
+        """
+        base = f"http://127.0.0.1:{self.stack.rasa_port}"
+        run_level(base, texts, Level(1, warmup))
+        result: Dict[str, Any] = {"model": str(self.model), "startup_seconds": self.startup_seconds, "levels": []}
+        for level in levels:
+            figures = run_level(base, texts, level)
+            result["levels"].append(figures)
+            latency = figures["latency_ms"]
+            self.say(
+                f"{level.conversations:>3} conversations: {figures['messages_per_second']} msg/s, "
+                f"p50 {latency.get('p50')} ms, p95 {latency.get('p95')} ms, errors {figures['errors'] or 0}"
+            )
+        rss = _rss_mb(self.stack.processes)
+        result["rss_mb"] = {"redis": rss.get("redis"), "actions": rss.get("process_1"), "rasa": rss.get("process_2")}
+        return result
+
+    def stop(self) -> None:
+        """Stop every service this session started."""
+        self.stack.stop()
+
+
 def run(
     model: Path,
     texts: Sequence[str],
@@ -149,37 +213,11 @@ def run(
         work_dir: Redis's data folder goes here.
         log_dir: each service's log goes here.
         progress: called with a line per finished level.
-        warmup: messages sent and not counted before the first level (the first
-            replies load lazily built parts of the models).
+        warmup: messages sent and not counted before the first level.
     """
-    say = progress or (lambda line: None)
-    stack = BenchStack(
-        model=model,
-        rasa_port=redis_server.free_port(),
-        action_port=redis_server.free_port(),
-        data_dir=work_dir / "redis",
-        log_dir=log_dir,
-    )
-    result: Dict[str, Any] = {"model": str(model), "levels": []}
+    session = Session(model, work_dir, log_dir, progress)
+    session.start()
     try:
-        start = time.perf_counter()
-        stack.start_fresh_redis()
-        stack.start_actions()
-        stack.start_rasa()
-        result["startup_seconds"] = round(time.perf_counter() - start, 1)
-        say(f"stack up in {result['startup_seconds']:.0f}s (Redis {stack.redis_url}, Rasa :{stack.rasa_port}, actions :{stack.action_port})")
-        base = f"http://127.0.0.1:{stack.rasa_port}"
-        run_level(base, texts, Level(1, warmup))
-        for level in levels:
-            figures = run_level(base, texts, level)
-            result["levels"].append(figures)
-            latency = figures["latency_ms"]
-            say(
-                f"{level.conversations:>3} conversations: {figures['messages_per_second']} msg/s, "
-                f"p50 {latency.get('p50')} ms, p95 {latency.get('p95')} ms, errors {figures['errors'] or 0}"
-            )
-        rss = _rss_mb(stack.processes)
-        result["rss_mb"] = {"redis": rss.get("redis"), "actions": rss.get("process_1"), "rasa": rss.get("process_2")}
+        return session.measure(texts, levels, warmup)
     finally:
-        stack.stop()
-    return result
+        session.stop()

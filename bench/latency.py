@@ -78,7 +78,7 @@ async def _load(path: Path) -> Any:
     return Agent.load(str(path))
 
 
-async def measure(models: Dict[str, Path], messages: Sequence[str], warmup: int) -> Dict[str, Any]:
+async def measure(models: Dict[str, Path], messages: Sequence[str], warmup: int, breakdown: int = 200) -> Dict[str, Any]:
     """Load every model, warm it up, then time one parse per message per model.
 
     Args:
@@ -86,6 +86,7 @@ async def measure(models: Dict[str, Path], messages: Sequence[str], warmup: int)
         messages: texts to parse (each counted once per model).
         warmup: leading messages parsed by each model right after loading and
             not timed (first calls build TensorFlow graphs and fill caches).
+        breakdown: messages of the per-component timing pass.
 
     Returns:
         {"messages", "warmup", "models": {name: {"load_seconds", "latency_ms"}}}
@@ -109,7 +110,7 @@ async def measure(models: Dict[str, Path], messages: Sequence[str], warmup: int)
             print(f"  parsed {i + 1}/{len(messages)} messages with each model", flush=True)
     for name in names:
         report[name]["latency_ms"] = summarize(latencies[name])
-        report[name]["components_ms"] = await component_breakdown(agents[name], messages[: min(200, len(messages))])
+        report[name]["components_ms"] = await component_breakdown(agents[name], messages[:breakdown])
     return {"messages": len(messages), "warmup": warmup, "models": report}
 
 
@@ -164,6 +165,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--memory-only", action="store_true", help="measure the memory of the single --model")
+    parser.add_argument("--breakdown", type=int, default=200, help="messages of the per-component timing pass")
     args = parser.parse_args(argv)
 
     from rasa.utils.log_utils import configure_structlog
@@ -180,7 +182,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ((name, path),) = models.items()
         result = {name: asyncio.run(memory(Path(path), messages[: args.warmup]))}
     else:
-        result = asyncio.run(measure({name: Path(path) for name, path in models.items()}, messages, args.warmup))
+        result = asyncio.run(measure({name: Path(path) for name, path in models.items()}, messages, args.warmup, args.breakdown))
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0
 

@@ -37,6 +37,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -60,6 +61,7 @@ class Settings:
         train_per_label / test_per_label: stratified ArBanking77 subsample (None: all).
         latency_heldout / latency_arbanking: messages in the latency set from each source.
         latency_warmup: untimed parses per model after loading.
+        latency_breakdown: messages of the per-component timing pass.
         e2e_levels: concurrent conversations × messages each.
         project_nlu_models: also train both pipelines NLU-only on ``nlu_data/``
             (held-out comparison with the default, and the headline latency pair);
@@ -75,10 +77,11 @@ class Settings:
     diet_epochs_project: int = 30
     train_per_label: Optional[int] = None
     test_per_label: Optional[int] = None
-    latency_heldout: int = 600
-    latency_arbanking: int = 600
+    latency_heldout: int = 500
+    latency_arbanking: int = 500
     latency_warmup: int = 30
-    e2e_levels: List[Level] = field(default_factory=lambda: [Level(1, 60), Level(10, 20), Level(50, 8)])
+    latency_breakdown: int = 200
+    e2e_levels: List[Level] = field(default_factory=lambda: [Level(1, 40), Level(10, 12), Level(50, 4)])
     project_nlu_models: bool = True
     parallel_training: bool = False
     assistant_policy_epochs: Optional[int] = None
@@ -88,12 +91,13 @@ FULL = Settings()
 QUICK = Settings(
     diet_epochs_arbanking=2,
     diet_epochs_project=5,
-    train_per_label=20,
-    test_per_label=5,
+    train_per_label=12,
+    test_per_label=4,
     latency_heldout=500,
     latency_arbanking=500,
     latency_warmup=10,
-    e2e_levels=[Level(1, 15), Level(10, 4), Level(50, 2)],
+    latency_breakdown=100,
+    e2e_levels=[Level(1, 10), Level(10, 3), Level(50, 2)],
     project_nlu_models=False,
     parallel_training=True,
     assistant_policy_epochs=5,
@@ -156,6 +160,11 @@ class Bench:
         self.data: Optional[arbanking.PreparedData] = None
         self.arbanking_reason = "not prepared"
         self.lock = threading.RLock()
+        self.latency_file = self.work / "latency_messages.json"
+        self.latency_sources: Dict[str, int] = {}
+        self._latency_messages: Optional[List[str]] = None
+        self._memory_parts: Dict[str, Any] = {}
+        self._session: Any = None
         self.results: Dict[str, Any] = {
             "run": {"id": self.out.name, "quick": bool(args.quick), "steps": list(args.steps), "started": dt.datetime.now().isoformat(timespec="seconds")},
             "machine": {"cpus": os.cpu_count(), "load_start": [round(x, 2) for x in os.getloadavg()], "platform": platform.platform(), "python": platform.python_version()},
@@ -177,11 +186,13 @@ class Bench:
         self.progress(f"== {name}")
         start = time.monotonic()
         try:
-            self.results[name] = body()
+            section = body()
         except Exception as error:  # noqa: BLE001 - one broken step must not lose the others
             traceback.print_exc()
-            self.results[name] = {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
-        self.results[name]["step_seconds"] = round(time.monotonic() - start, 1)
+            section = {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
+        section["step_seconds"] = round(time.monotonic() - start, 1)
+        with self.lock:  # quick runs finish steps in parallel threads
+            self.results[name] = section
         self.save()
 
     # -- models ----------------------------------------------------------------
@@ -204,9 +215,10 @@ class Bench:
             return None  # it failed already; do not spend the time twice
         self.progress(f"training {name}: {what}")
         result = run(self.out / "logs" / f"train_{name}.log")
-        self.results["training"][name] = {**result.as_dict(), "what": what, "epochs": epochs}
+        with self.lock:
+            self.results["training"][name] = {**result.as_dict(), "what": what, "epochs": epochs}
         self.save()
-        if result.error:
+        if result.error or result.model is None:
             self.progress(f"  {name} FAILED: {result.error}")
             return None
         self.progress(f"  {name} trained in {result.seconds:.0f}s")
@@ -261,6 +273,46 @@ class Bench:
         tests = ", ".join(f"{name} {n}" for name, (_, n) in self.data.tests.items())
         self.progress(f"ArBanking77 from {folder}: train {self.data.train_examples}, {tests}")
 
+    def _child(self, name: str, module: str, args: Sequence[str]) -> Dict[str, Any]:
+        """Run ``python -m <module> ... --out <json>`` in a fresh process; return the JSON."""
+        out = self.work / f"{name}.json"
+        cmd = [sys.executable, "-m", module, *args, "--out", str(out)]
+        code = training.run_logged(cmd, self.out / "logs" / f"{name}.log", training.rasa_env(self.work), timeout=1800, progress=self.progress.sub(name))
+        if code != 0 or not out.is_file():
+            raise RuntimeError(f"{module} exited with {code}; see logs/{name}.log")
+        return json.loads(out.read_text(encoding="utf-8"))
+
+    def score(self, name: str, model: Path, files: Dict[str, Path], memory_of: Optional[str] = None) -> Dict[str, Any]:
+        """Intent scores of ``model`` on each file, from a ``bench.accuracy`` child process.
+
+        Args:
+            memory_of: when this model is also in the latency set, its name there:
+                the scoring process measures its memory first (fresh process, so
+                the figure is the same as a dedicated one) and saves a process.
+        """
+        self.progress(f"  scoring {name} on {', '.join(files)}")
+        args = ["--model", str(model)]
+        for key, path in files.items():
+            args += ["--data", f"{key}={path}"]
+        measure = "latency" in self.args.steps and memory_of in {n for n, _, _ in self.latency_models()}
+        if measure:
+            args += ["--memory-messages", str(self.latency_file), "--warmup", str(self.settings.latency_warmup)]
+        reports = self._child(f"score_{name}", "bench.accuracy", args)
+        if measure and memory_of:
+            with self.lock:
+                self._memory_parts[memory_of] = reports.pop("_memory")
+        for key, report in reports.items():
+            self.progress(f"  {name} {key}: accuracy {report['intent']['accuracy']:.4f}, macro-F1 {report['intent']['macro_f1']:.4f}")
+        return reports
+
+    def _map(self, jobs: Dict[str, Callable[[], Any]]) -> Dict[str, Any]:
+        """Run independent jobs, side by side when the settings overlap work."""
+        if not self.settings.parallel_training or len(jobs) < 2:
+            return {key: job() for key, job in jobs.items()}
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            futures = {key: pool.submit(job) for key, job in jobs.items()}
+            return {key: future.result() for key, future in futures.items()}
+
     def arbanking_step(self) -> Dict[str, Any]:
         """Accuracy and macro-F1 of both pipelines on every ArBanking77 test file."""
         if self.data is None:
@@ -268,7 +320,16 @@ class Bench:
         from bench import accuracy
 
         back = {v: k for k, v in self.data.mapping.items()}
-        section: Dict[str, Any] = {
+        files = {test: path for test, (path, _) in self.data.tests.items()}
+
+        def scores(pipeline: str) -> Dict[str, Any]:
+            model = self.nlu_model(pipeline, "arbanking")
+            if model is None:
+                return {}
+            reports = self.score(f"{pipeline}_arbanking", model, files, memory_of=f"{pipeline}_arbanking")
+            return {test: accuracy.compact(report, back) for test, report in reports.items()}
+
+        return {
             "status": "ok",
             "folder": str(self.data.folder),
             "train_examples": self.data.train_examples,
@@ -277,20 +338,8 @@ class Bench:
             "published_model": "AraBERT fine-tuned on train.csv (dataset README)",
             "attribution": arbanking.ATTRIBUTION,
             "label_map": self.data.mapping,
-            "models": {},
+            "models": self._map({pipeline: partial(scores, pipeline) for pipeline in ("ours", "default")}),
         }
-        for pipeline in ("ours", "default"):
-            model = self.nlu_model(pipeline, "arbanking")
-            if model is None:
-                section["models"][pipeline] = {}
-                continue
-            section["models"][pipeline] = {}
-            for test, (path, n) in self.data.tests.items():
-                self.progress(f"  scoring {pipeline} on {test} ({n} messages)")
-                report = accuracy.compact(accuracy.evaluate(model, path), back)
-                section["models"][pipeline][test] = report
-                self.progress(f"  {pipeline} {test}: accuracy {report['intent']['accuracy']:.4f}, macro-F1 {report['intent']['macro_f1']:.4f}")
-        return section
 
     def heldout_step(self) -> Dict[str, Any]:
         """The held-out file, scored like ``make eval`` on the assistant model.
@@ -298,27 +347,28 @@ class Bench:
         With ``project_nlu_models`` Rasa's default pipeline trained on the same
         ``nlu_data/`` is scored too.
         """
-        from bench import accuracy
-
-        section: Dict[str, Any] = {"status": "ok", "data": str(HELDOUT.relative_to(ROOT)), "models": {}}
-        candidates = [("ours", self.assistant_model)]
+        candidates = {"ours": self.assistant_model}
         if self.settings.project_nlu_models:
-            candidates.append(("default", lambda: self.nlu_model("default", "project")))
-        for pipeline, get_model in candidates:
-            model = get_model()
-            if model is None:
-                continue
-            report = accuracy.evaluate(model, HELDOUT)
-            report.pop("model", None)
-            report["trained_model"] = model.name
-            section["models"][pipeline] = report
-            self.progress(f"  {pipeline}: accuracy {report['intent']['accuracy']:.4f}, macro-F1 {report['intent']['macro_f1']:.4f}")
-        if not section["models"]:
-            return {"status": "failed", "reason": "no model trained on nlu_data/"}
-        return section
+            candidates["default"] = lambda: self.nlu_model("default", "project")
 
-    def latency_messages(self) -> Dict[str, Any]:
-        """The latency set: held-out messages cycled, then ArBanking77 test messages."""
+        def scores(pipeline: str) -> Optional[Dict[str, Any]]:
+            model = candidates[pipeline]()
+            if model is None:
+                return None
+            report = self.score(f"{pipeline}_heldout", model, {"heldout": HELDOUT}, memory_of="default_project" if pipeline == "default" else None)["heldout"]
+            report.pop("model", None)
+            report.pop("parse_latency_ms", None)  # measured properly by the latency step
+            return {**report, "trained_model": model.name}
+
+        models = {k: v for k, v in self._map({p: partial(scores, p) for p in candidates}).items() if v}
+        if not models:
+            return {"status": "failed", "reason": "no model trained on nlu_data/"}
+        return {"status": "ok", "data": str(HELDOUT.relative_to(ROOT)), "models": models}
+
+    def latency_messages(self) -> List[str]:
+        """The latency set (held-out messages cycled, ArBanking77 test messages), written once."""
+        if self._latency_messages is not None:
+            return self._latency_messages
         s = self.settings
         texts = cycle(heldout_texts(), s.latency_heldout)
         sources = {"heldout (cycled)": len(texts)}
@@ -329,7 +379,10 @@ class Bench:
             sources["ArBanking77 test files"] = len(picked)
         # Interleave the sources so that warm-up and drift do not favour one of them.
         random.Random(11).shuffle(texts)
-        return {"texts": texts, "sources": sources}
+        self.latency_sources = sources
+        self.latency_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        self._latency_messages = texts
+        return texts
 
     def latency_models(self) -> List[tuple]:
         """(name, pipeline, data) of the NLU models whose latency is measured."""
@@ -340,36 +393,45 @@ class Bench:
             names += [("ours_arbanking", "ours", "arbanking"), ("default_arbanking", "default", "arbanking")]
         return names
 
-    def _latency_child(self, name: str, models: Dict[str, Path], msg_file: Path, extra: Sequence[str] = ()) -> Dict[str, Any]:
-        """Run ``bench.latency`` in a fresh process and return its JSON."""
-        out = self.work / f"{name}.json"
-        cmd = [sys.executable, "-m", "bench.latency", "--messages", str(msg_file), "--out", str(out), "--warmup", str(self.settings.latency_warmup), *extra]
-        for model, path in models.items():
-            cmd += ["--model", f"{model}={path}"]
-        code = training.run_logged(cmd, self.out / "logs" / f"{name}.log", training.rasa_env(self.work), timeout=1800, progress=self.progress.sub(name))
-        if code != 0 or not out.is_file():
-            raise RuntimeError(f"bench.latency exited with {code}; see logs/{name}.log")
-        return json.loads(out.read_text(encoding="utf-8"))
+    def trained_latency_models(self) -> Dict[str, Path]:
+        """The latency models, trained if needed; those that failed are left out."""
+        models = {name: self.nlu_model(p, d) for name, p, d in self.latency_models()}
+        return {name: path for name, path in models.items() if path}
+
+    def memory(self) -> Dict[str, Any]:
+        """Resident-memory growth of each NLU model, each in a fresh process.
+
+        Models already scored had it measured by their scoring process; the
+        others get a ``bench.latency --memory-only`` process, two at a time (RSS
+        is per process, so sharing the cores changes how long they take, not
+        what they measure).
+        """
+        models = self.trained_latency_models()
+        missing = {name: path for name, path in models.items() if name not in self._memory_parts}
+        if missing:
+            self.latency_messages()
+            self.progress(f"  memory: {len(missing)} fresh processes, one model each")
+            warmup = ["--messages", str(self.latency_file), "--warmup", str(self.settings.latency_warmup), "--memory-only"]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                futures = {name: pool.submit(self._child, f"memory_{name}", "bench.latency", [*warmup, "--model", f"{name}={path}"]) for name, path in missing.items()}
+                for name, future in futures.items():
+                    self._memory_parts[name] = future.result()[name]
+        return {name: self._memory_parts[name] for name in models if name in self._memory_parts}
 
     def latency_step(self) -> Dict[str, Any]:
-        """Parse latency (all models in one child process) and memory (one process each)."""
-        models = {name: self.nlu_model(p, d) for name, p, d in self.latency_models()}
-        models = {name: path for name, path in models.items() if path}
+        """Parse latency of every NLU model (one process, interleaved) and their memory."""
+        models = self.trained_latency_models()
         if not models:
             return {"status": "failed", "reason": "no NLU model trained"}
-        messages = self.latency_messages()
-        msg_file = self.work / "latency_messages.json"
-        msg_file.write_text(json.dumps(messages["texts"], ensure_ascii=False), encoding="utf-8")
-        self.progress(f"  {len(messages['texts'])} messages × {len(models)} models, one process")
-        section = {"status": "ok", **self._latency_child("latency", models, msg_file), "sources": messages["sources"]}
-        section["sources_text"] = ", ".join(f"{n} from {k}" for k, n in messages["sources"].items())
-        # Memory processes run two at a time: RSS is per process, so sharing the
-        # cores changes how long they take, not what they measure.
-        self.progress(f"  memory: {len(models)} fresh processes, one model each")
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {name: pool.submit(self._latency_child, f"memory_{name}", {name: path}, msg_file, ["--memory-only"]) for name, path in models.items()}
-            for name, future in futures.items():
-                section["models"][name].update(future.result()[name])
+        texts = self.latency_messages()
+        self.progress(f"  {len(texts)} messages × {len(models)} models, one process")
+        args = ["--messages", str(self.latency_file), "--warmup", str(self.settings.latency_warmup), "--breakdown", str(self.settings.latency_breakdown)]
+        for name, path in models.items():
+            args += ["--model", f"{name}={path}"]
+        section = {"status": "ok", **self._child("latency", "bench.latency", args), "sources": self.latency_sources}
+        section["sources_text"] = ", ".join(f"{n} from {k}" for k, n in self.latency_sources.items())
+        for name, figures in self.memory().items():
+            section["models"][name].update(figures)
         section["pairs"] = {}
         # The assistant's own data is the case that matters; ArBanking77 stands in without it.
         for key in ("project", "arbanking"):
@@ -380,20 +442,54 @@ class Bench:
                 section["pairs"]["arbanking" if key == "arbanking" and section["pairs"] else "headline"] = pair
         for name, m in section["models"].items():
             lat = m["latency_ms"]
-            self.progress(f"  {name}: p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, +{m['rss_warm_mb']} MiB")
+            self.progress(f"  {name}: p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, +{m.get('rss_warm_mb')} MiB")
         return section
+
+    def start_stack(self) -> Any:
+        """Start the whole assistant for the e2e step (once)."""
+        from bench import e2e
+
+        if self._session is None:
+            model = self.assistant_model()
+            if model is None:
+                raise RuntimeError("the assistant model did not train")
+            session = e2e.Session(model, self.work, self.out / "logs" / "stack", progress=self.progress.sub("e2e"))
+            session.start()
+            self._session = session
+        return self._session
 
     def e2e_step(self) -> Dict[str, Any]:
         """Throughput and reply latency of the whole stack over HTTP."""
-        from bench import e2e
-
-        model = self.assistant_model()
-        if model is None:
-            return {"status": "failed", "reason": "the assistant model did not train"}
         texts = heldout_texts()
         random.Random(5).shuffle(texts)
-        section = e2e.run(model, texts, self.settings.e2e_levels, self.work, self.out / "logs" / "stack", progress=self.progress.sub("e2e"))
-        return {"status": "ok", **section}
+        session = self.start_stack()
+        try:
+            return {"status": "ok", **session.measure(texts, self.settings.e2e_levels)}
+        finally:
+            session.stop()
+            self._session = None
+
+    def overlap_untimed_work(self) -> None:
+        """Quick runs: score accuracy (and memory with it) and start the stack at once.
+
+        None of these measures time, so sharing the cores only makes them finish
+        together; the latency and e2e timings that follow run alone.
+        """
+        steps = self.args.steps
+        jobs: Dict[str, Callable[[], Any]] = {}
+        for name, body in (("arbanking", self.arbanking_step), ("heldout", self.heldout_step)):
+            if name in steps:
+                jobs[name] = partial(self.step, name, body)
+        if "e2e" in steps:
+            jobs["stack"] = self.start_stack
+        self.progress(f"overlapping {', '.join(jobs)} (quick run; none of them is timed)")
+        with ThreadPoolExecutor(max_workers=len(jobs) or 1) as pool:
+            futures = [pool.submit(job) for job in jobs.values()]
+            for future in futures:
+                try:
+                    future.result()
+                except Exception:  # noqa: BLE001 - the step that needs it reports the failure
+                    traceback.print_exc()
 
     # -- the run ---------------------------------------------------------------
 
@@ -410,7 +506,7 @@ class Bench:
             trainers["default_project"] = lambda: self.nlu_model("default", "project")
         if "latency" in steps:
             for name, pipeline, data in self.latency_models():
-                trainers.setdefault(name, lambda p=pipeline, d=data: self.nlu_model(p, d))
+                trainers.setdefault(name, partial(self.nlu_model, pipeline, data))
         return list(trainers.values())
 
     def pretrain_in_parallel(self) -> None:
@@ -427,14 +523,21 @@ class Bench:
         self.progress("settings: " + ("QUICK" if self.args.quick else "FULL") + f", steps {','.join(self.args.steps)}")
         try:
             self.prepare_arbanking()
+            if "latency" in self.args.steps:
+                self.latency_messages()  # scoring processes warm up on it when they measure memory
+            bodies = {"arbanking": self.arbanking_step, "heldout": self.heldout_step, "latency": self.latency_step, "e2e": self.e2e_step}
+            done = set()
             if self.settings.parallel_training:
                 self.pretrain_in_parallel()
-            bodies = {"arbanking": self.arbanking_step, "heldout": self.heldout_step, "latency": self.latency_step, "e2e": self.e2e_step}
+                self.overlap_untimed_work()
+                done = {"arbanking", "heldout"}
             for name in STEPS:
-                if name in self.args.steps:
+                if name in self.args.steps and name not in done:
                     self.step(name, bodies[name])
             self.progress("handoff relay latency: " + summary.HANDOFF_NOT_MEASURED)
         finally:
+            if self._session is not None:
+                self._session.stop()
             self.finish()
         return 0
 

@@ -186,7 +186,8 @@ def _latency(results: Dict[str, Any]) -> List[str]:
     lines += table(["model", "p50 ms", "p95 ms", "p99 ms", "mean ms", "RSS +MiB loaded", "RSS +MiB warm"], rows) + [""]
     breakdown = {n: m.get("components_ms") for n, m in (section.get("models") or {}).items() if m.get("components_ms")}
     if breakdown:
-        lines += ["Mean ms per message in each pipeline component (separate pass over 200 messages):", ""]
+        count = (results.get("settings") or {}).get("latency_breakdown", 200)
+        lines += [f"Mean ms per message in each pipeline component (separate pass over {count} messages):", ""]
         for name, parts in breakdown.items():
             top = ", ".join(f"{c} {v:.2f}" for c, v in list(parts.items())[:6])
             lines.append(f"- {name}: {top}")
