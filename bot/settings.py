@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Tuple
 
 
 def _int(name: str, default: int) -> int:
@@ -34,4 +35,185 @@ class Settings:
             max_message_chars=_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
             reply_timeout_seconds=_int("REPLY_TIMEOUT_SECONDS", cls.reply_timeout_seconds),
+        )
+
+
+# --- Channels (web chat, WhatsApp Cloud API, Twilio WhatsApp) -------------------
+# Every secret below comes from the environment only; nothing secret is committed.
+
+
+def _str(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError as error:
+        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from error
+
+
+def _list(name: str, default: str) -> Tuple[str, ...]:
+    return tuple(item.strip() for item in _str(name, default).split(",") if item.strip())
+
+
+def redis_url() -> str:
+    """Redis of the Rasa process (``REDIS_URL``; ``scripts/stack.py`` always sets it)."""
+    return _str("REDIS_URL", "redis://localhost:6379/0")
+
+
+@dataclass(frozen=True)
+class WebchatSettings:
+    """The web chat channel (``bot/channels/webchat.py``).
+
+    Attributes:
+        secret: HMAC key of session tokens (``WEBCHAT_SECRET``). When unset a random
+            key is made per process, so tokens do not survive a restart; ``make run``
+            and production set it.
+        token_ttl_seconds: how long a session token (and its history) lives.
+        rate_limit_messages / rate_limit_window_seconds: per-session fixed window.
+        sessions_per_ip_per_hour: new sessions one address may open per hour.
+        history_length: messages kept per session and replayed on reconnect.
+        allowed_origins: pages that may open the WebSocket (``WEBCHAT_ALLOWED_ORIGINS``,
+            comma separated; ``*`` allows any).
+    """
+
+    secret: str = ""
+    token_ttl_seconds: int = 7 * 24 * 3600
+    rate_limit_messages: int = 20
+    rate_limit_window_seconds: int = 60
+    sessions_per_ip_per_hour: int = 60
+    history_length: int = 200
+    allowed_origins: Tuple[str, ...] = (
+        "http://localhost:5080",
+        "http://127.0.0.1:5080",
+        "http://localhost:5005",
+        "http://127.0.0.1:5005",
+    )
+
+    @classmethod
+    def from_env(cls) -> WebchatSettings:
+        return cls(
+            secret=_str("WEBCHAT_SECRET"),
+            token_ttl_seconds=_int("WEBCHAT_TOKEN_TTL_SECONDS", cls.token_ttl_seconds),
+            rate_limit_messages=_int("WEBCHAT_RATE_LIMIT", cls.rate_limit_messages),
+            rate_limit_window_seconds=_int("WEBCHAT_RATE_WINDOW_SECONDS", cls.rate_limit_window_seconds),
+            sessions_per_ip_per_hour=_int("WEBCHAT_SESSIONS_PER_IP_PER_HOUR", cls.sessions_per_ip_per_hour),
+            history_length=_int("WEBCHAT_HISTORY_LENGTH", cls.history_length),
+            allowed_origins=_list("WEBCHAT_ALLOWED_ORIGINS", ",".join(cls.allowed_origins)),
+        )
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """Retries of the persistent outbox (``bot/channels/outbox.py``).
+
+    Attributes:
+        max_attempts: after this many failed attempts a reply goes to the dead-letter list.
+        backoff_base_seconds / backoff_max_seconds: wait base * 2**(attempt-1), capped.
+        poll_seconds: how often the worker looks for due replies.
+        lease_seconds: a claimed reply is retried after this long if its worker died.
+    """
+
+    max_attempts: int = 8
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    poll_seconds: float = 0.2
+    lease_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> OutboxSettings:
+        return cls(
+            max_attempts=_int("OUTBOX_MAX_ATTEMPTS", cls.max_attempts),
+            backoff_base_seconds=_float("OUTBOX_BACKOFF_BASE_SECONDS", cls.backoff_base_seconds),
+            backoff_max_seconds=_float("OUTBOX_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds),
+            poll_seconds=_float("OUTBOX_POLL_SECONDS", cls.poll_seconds),
+            lease_seconds=_float("OUTBOX_LEASE_SECONDS", cls.lease_seconds),
+        )
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    """The WhatsApp Cloud API channel (``bot/channels/whatsapp.py``).
+
+    Attributes:
+        access_token: Graph API bearer token (``WHATSAPP_ACCESS_TOKEN``).
+        app_secret: signs webhook bodies (``WHATSAPP_APP_SECRET``).
+        verify_token: echoed back in the subscription handshake (``WHATSAPP_VERIFY_TOKEN``).
+        phone_number_id: the business number's id (``WHATSAPP_PHONE_NUMBER_ID``).
+        graph_api_url: Graph API base with version (``WHATSAPP_GRAPH_API_URL``; tests
+            and the demo point it at ``scripts/fake_graph_api.py``).
+        templates: approved message templates, name -> language code
+            (``WHATSAPP_TEMPLATES="agent_followup:ar,ticket_update:ar"``); outside the
+            24-hour window only these may be sent.
+        window_seconds: the customer-service window after the customer's last message.
+        request_timeout_seconds: one Graph API call.
+    """
+
+    access_token: str = ""
+    app_secret: str = ""
+    verify_token: str = ""
+    phone_number_id: str = ""
+    graph_api_url: str = "https://graph.facebook.com/v19.0"
+    templates: Tuple[Tuple[str, str], ...] = ()
+    window_seconds: int = 24 * 3600
+    request_timeout_seconds: float = 10.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.access_token and self.app_secret and self.verify_token and self.phone_number_id)
+
+    @classmethod
+    def from_env(cls) -> WhatsAppSettings:
+        templates = []
+        for item in _list("WHATSAPP_TEMPLATES", ""):
+            name, _, language = item.partition(":")
+            templates.append((name.strip(), language.strip() or "ar"))
+        return cls(
+            access_token=_str("WHATSAPP_ACCESS_TOKEN"),
+            app_secret=_str("WHATSAPP_APP_SECRET"),
+            verify_token=_str("WHATSAPP_VERIFY_TOKEN"),
+            phone_number_id=_str("WHATSAPP_PHONE_NUMBER_ID"),
+            graph_api_url=_str("WHATSAPP_GRAPH_API_URL", cls.graph_api_url).rstrip("/"),
+            templates=tuple(templates),
+            window_seconds=_int("WHATSAPP_WINDOW_SECONDS", cls.window_seconds),
+            request_timeout_seconds=_float("WHATSAPP_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds),
+        )
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    """The Twilio WhatsApp channel (``bot/channels/twilio_whatsapp.py``).
+
+    Attributes:
+        account_sid / auth_token: REST API credentials; the auth token also signs webhooks.
+        whatsapp_from: the Twilio sender, e.g. ``whatsapp:+14155238886``.
+        api_url: REST API base (``TWILIO_API_URL``; tests point it at the fake server).
+        public_url: the webhook URL exactly as configured in Twilio's console
+            (``TWILIO_WEBHOOK_URL``); when unset it is rebuilt from the request,
+            honouring ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` behind a proxy.
+        request_timeout_seconds: one REST call.
+    """
+
+    account_sid: str = ""
+    auth_token: str = ""
+    whatsapp_from: str = ""
+    api_url: str = "https://api.twilio.com"
+    public_url: str = ""
+    request_timeout_seconds: float = 10.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token and self.whatsapp_from)
+
+    @classmethod
+    def from_env(cls) -> TwilioSettings:
+        return cls(
+            account_sid=_str("TWILIO_ACCOUNT_SID"),
+            auth_token=_str("TWILIO_AUTH_TOKEN"),
+            whatsapp_from=_str("TWILIO_WHATSAPP_FROM"),
+            api_url=_str("TWILIO_API_URL", cls.api_url).rstrip("/"),
+            public_url=_str("TWILIO_WEBHOOK_URL"),
+            request_timeout_seconds=_float("TWILIO_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds),
         )

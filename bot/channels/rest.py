@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -20,26 +19,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.validation import SENDER_PATTERN as _SENDER
+from bot.channels.validation import InputError, clean_text
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-# Sender ids travel into Redis keys and logs: keep them to a safe alphabet.
-_SENDER = re.compile(r"^[\w.:@+-]{1,128}$")
-# C0/C1 control characters other than tab and newline carry no meaning in a message.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-class InputError(Exception):
-    """A request the channel refuses, with its HTTP status and messages."""
-
-    def __init__(self, status: int, code: str, message_ar: str) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message_ar = status, code, message_ar
-
-    def response(self) -> HTTPResponse:
-        return response.json({"error": self.code, "message": self.message_ar}, status=self.status)
-
 
 def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[Dict[str, Any]]]:
     """Validate a webhook body and return (sender, text, metadata).
@@ -60,18 +44,7 @@ def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[D
     sender = payload.get("sender")
     if not isinstance(sender, str) or not _SENDER.match(sender):
         raise InputError(400, "invalid_sender", "معرّف المرسل مفقود أو غير صالح.")
-    text = payload.get("message")
-    if not isinstance(text, str):
-        raise InputError(400, "missing_message", "الرسالة مفقودة.")
-    text = _CONTROL.sub("", text).strip()
-    if not text:
-        raise InputError(400, "empty_message", "الرسالة فارغة، اكتب سؤالك من فضلك.")
-    if len(text) > settings.max_message_chars:
-        raise InputError(
-            413,
-            "message_too_long",
-            f"الرسالة طويلة جداً؛ الحد الأقصى {settings.max_message_chars} حرف. اختصرها من فضلك.",
-        )
+    text = clean_text(payload.get("message"), settings.max_message_chars)
     metadata = payload.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise InputError(400, "invalid_metadata", "البيانات الوصفية يجب أن تكون كائن JSON.")
