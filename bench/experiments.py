@@ -31,6 +31,14 @@ GRIDS: Dict[str, List[Dict[str, Any]]] = {
     "word": [{**BASELINE, "word_ngram_range": [1, 1]}, {**BASELINE, "word_ngram_range": [1, 3]}],
 }
 GRIDS["default"] = GRIDS["c"] + GRIDS["char"] + GRIDS["word"]
+# Input variants at the shipped n-gram settings (see run_variants): what the
+# classifier reads, and the signals encoder's sentence embedding as dense features.
+VARIANTS: Dict[str, Dict[str, Any]] = {
+    "shipped": {"input": "normalised", "dense_weight": 0.0},
+    "raw_text": {"input": "raw", "dense_weight": 0.0},
+    "dense_1": {"input": "normalised", "dense_weight": 1.0},
+    "dense_3": {"input": "normalised", "dense_weight": 3.0},
+}
 
 
 def features_key(config: Dict[str, Any]) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
@@ -84,6 +92,85 @@ def run_grid(grid: Sequence[Dict[str, Any]], train: Sequence[arbanking.Example],
     return results
 
 
+def signals_embeddings(texts: Sequence[str], batch_size: int = 64) -> Any:
+    """Mean-pooled sentence embeddings of the shipped signals encoder (rows L2-normalised).
+
+    The same encoder ``SignalsAnalyzer`` already runs on every message, so a
+    pipeline using it as a feature would pay no extra encoder pass at parse time.
+    """
+    import numpy as np
+
+    from bot.signals.predict import SignalsPredictor
+    from bot.signals.text import prepare
+
+    model = SignalsPredictor.load(engine="numpy").model
+    tokenizer = model._tokenizer  # noqa: SLF001 - experiment only; the runtime exposes no embedding API
+    encodings = [e.ids for e in tokenizer.encode_batch([prepare(t).text for t in texts])]
+    order = np.argsort([len(ids) for ids in encodings], kind="stable")
+    out = np.zeros((len(texts), 192), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        width = max(len(encodings[i]) for i in index)
+        ids = np.zeros((len(index), width), dtype=np.int64)
+        mask = np.zeros((len(index), width), dtype=np.float32)
+        for row, i in enumerate(index):
+            ids[row, : len(encodings[i])] = encodings[i]
+            mask[row, : len(encodings[i])] = 1.0
+        out[index] = model.pooled(ids, mask)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def run_variants(names: Sequence[str], train: Sequence[arbanking.Example], val: Sequence[arbanking.Example]) -> List[Dict[str, Any]]:
+    """Fit the shipped settings on each input variant of :data:`VARIANTS`; score val."""
+    import scipy.sparse as sp
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from bot.nlu.intent_classifier import build_model
+
+    y_train, y_val = [e.label for e in train], [e.label for e in val]
+    texts_train, texts_val = [e.text for e in train], [e.text for e in val]
+    readers = {"normalised": inputs, "raw": lambda texts: [t.lower() for t in texts]}
+    cache: Dict[str, Any] = {}
+    results = []
+    for name in names:
+        variant = VARIANTS[name]
+        pipeline = build_model(BASELINE)
+        if variant["input"] not in cache:
+            start = time.perf_counter()
+            features = pipeline.named_steps["features"]
+            read = readers[variant["input"]]
+            cache[variant["input"]] = (features.fit_transform(read(texts_train)), features.transform(read(texts_val)), time.perf_counter() - start)
+        f_train, f_val, feature_seconds = cache[variant["input"]]
+        weight = variant["dense_weight"]
+        if weight:
+            if "dense" not in cache:
+                start = time.perf_counter()
+                cache["dense"] = (signals_embeddings(texts_train), signals_embeddings(texts_val))
+                print(f"embedded {len(texts_train) + len(texts_val)} texts in {time.perf_counter() - start:.0f}s", flush=True)
+            d_train, d_val = cache["dense"]
+            f_train = sp.hstack([f_train, sp.csr_matrix(d_train * weight)]).tocsr()
+            f_val = sp.hstack([f_val, sp.csr_matrix(d_val * weight)]).tocsr()
+        classifier = clone(pipeline.named_steps["classifier"])
+        start = time.perf_counter()
+        classifier.fit(f_train, y_train)
+        fit_seconds = time.perf_counter() - start
+        predicted = classifier.predict(f_val)
+        row = {
+            "variant": name,
+            **variant,
+            "val_accuracy": round(float(accuracy_score(y_val, predicted)), 4),
+            "val_macro_f1": round(float(f1_score(y_val, predicted, average="macro")), 4),
+            "features": int(f_train.shape[1]),
+            "feature_seconds": round(feature_seconds, 1),
+            "fit_seconds": round(fit_seconds, 1),
+            "iterations": int(max(classifier.n_iter_)),
+        }
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    return results
+
+
 def markdown(rows: Sequence[Dict[str, Any]]) -> str:
     """A Markdown table of results, best macro-F1 first."""
     lines = ["| char | word | C | val accuracy | val macro-F1 | features | fit s | iterations |", "|---|---|---|---|---|---|---|---|"]
@@ -100,6 +187,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arbanking", type=Path, default=None)
     parser.add_argument("--grid", choices=sorted(GRIDS), default="default")
+    parser.add_argument("--variants", help=f"comma-separated input variants instead of a grid: {','.join(VARIANTS)}")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = parser.parse_args(argv)
     folder = args.arbanking or arbanking.default_folder()
@@ -107,8 +195,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if reason:
         print(f"skipped: {reason}")
         return 0
-    rows = run_grid(GRIDS[args.grid], arbanking.read_csv(folder / "train.csv"), arbanking.read_csv(folder / "val.csv"))
-    print(markdown(rows))
+    train, val = arbanking.read_csv(folder / "train.csv"), arbanking.read_csv(folder / "val.csv")
+    if args.variants:
+        rows = run_variants([v.strip() for v in args.variants.split(",")], train, val)
+    else:
+        rows = run_grid(GRIDS[args.grid], train, val)
+        print(markdown(rows))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")

@@ -14,7 +14,9 @@ plots, the configs trained and the logs. Steps (all by default, ``--steps`` pick
    in one process (headline: ours ÷ default p95, models trained on ``nlu_data/``).
 4. ``e2e``: messages per second and reply latency over the REST webhook with
    1, 10 and 50 concurrent conversations, Redis and the action server included.
-5. handoff relay latency: not measured yet (the handoff service does not exist).
+5. ``handoff``: relay latency customer → console → customer, from the handoff
+   service's own benchmark ``python -m bench.relay`` run as a child process
+   (recorded as not measured while that module does not exist).
 6. training time of every model trained above.
 
 A full run takes about 35 minutes on 2 CPU cores; ``--quick`` (stratified
@@ -48,7 +50,11 @@ from bench.stats import ratio
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
 NLU_DATA = ROOT / "nlu_data"
-STEPS = ("arbanking", "heldout", "latency", "e2e")
+STEPS = ("arbanking", "heldout", "latency", "e2e", "handoff")
+# Written by the handoff service's engineer: `python -m bench.relay --out DIR`
+# prints the relay figures and writes them as JSON files into DIR.
+RELAY_MODULE = ROOT / "bench" / "relay.py"
+RELAY_MODULE_NAME = "bench.relay"
 
 
 @dataclass
@@ -170,7 +176,6 @@ class Bench:
             "machine": {"cpus": os.cpu_count(), "load_start": [round(x, 2) for x in os.getloadavg()], "platform": platform.platform(), "python": platform.python_version()},
             "settings": {**asdict(self.settings), "e2e_levels": [asdict(level) for level in self.settings.e2e_levels], "diet_epochs_used_note": "fixed budget; Rasa's default is 100"},
             "training": {},
-            "handoff": {"status": "not measured", "reason": "the handoff service is not built yet"},
         }
 
     # -- bookkeeping -----------------------------------------------------------
@@ -482,6 +487,8 @@ class Bench:
                 jobs[name] = partial(self.step, name, body)
         if "e2e" in steps:
             jobs["stack"] = self.start_stack
+        if not jobs:
+            return
         self.progress(f"overlapping {', '.join(jobs)} (quick run; none of them is timed)")
         with ThreadPoolExecutor(max_workers=len(jobs) or 1) as pool:
             futures = [pool.submit(job) for job in jobs.values()]
@@ -490,6 +497,25 @@ class Bench:
                     future.result()
                 except Exception:  # noqa: BLE001 - the step that needs it reports the failure
                     traceback.print_exc()
+
+    def handoff_step(self) -> Dict[str, Any]:
+        """Handoff relay latency: ``python -m bench.relay`` in a fresh process.
+
+        HOOK: ``bench/relay.py`` belongs to the handoff service; this step only
+        runs it (it starts what it needs) and keeps every JSON file it writes.
+        """
+        if not RELAY_MODULE.is_file():
+            return {"status": "not measured", "reason": summary.HANDOFF_NOT_MEASURED}
+        folder = self.out / "relay"
+        folder.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", RELAY_MODULE_NAME, "--out", str(folder)]
+        code = training.run_logged(cmd, self.out / "logs" / "relay.log", training.rasa_env(self.work), timeout=900, progress=self.progress.sub("relay"))
+        figures = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
+        if code != 0 or not figures:
+            raise RuntimeError(f"bench.relay exited with {code} and wrote {len(figures)} JSON files; see logs/relay.log")
+        for line in summary.relay_rows(figures):
+            self.progress(f"  {line[0]}: p50 {line[2]} ms, p95 {line[3]} ms ({line[1]} messages)")
+        return {"status": "ok", "figures": figures}
 
     # -- the run ---------------------------------------------------------------
 
@@ -512,6 +538,8 @@ class Bench:
     def pretrain_in_parallel(self) -> None:
         """Train every needed model at once (quick runs); steps then reuse them."""
         trainers = self.needed_models()
+        if not trainers:
+            return
         self.progress(f"training {len(trainers)} models side by side (quick run: training times overlap)")
         with ThreadPoolExecutor(max_workers=len(trainers) or 1) as pool:
             for future in [pool.submit(trainer) for trainer in trainers]:
@@ -525,7 +553,7 @@ class Bench:
             self.prepare_arbanking()
             if "latency" in self.args.steps:
                 self.latency_messages()  # scoring processes warm up on it when they measure memory
-            bodies = {"arbanking": self.arbanking_step, "heldout": self.heldout_step, "latency": self.latency_step, "e2e": self.e2e_step}
+            bodies = {"arbanking": self.arbanking_step, "heldout": self.heldout_step, "latency": self.latency_step, "e2e": self.e2e_step, "handoff": self.handoff_step}
             done = set()
             if self.settings.parallel_training:
                 self.pretrain_in_parallel()
@@ -534,7 +562,6 @@ class Bench:
             for name in STEPS:
                 if name in self.args.steps and name not in done:
                     self.step(name, bodies[name])
-            self.progress("handoff relay latency: " + summary.HANDOFF_NOT_MEASURED)
         finally:
             if self._session is not None:
                 self._session.stop()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-HANDOFF_NOT_MEASURED = "not measured: the handoff service is not built yet"
+HANDOFF_NOT_MEASURED = "bench/relay.py (the handoff service's relay benchmark) is not in this checkout yet"
+# The handoff service's target for relay latency (PROTOCOL.md, issue of the relay).
+RELAY_P95_TARGET_MS = 100.0
 # The maximum ratio of our p95 parse latency to the default pipeline's that
 # still counts as "as fast" (the project's acceptance threshold).
 P95_RATIO_LIMIT = 1.5
@@ -218,6 +220,40 @@ def _e2e(results: Dict[str, Any]) -> List[str]:
     return lines + [""]
 
 
+def relay_rows(figures: Any, path: str = "") -> List[List[Any]]:
+    """[where, count, p50, p95] for every object with ``p50`` and ``p95`` in the relay's JSON.
+
+    ``bench/relay.py`` is another part's code; reading any nesting of its JSON
+    keeps this summary working whatever shape its files take.
+    """
+    if not isinstance(figures, dict):
+        return []
+    if "p50" in figures and "p95" in figures:
+        count = next((figures[k] for k in ("count", "n", "messages", "samples") if k in figures), None)
+        return [[path or "relay", count, figures["p50"], figures["p95"]]]
+    rows: List[List[Any]] = []
+    for key, value in figures.items():
+        rows += relay_rows(value, f"{path}/{key}" if path else str(key))
+    return rows
+
+
+def _handoff(results: Dict[str, Any]) -> List[str]:
+    section = results.get("handoff") or {}
+    lines = ["## 5. Handoff relay latency", ""]
+    if section.get("status") == "not measured" or not section:
+        return lines + [f"_Not measured: {section.get('reason') or HANDOFF_NOT_MEASURED}._", ""]
+    status = _section_status(section)
+    if status:
+        return lines + [f"_Failed — {status}_", ""]
+    rows = relay_rows(section.get("figures") or {})
+    if not rows:
+        return lines + ["`bench.relay` wrote no p50/p95 figures; see `relay/` in this folder.", ""]
+    lines.append(f"From `python -m bench.relay` (the handoff service's benchmark; JSON in `relay/`). Target p95 ≤ {RELAY_P95_TARGET_MS:g} ms.")
+    lines.append("")
+    lines += table(["measurement", "messages", "p50 ms", "p95 ms"], [[w, n, _ms(p50), _ms(p95)] for w, n, p50, p95 in rows])
+    return lines + [""]
+
+
 def _training(results: Dict[str, Any]) -> List[str]:
     lines = ["## 6. Training time", ""]
     rows = [[name, t.get("what", ""), _fmt(t.get("seconds"), 0), t.get("epochs") or "–", t.get("error") or "ok"] for name, t in (results.get("training") or {}).items()]
@@ -245,7 +281,7 @@ def render(results: Dict[str, Any]) -> str:
     lines += _heldout(results)
     lines += _latency(results)
     lines += _e2e(results)
-    lines += ["## 5. Handoff relay latency", "", f"_{HANDOFF_NOT_MEASURED[0].upper()}{HANDOFF_NOT_MEASURED[1:]}._", ""]
+    lines += _handoff(results)
     lines += _training(results)
     plots = results.get("plots") or []
     if plots:

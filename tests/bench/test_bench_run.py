@@ -57,3 +57,35 @@ def test_quick_assistant_config_caps_policy_epochs_only():
             assert after["epochs"] == min(before["epochs"], 5)
         else:
             assert after == before
+
+
+def test_handoff_step_is_not_measured_without_bench_relay(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "RELAY_MODULE", tmp_path / "absent.py")
+    args = run.parse_args(["--quick", "--steps", "handoff", "--out", str(tmp_path)])
+    assert run.Bench(args).run() == 0
+    (out,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["handoff"]["status"] == "not measured"
+    assert "bench/relay.py" in (out / "summary.md").read_text(encoding="utf-8")
+
+
+def test_handoff_step_runs_the_relay_benchmark_and_keeps_its_json(tmp_path, monkeypatch):
+    # A stand-in for bench/relay.py with the agreed command line: --out DIR.
+    module = tmp_path / "fake_relay.py"
+    module.write_text(
+        "import json, sys, pathlib\n"
+        "out = pathlib.Path(sys.argv[sys.argv.index('--out') + 1])\n"
+        "(out / 'relay.json').write_text(json.dumps({'customer_to_console': {'p50': 11.0, 'p95': 35.0, 'count': 200}}))\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setattr(run, "RELAY_MODULE", module)
+    monkeypatch.setattr(run, "RELAY_MODULE_NAME", "fake_relay")
+    results_dir = tmp_path / "results"
+    args = run.parse_args(["--quick", "--steps", "handoff", "--out", str(results_dir)])
+    assert run.Bench(args).run() == 0
+    (out,) = [p for p in results_dir.iterdir() if p.is_dir()]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["handoff"]["status"] == "ok"
+    assert results["handoff"]["figures"]["relay"]["customer_to_console"]["p95"] == 35.0
+    assert "| relay/customer_to_console | 200 | 11.0 | 35.0 |" in (out / "summary.md").read_text(encoding="utf-8")

@@ -93,7 +93,7 @@ def test_summary_has_every_section_and_the_figures():
     text = summary.render(FAKE)
     for heading in ("## Headline", "## 1. ArBanking77", "## 2. Held-out", "## 3. NLU parse latency", "## 4. End-to-end", "## 5. Handoff relay latency", "## 6. Training time"):
         assert heading in text
-    assert "Not measured: the handoff service is not built yet" in text
+    assert "Not measured: bench/relay.py" in text
     assert "| Ours (config.yml) | test_msa | 3574 | 0.9000 | 0.8900 |" in text
     assert "AraBERT (published, not re-run) | test_pal" in text
     assert "0.60×" in text
@@ -116,3 +116,18 @@ def test_plots_are_drawn_from_the_fake_results(tmp_path):
     written = plots.draw_all(FAKE, tmp_path)
     assert set(written) == set(plots.PLOTS)
     assert all((tmp_path / name).stat().st_size > 1000 for name in written)
+
+
+def test_relay_figures_are_tabled_whatever_their_nesting():
+    results = copy.deepcopy(FAKE)
+    results["handoff"] = {
+        "status": "ok",
+        "figures": {"relay": {"customer_to_console": {"p50": 12.5, "p95": 40.0, "count": 200}, "console_to_customer": {"p50": 9.0, "p95": 30.0, "count": 200}, "conversations": 20}},
+    }
+    assert summary.relay_rows(results["handoff"]["figures"]) == [
+        ["relay/customer_to_console", 200, 12.5, 40.0],
+        ["relay/console_to_customer", 200, 9.0, 30.0],
+    ]
+    text = summary.render(results)
+    assert "| relay/customer_to_console | 200 | 12.5 | 40.0 |" in text
+    assert "Target p95 ≤ 100 ms" in text
