@@ -1,0 +1,179 @@
+"""What a trainer can do, shared by the web routes and the command line.
+
+Every change goes through here so it is recorded in the audit log (who, when,
+what: file, example, before/after) and can be undone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from handoff.workbench import nlu_files
+from handoff.workbench.inbox import InboxFilter, InboxItem, items_from_dialogue, select
+from handoff.workbench.masking import mask
+from handoff.workbench.rasa_client import RasaError
+from handoff.workbench.settings import WorkbenchSettings
+from handoff.workbench.store import WorkbenchStore
+from handoff.workbench.training import TrainingManager
+
+
+class WorkbenchError(ValueError):
+    """A request the workbench refuses; ``code`` for programs, message for people."""
+
+    def __init__(self, code: str, message: str, status: int = 400, details: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details or {}
+
+
+class Workbench:
+    """The trainer's operations on the inbox, the training data and the audit log.
+
+    Args:
+        settings: paths, Redis and thresholds.
+        store: the Redis client (created from ``settings`` when None).
+    """
+
+    def __init__(self, settings: WorkbenchSettings, store: Optional[WorkbenchStore] = None,
+                 training: Optional[TrainingManager] = None) -> None:
+        self.settings = settings
+        self.store = store or WorkbenchStore(settings.redis_url, settings.tracker_key_prefix, settings.key_prefix)
+        self.training = training or TrainingManager(settings)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def all_items(self) -> List[InboxItem]:
+        items: List[InboxItem] = []
+        async for conversation_id, dialogue in self.store.dialogues():
+            items.extend(items_from_dialogue(conversation_id, dialogue, self.settings.low_confidence))
+        return items
+
+    async def inbox(self, inbox_filter: InboxFilter, limit: int = 200) -> List[InboxItem]:
+        """Messages not reviewed yet that pass the filter, newest first, masked."""
+        return select(await self.all_items(), inbox_filter, await self.store.reviewed(), limit)
+
+    async def item(self, item_id: str) -> InboxItem:
+        for candidate in await self.all_items():
+            if candidate.id == item_id:
+                return candidate
+        raise WorkbenchError("not_found", "الرسالة غير موجودة. (No such message.)", 404)
+
+    async def add_example(self, who: str, example: nlu_files.NewExample, item_id: Optional[str] = None) -> Dict[str, Any]:
+        """Write an example (from an inbox message when ``item_id`` is given) and record it.
+
+        The text written is always masked again here, whatever the caller sent.
+
+        Raises:
+            WorkbenchError: refused (invalid, duplicate, conflict, held-out); nothing written.
+        """
+        if item_id:
+            item = await self.item(item_id)
+            if example.text.strip() != item.text.strip():
+                raise WorkbenchError("invalid", "النص لا يطابق الرسالة. (The text does not match the message.)")
+            example.date = example.date or item.date
+        example.text = mask(example.text)
+        try:
+            written = await asyncio.to_thread(nlu_files.add_example, self.settings.nlu_data, example, self.settings.heldout)
+        except nlu_files.ExampleRefused as refused:
+            status = 409 if refused.code in ("duplicate", "conflict", "heldout") else 400
+            raise WorkbenchError(refused.code, refused.message, status, refused.details) from refused
+        if item_id:
+            await self.store.mark_reviewed(item_id)
+        entry = await self.store.record(
+            who, "add_example", file=Path(written.file).name, intent=example.intent, example=written.annotated,
+            before=None, after=written.snippet, new_intent=written.new_intent, item_id=item_id,
+        )
+        return {"audit_id": entry["id"], "file": Path(written.file).name, "annotated": written.annotated,
+                "new_intent": written.new_intent, "warnings": list(written.warnings)}
+
+    async def dismiss(self, who: str, item_id: str) -> Dict[str, Any]:
+        """Take a message out of the inbox without writing an example."""
+        await self.item(item_id)
+        await self.store.mark_reviewed(item_id)
+        entry = await self.store.record(who, "dismiss", item_id=item_id)
+        return {"audit_id": entry["id"]}
+
+    async def undo(self, who: str, entry_id: str) -> Dict[str, Any]:
+        """Revert one audit entry (an added example or a dismissal) and record the undo.
+
+        Raises:
+            WorkbenchError: unknown entry, already undone, not undoable, or the file changed since.
+        """
+        entry = await self.store.entry(entry_id)
+        if entry is None:
+            raise WorkbenchError("not_found", "لا يوجد إجراء بهذا الرقم. (No such audit entry.)", 404)
+        if entry.get("action") not in ("add_example", "dismiss", "load_model"):
+            raise WorkbenchError("not_undoable", "هذا الإجراء لا يمكن التراجع عنه من هنا. (This action cannot be undone here.)")
+        if entry.get("undone_by") or not await self.store.claim_undo(entry_id, "pending"):
+            raise WorkbenchError("already_undone", "تم التراجع عن هذا الإجراء من قبل. (Already undone.)", 409)
+        try:
+            if entry["action"] == "add_example":
+                path = self.settings.nlu_data / Path(entry["file"]).name
+                await asyncio.to_thread(nlu_files.remove_snippet, path, entry["after"])
+            elif entry["action"] == "load_model":
+                if not entry.get("before"):
+                    raise WorkbenchError("not_undoable", "لا يوجد نموذج سابق لإعادته. (No previous model recorded.)")
+                await self.training.load_file(entry["before"])
+        except nlu_files.ExampleRefused as refused:
+            await self.store.release_undo(entry_id)
+            raise WorkbenchError("conflict", refused.message, 409) from refused
+        except (WorkbenchError, RasaError, FileNotFoundError) as error:
+            await self.store.release_undo(entry_id)
+            if isinstance(error, WorkbenchError):
+                raise
+            raise WorkbenchError("rasa_error", f"تعذّر تحميل النموذج السابق. (Could not load the previous model: {error})", 502) from error
+        if entry.get("item_id"):
+            await self.store.mark_reviewed(entry["item_id"], reviewed=False)
+        record = await self.store.record(
+            who, "undo", undoes=entry_id, file=entry.get("file"), intent=entry.get("intent"),
+            example=entry.get("example"), before=entry.get("after"), after=None,
+        )
+        await self.store.set_undone(entry_id, record["id"])
+        return {"audit_id": record["id"], "undone": entry_id}
+
+    async def start_training(self, who: str) -> Dict[str, Any]:
+        """Start a background retraining job and record who started it."""
+        try:
+            job = self.training.start(who)
+        except RuntimeError as error:
+            raise WorkbenchError("busy", "يوجد تدريب قيد التشغيل بالفعل. (A training job is already running.)", 409) from error
+        entry = await self.store.record(who, "train", job=job.id)
+        return {"job": job.public(), "audit_id": entry["id"]}
+
+    def job(self, job_id: str) -> Dict[str, Any]:
+        job = self.training.jobs.get(job_id)
+        if job is None:
+            raise WorkbenchError("not_found", "لا توجد مهمة تدريب بهذا الرقم. (No such training job.)", 404)
+        return job.public()
+
+    async def load_model(self, who: str, job_id: str, accept_worse: bool = False) -> Dict[str, Any]:
+        """Load a trained candidate into the running Rasa server (the trainer confirmed).
+
+        Raises:
+            WorkbenchError: unknown or unfinished job; ``worse_model`` when the candidate
+                scored lower and ``accept_worse`` is not set; the server refused.
+        """
+        self.job(job_id)
+        try:
+            loaded = await self.training.load(job_id, accept_worse)
+        except ValueError as error:
+            if str(error) == "worse_model":
+                raise WorkbenchError("worse_model", "النموذج الجديد أسوأ من الحالي على بيانات التقييم؛ لن يُحمَّل إلا بتأكيد صريح. "
+                                     "(The new model scores lower on the held-out file; confirm explicitly to load it.)", 409) from error
+            raise WorkbenchError("not_ready", f"{error}", 409) from error
+        except RasaError as error:
+            raise WorkbenchError("rasa_error", f"رفض خادم Rasa تحميل النموذج. (Rasa did not load the model: {error})", 502) from error
+        comparison = self.training.jobs[job_id].comparison or {}
+        entry = await self.store.record(
+            who, "load_model", job=job_id, before=loaded["previous"], after=loaded["model"], accepted_worse=bool(comparison.get("worse")),
+            macro_f1_before=(comparison.get("current") or {}).get("macro_f1"), macro_f1_after=(comparison.get("candidate") or {}).get("macro_f1"),
+        )
+        return {**loaded, "audit_id": entry["id"]}
+
+    async def history(self, limit: int = 100) -> List[Dict[str, Any]]:
+        return await self.store.history(limit)

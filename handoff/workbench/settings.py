@@ -1,0 +1,75 @@
+"""Settings of the trainer workbench, read once from the environment.
+
+Every path is relative to the repository root unless absolute.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else ROOT / path
+
+
+@dataclass(frozen=True)
+class WorkbenchSettings:
+    """Where the workbench finds data, Redis and the Rasa server.
+
+    Attributes:
+        redis_url: Redis holding Rasa's trackers and the workbench's audit log.
+        tracker_key_prefix: Redis key prefix of Rasa's trackers; ``key_prefix: tracker``
+            in endpoints.yml makes RedisTrackerStore write ``tracker:tracker:<sender>``.
+        key_prefix: prefix of the workbench's own Redis keys.
+        nlu_data: the folder of training files the trainer edits.
+        heldout: the held-out file: never written, evaluation only.
+        config / domain / stories: what ``rasa train`` reads besides ``nlu_data``.
+        models_dir: where accepted models are copied (``make run`` loads the newest).
+        work_dir: training jobs' models, logs and cached evaluation reports.
+        rasa_url / rasa_token: the running Rasa server's HTTP API (``--enable-api``).
+        low_confidence: intent confidence under which a message counts as doubtful.
+        min_examples: fewer examples than this per intent is reported as too few.
+    """
+
+    redis_url: str = "redis://localhost:6379/0"
+    tracker_key_prefix: str = "tracker:tracker:"
+    key_prefix: str = "trainer:"
+    nlu_data: Path = ROOT / "nlu_data"
+    heldout: Path = ROOT / "tests" / "data" / "nlu_heldout.yml"
+    config: Path = ROOT / "config.yml"
+    domain: Path = ROOT / "bot" / "domain"
+    stories: Path = ROOT / "bot" / "data"
+    models_dir: Path = ROOT / "models"
+    work_dir: Path = ROOT / "data" / "trainer"
+    rasa_url: str = "http://localhost:5005"
+    rasa_token: Optional[str] = None
+    low_confidence: float = 0.5
+    min_examples: int = 40
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> WorkbenchSettings:
+        """Read the ``TRAINER_*`` variables (and ``REDIS_URL``, ``RASA_URL``)."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            redis_url=env.get("REDIS_URL", defaults.redis_url),
+            tracker_key_prefix=env.get("TRACKER_KEY_PREFIX", defaults.tracker_key_prefix),
+            key_prefix=env.get("TRAINER_KEY_PREFIX", defaults.key_prefix),
+            nlu_data=_path(env.get("TRAINER_NLU_DATA", str(defaults.nlu_data))),
+            heldout=_path(env.get("TRAINER_HELDOUT", str(defaults.heldout))),
+            config=_path(env.get("TRAINER_CONFIG", str(defaults.config))),
+            domain=_path(env.get("TRAINER_DOMAIN", str(defaults.domain))),
+            stories=_path(env.get("TRAINER_STORIES", str(defaults.stories))),
+            models_dir=_path(env.get("TRAINER_MODELS_DIR", str(defaults.models_dir))),
+            work_dir=_path(env.get("TRAINER_WORK_DIR", str(defaults.work_dir))),
+            rasa_url=env.get("RASA_URL", defaults.rasa_url).rstrip("/"),
+            rasa_token=env.get("RASA_TOKEN") or None,
+            low_confidence=float(env.get("TRAINER_LOW_CONFIDENCE", defaults.low_confidence)),
+            min_examples=int(env.get("TRAINER_MIN_EXAMPLES", defaults.min_examples)),
+        )
