@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 
 import redis
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -22,16 +22,10 @@ from actions.billing import Account, Bill, clean_account_number, get_billing_cli
 from actions.dates import parse_date
 from actions.knowledge_base import KnowledgeBase, get_knowledge_base, match_key, strip_district_word
 from actions.tickets import Ticket, canonical_ticket_id, get_ticket_store
-from bot import escalation
 
 logger = logging.getLogger(__name__)
 
 NLU_FALLBACK = "nlu_fallback"
-# Answers to "shall I get you a person?": not the reason for a handoff.
-_YES_NO = {"affirm", "deny"}
-# How many of the customer's latest messages a handoff ticket carries, so the
-# colleague can see the problem before opening the whole conversation.
-HANDOFF_SUMMARY_MESSAGES = 3
 
 
 # ---------------------------------------------------------------------- helpers
@@ -73,19 +67,6 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
     if count == 0 and latest_intent(tracker) == NLU_FALLBACK:
         count = 1  # a tracker without the user event itself (older servers)
     return count
-
-
-def handoff_reason(tracker: Tracker) -> str:
-    """Why the customer is being handed over: their latest real request.
-
-    A "yes" to the offer of a person is skipped, so after repeated
-    misunderstandings the reason reads ``nlu_fallback``.
-    """
-    for event in reversed(user_events(tracker)):
-        intent = _event_intent(event)
-        if intent and intent not in _YES_NO:
-            return intent
-    return latest_intent(tracker) or "request_human"
 
 
 def _entity_or_slot(tracker: Tracker, name: str) -> str | None:
@@ -442,7 +423,8 @@ class ActionAnswerFaq(Action):
         return [SlotSet(slot, None) for slot in ("district", "city") if tracker.get_slot(slot) is not None]
 
 
-# ---------------------------------------------------------------------- fallback & handoff
+# ---------------------------------------------------------------------- fallback
+# (the handoff itself is in actions/handoff.py)
 class ActionFallback(Action):
     """Asks to rephrase after one misunderstanding; offers a person after two."""
 
@@ -468,75 +450,3 @@ class ActionDeclineHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         get_knowledge_base().say(dispatcher, tracker, "fallback_rephrase")
         return [SlotSet("handoff_offered", False)]
-
-
-class ActionHandoff(Action):
-    """Hands the conversation to a colleague through a handoff ticket.
-
-    The reasons and priority come from EscalationPolicy (slots
-    ``escalation_reasons`` / ``escalation_priority``); when a rule started the
-    handoff instead (the customer accepted the offer of a person), they are
-    derived from the conversation with the same escalation.yml.
-    """
-
-    def name(self) -> str:
-        return "action_handoff"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        kb = get_knowledge_base()
-        reason = handoff_reason(tracker)
-        reasons = list(tracker.get_slot("escalation_reasons") or [_REASON_BY_INTENT.get(reason, escalation.REQUEST)])
-        priority = tracker.get_slot("escalation_priority") or _priority_of(reasons)
-        service_id = _entity_or_slot(tracker, "service_type")
-        district = _entity_or_slot(tracker, "district")
-        summary = [
-            e["text"]
-            for e in user_events(tracker)
-            if e.get("text") and not str(e["text"]).startswith("/")
-        ][-HANDOFF_SUMMARY_MESSAGES:]
-        try:
-            ticket = get_ticket_store().create(
-                "handoff",
-                conversation_id=tracker.sender_id,
-                reason=reason,
-                reasons=escalation.reasons_text(reasons),
-                priority=priority,
-                service=service_id,
-                district=strip_district_word(district) if district else None,
-                account=clean_account_number(tracker.get_slot("account_number")),
-                summary=summary,
-            )
-        except redis.RedisError as error:
-            _unavailable(kb, dispatcher, tracker, error)
-        else:
-            service = kb.service(service_id) if service_id else None
-            if escalation.ESSENTIAL_OUTAGE in reasons and service is not None:
-                place = f" في حي {strip_district_word(district)}" if district else ""
-                kb.say(dispatcher, tracker, "handoff_outage_lead", service_name=service.name, place=place, empathetic=True)
-                kb.say(dispatcher, tracker, "handoff", ticket=ticket.id, eta=kb.handoff_eta(settings.now()))
-            else:
-                kb.say(dispatcher, tracker, "handoff", ticket=ticket.id, eta=kb.handoff_eta(settings.now()), empathetic=True)
-        # The conversation is with a person now: close any open form and clear the
-        # escalation slots so the next handoff is judged afresh.
-        return [
-            ActiveLoop(None),
-            SlotSet("requested_slot", None),
-            SlotSet("handoff_offered", False),
-            SlotSet("escalation_reasons", None),
-            SlotSet("escalation_priority", None),
-        ]
-
-
-# Reasons for handoffs that a rule started rather than EscalationPolicy.
-_REASON_BY_INTENT = {
-    "request_human": escalation.REQUEST,
-    "escalation_threat": escalation.THREAT,
-    "nlu_fallback": escalation.MISUNDERSTOOD,
-}
-
-
-def _priority_of(reasons: List[str]) -> str:
-    config = escalation.load_config()
-    levels = [config.priorities[r] for r in reasons if r in config.priorities]
-    level = min(levels) if levels else max(config.priority_names)
-    return config.priority_names.get(level, str(level))

@@ -11,6 +11,12 @@ see in one place everything it may configure:
 - ``TICKET_KEY_PREFIX``: prefix of the Redis keys of tickets (default ``tickets``).
 - ``REDIS_TIMEOUT_S``: socket timeout for Redis in seconds (default ``2``), short
   so a Redis outage gives the customer an apology instead of a hung chat.
+- ``HANDOFF_URL``: base URL of the handoff service (default
+  ``http://localhost:5080``), where handoff tickets and ratings go.
+- ``HANDOFF_SERVICE_TOKEN``: shared secret for service-to-service calls (sent as
+  ``Authorization: Bearer <token>``); unset means no header (local development).
+- ``HANDOFF_TIMEOUT_S``: how long a call to the handoff service may take, in
+  seconds (default ``3``); slower counts as down, and the ticket is kept in Redis.
 
 Values are read on every call (they are cheap to read), which lets tests set
 them with ``monkeypatch.setenv``; the expensive things built from them (the
@@ -28,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_TIMEZONE = "Asia/Riyadh"
+DEFAULT_HANDOFF_URL = "http://localhost:5080"
 
 # Used only when the system has no tz database: Saudi Arabia keeps UTC+3 all
 # year, so the default zone can still be honoured exactly.
@@ -44,6 +51,9 @@ class Settings:
         timezone: IANA name of the organisation's time zone.
         ticket_key_prefix: prefix of the ticket keys in Redis.
         redis_timeout_s: Redis socket timeout in seconds.
+        handoff_url: base URL of the handoff service (no trailing slash).
+        handoff_service_token: shared secret for the handoff service, or None.
+        handoff_timeout_s: time limit of one call to the handoff service.
     """
 
     knowledge_dir: Path
@@ -51,6 +61,9 @@ class Settings:
     timezone: str
     ticket_key_prefix: str
     redis_timeout_s: float
+    handoff_url: str = DEFAULT_HANDOFF_URL
+    handoff_service_token: str | None = None
+    handoff_timeout_s: float = 3.0
 
 
 def get_settings() -> Settings:
@@ -62,6 +75,9 @@ def get_settings() -> Settings:
         timezone=os.environ.get("TIMEZONE") or DEFAULT_TIMEZONE,
         ticket_key_prefix=os.environ.get("TICKET_KEY_PREFIX") or "tickets",
         redis_timeout_s=float(os.environ.get("REDIS_TIMEOUT_S") or 2),
+        handoff_url=(os.environ.get("HANDOFF_URL") or DEFAULT_HANDOFF_URL).rstrip("/"),
+        handoff_service_token=os.environ.get("HANDOFF_SERVICE_TOKEN") or None,
+        handoff_timeout_s=float(os.environ.get("HANDOFF_TIMEOUT_S") or 3),
     )
 
 
