@@ -1,0 +1,252 @@
+"""WhatsApp Cloud API channel: webhooks shaped like Meta's documented examples.
+
+Real Sanic server, real Redis, the fake Graph API over real HTTP; the bot is the
+scripted stand-in of channel_harness.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+import requests
+from channel_harness import ChannelServer, FakeGraphApi, ScriptedBot, wait_until
+
+from bot.channels import relay_link
+from bot.channels.messaging import relay_deliverer
+from bot.channels.whatsapp import UNSUPPORTED_REPLY, WhatsAppInput, verify_signature
+from bot.settings import OutboxSettings, WhatsAppSettings
+
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+PHONE_ID = "106540352242922"
+CUSTOMER = "966501234567"
+FAST_OUTBOX = OutboxSettings(max_attempts=5, backoff_base_seconds=0.05, backoff_max_seconds=0.5, poll_seconds=0.05, lease_seconds=1.0)
+
+
+def meta_body(payload: Dict[str, Any]) -> bytes:
+    """Serialise like Meta: ASCII JSON with \\uXXXX escapes and escaped slashes."""
+    return json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
+
+
+def sign(body: bytes, secret: str = APP_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def envelope(messages: Optional[List[Dict[str, Any]]] = None, statuses: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """The webhook envelope of Meta's "Webhooks payload examples"."""
+    value: Dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_ID},
+    }
+    if messages is not None:
+        value["contacts"] = [{"profile": {"name": "سارة"}, "wa_id": CUSTOMER}]
+        value["messages"] = messages
+    if statuses is not None:
+        value["statuses"] = statuses
+    return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}]}
+
+
+def text_message(body: str, message_id: str) -> Dict[str, Any]:
+    return {"from": CUSTOMER, "id": message_id, "timestamp": str(int(time.time())), "text": {"body": body}, "type": "text"}
+
+
+@pytest.fixture
+def whatsapp(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelServer]:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    server = ChannelServer(make_channel(fake_api)).start()
+    yield server
+    server.stop()
+
+
+def make_channel(fake_api: FakeGraphApi) -> WhatsAppInput:
+    settings = WhatsAppSettings(
+        access_token="test-token", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, phone_number_id=PHONE_ID, graph_api_url=fake_api.graph_url, templates=(("agent_followup", "ar"),)
+    )
+    return WhatsAppInput(settings=settings, outbox_settings=FAST_OUTBOX)
+
+
+def post(server: ChannelServer, body: bytes, signature: Optional[str]) -> requests.Response:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    return requests.post(f"{server.url}/webhook", data=body, headers=headers, timeout=10)
+
+
+def texts_sent(fake_api: FakeGraphApi) -> List[str]:
+    return [m["text"]["body"] for m in fake_api.sent_messages() if m.get("type") == "text"]
+
+
+def test_verification_handshake_echoes_challenge_only_for_the_right_token(whatsapp: ChannelServer) -> None:
+    ok = requests.get(f"{whatsapp.url}/webhook", params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"}, timeout=5)
+    assert ok.status_code == 200 and ok.text == "1158201444"
+    wrong = requests.get(f"{whatsapp.url}/webhook", params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"}, timeout=5)
+    assert wrong.status_code == 403
+    no_mode = requests.get(f"{whatsapp.url}/webhook", params={"hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"}, timeout=5)
+    assert no_mode.status_code == 403
+
+
+def test_arabic_text_signed_over_raw_bytes_reaches_the_bot_and_is_answered(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    body = meta_body(envelope([text_message("الكهربا مقطوعة عندنا في حي النرجس", "wamid.HBgLOTY2NTAxMjM0NTY3FQIAEhggQTFB")]))
+    assert b"\\u0627" in body  # Meta escapes Arabic: the signature covers these bytes
+    reply = post(whatsapp, body, sign(body))
+    assert reply.status_code == 200
+    bot: ScriptedBot = whatsapp.bot  # type: ignore[assignment]
+    assert [m.text for m in bot.received] == ["الكهربا مقطوعة عندنا في حي النرجس"]
+    assert bot.received[0].sender_id == CUSTOMER and bot.received[0].input_channel == "whatsapp"
+    wait_until(lambda: texts_sent(fake_api))
+    assert texts_sent(fake_api) == ["وصلتني رسالتك: الكهربا مقطوعة عندنا في حي النرجس"]
+    sent = fake_api.requests()
+    assert all(r["path"] == f"/v19.0/{PHONE_ID}/messages" and r["authorization"] == "Bearer test-token" for r in sent)
+    receipts = [r["json"] for r in sent if r["json"].get("status") == "read"]
+    assert receipts == [{"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.HBgLOTY2NTAxMjM0NTY3FQIAEhggQTFB"}]
+
+
+@pytest.mark.parametrize("how", ["missing", "forged", "reserialised", "wrong_secret", "not_hex"])
+def test_bad_signatures_are_rejected_with_401_and_nothing_is_processed(whatsapp: ChannelServer, fake_api: FakeGraphApi, how: str) -> None:
+    payload = envelope([text_message("مرحبا", f"wamid.sig-{how}")])
+    body = meta_body(payload)
+    signature = {
+        "missing": None,
+        "forged": "sha256=" + "0" * 64,
+        # the same JSON re-serialised with raw Arabic: the bytes differ, so does the HMAC
+        "reserialised": sign(json.dumps(payload, ensure_ascii=False).encode("utf-8")),
+        "wrong_secret": sign(body, "another-secret"),
+        "not_hex": "sha1=abc",
+    }[how]
+    reply = post(whatsapp, body, signature)
+    assert reply.status_code == 401
+    assert whatsapp.bot.received == []  # type: ignore[attr-defined]
+    time.sleep(0.2)
+    assert fake_api.requests() == []
+
+
+def test_signature_check_is_on_raw_bytes() -> None:
+    body = meta_body(envelope([text_message("السلام عليكم", "wamid.x")]))
+    assert verify_signature(body, sign(body), APP_SECRET)
+    assert not verify_signature(body + b" ", sign(body), APP_SECRET)
+    assert not verify_signature(body, sign(body), "")
+
+
+def test_duplicate_delivery_is_processed_once(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    body = meta_body(envelope([text_message("كم فاتورتي؟", "wamid.dup-1")]))
+    for _ in range(3):
+        assert post(whatsapp, body, sign(body)).status_code == 200
+    assert len(whatsapp.bot.received) == 1  # type: ignore[attr-defined]
+    wait_until(lambda: texts_sent(fake_api))
+    time.sleep(0.3)
+    assert texts_sent(fake_api) == ["وصلتني رسالتك: كم فاتورتي؟"]
+
+
+def test_status_callbacks_are_ignored_cleanly(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    status = {"id": "wamid.out-1", "status": "delivered", "timestamp": "1700000000", "recipient_id": CUSTOMER, "conversation": {"id": "c1", "origin": {"type": "service"}}, "pricing": {"billable": True, "pricing_model": "CBP", "category": "service"}}
+    body = meta_body(envelope(statuses=[status]))
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    time.sleep(0.2)
+    assert whatsapp.bot.received == [] and fake_api.requests() == []  # type: ignore[attr-defined]
+
+
+def test_button_and_list_replies_send_their_ids_to_the_bot(whatsapp: ChannelServer) -> None:
+    button = {"context": {"from": "15550783881", "id": "wamid.q1"}, "from": CUSTOMER, "id": "wamid.btn-1", "timestamp": "1700000001", "type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": '/choose{"service":"water"}', "title": "الماء"}}}
+    listed = {"context": {"from": "15550783881", "id": "wamid.q2"}, "from": CUSTOMER, "id": "wamid.list-1", "timestamp": "1700000002", "type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "/opt4", "title": "خيار 4", "description": ""}}}
+    body = meta_body(envelope([button, listed]))
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    assert [m.text for m in whatsapp.bot.received] == ['/choose{"service":"water"}', "/opt4"]  # type: ignore[attr-defined]
+
+
+def test_unsupported_types_get_a_polite_arabic_reply(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    image = {"from": CUSTOMER, "id": "wamid.img-1", "timestamp": "1700000003", "type": "image", "image": {"caption": "", "mime_type": "image/jpeg", "sha256": "abc", "id": "1234"}}
+    location = {"from": CUSTOMER, "id": "wamid.loc-1", "timestamp": "1700000004", "type": "location", "location": {"latitude": 24.7, "longitude": 46.6}}
+    body = meta_body(envelope([image, location]))
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    assert whatsapp.bot.received == []  # type: ignore[attr-defined]
+    wait_until(lambda: len(texts_sent(fake_api)) == 2)
+    assert texts_sent(fake_api) == [UNSUPPORTED_REPLY, UNSUPPORTED_REPLY]
+
+
+def test_bad_input_gets_clear_answers(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    broken = b'{"object": "whatsapp_business_account", "entry": ['
+    reply = post(whatsapp, broken, sign(broken))
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
+    long_text = meta_body(envelope([text_message("ا" * 5000, "wamid.long-1"), text_message("   ", "wamid.empty-1")]))
+    assert post(whatsapp, long_text, sign(long_text)).status_code == 200
+    assert whatsapp.bot.received == []  # type: ignore[attr-defined]
+    wait_until(lambda: texts_sent(fake_api))
+    time.sleep(0.2)
+    assert len(texts_sent(fake_api)) == 1 and "الحد الأقصى" in texts_sent(fake_api)[0]
+
+
+def test_buttons_become_interactive_messages(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    body = meta_body(envelope([text_message("buttons", "wamid.b-1"), text_message("menu", "wamid.m-1")]))
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    wait_until(lambda: len([m for m in fake_api.sent_messages() if m["type"] == "interactive"]) == 2)
+    three, five = [m["interactive"] for m in fake_api.sent_messages() if m["type"] == "interactive"]
+    assert three["type"] == "button"
+    assert [b["reply"]["title"] for b in three["action"]["buttons"]] == ["الكهرباء", "الماء", "الإنترنت"]
+    assert five["type"] == "list" and len(five["action"]["sections"][0]["rows"]) == 5
+
+
+def test_graph_outage_500_twice_then_200_delivers_the_reply_once(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    fake_api.fail_next(2)
+    body = meta_body(envelope([text_message("وين فاتورتي", "wamid.outage-1")]))
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    wait_until(lambda: texts_sent(fake_api), timeout=10)
+    time.sleep(0.5)
+    assert texts_sent(fake_api) == ["وصلتني رسالتك: وين فاتورتي"]
+    attempts = [r for r in fake_api.requests() if r["json"].get("type") == "text"]
+    assert [a["status"] for a in attempts] == [500, 500, 200]
+
+
+def test_restart_between_receive_and_send_loses_nothing(redis_url: str, redis_server_process: Any, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    fake_api.fail_next(1000, read_receipts=True)  # the Graph API is down while the message arrives
+    first = ChannelServer(make_channel(fake_api)).start()
+    body = meta_body(envelope([text_message("النت فاصل من الصبح", "wamid.restart-1")]))
+    try:
+        assert post(first, body, sign(body)).status_code == 200
+        wait_until(lambda: len(fake_api.requests()) >= 2)
+    finally:
+        first.stop()  # the Rasa process goes away with the reply still unsent
+    redis_server_process.restart()  # and Redis restarts too (append-only file)
+    fake_api.clear()  # the Graph API is back
+    second = ChannelServer(make_channel(fake_api)).start()
+    try:
+        wait_until(lambda: texts_sent(fake_api), timeout=10)
+        assert post(second, body, sign(body)).status_code == 200  # Meta's retry of the same message
+        time.sleep(0.5)
+        assert texts_sent(fake_api) == ["وصلتني رسالتك: النت فاصل من الصبح"]
+    finally:
+        second.stop()
+
+
+def test_agent_reply_outside_24h_window_is_refused_with_a_clear_error(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    channel: WhatsAppInput = whatsapp.channel  # type: ignore[assignment]
+    deliver = relay_deliverer(channel.runtime, channel._send_agent_text, channel.template_names)
+    agent_message = {"id": "1-0", "ticket_id": "T1", "conversation_id": "966500000001", "kind": "agent", "text": "مرحباً، معك ليلى", "agent_name": "ليلى", "ts": time.time()}
+    with pytest.raises(relay_link.DeliveryRefused) as refused:
+        whatsapp.call(deliver("966500000001", agent_message))
+    assert "24-hour" in str(refused.value) and "agent_followup" in str(refused.value)
+    # the customer writes: the window opens and the same reply goes out
+    body = meta_body(envelope([{**text_message("أبي موظف", "wamid.w-1"), "from": "966500000001"}]))
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    whatsapp.call(deliver("966500000001", agent_message))
+    wait_until(lambda: "*ليلى*: مرحباً، معك ليلى" in texts_sent(fake_api))
+    # templates stay allowed outside the window
+    whatsapp.call(channel.send_template("966500000002", "agent_followup", ("T1",)))
+    wait_until(lambda: [m for m in fake_api.sent_messages() if m["type"] == "template"])
+    with pytest.raises(ValueError):
+        whatsapp.call(channel.send_template("966500000002", "not_approved"))
+
+
+def test_unconfigured_channel_answers_503(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    server = ChannelServer(WhatsAppInput(settings=WhatsAppSettings())).start()
+    try:
+        body = meta_body(envelope([text_message("مرحبا", "wamid.nc")]))
+        assert post(server, body, sign(body)).status_code == 503
+    finally:
+        server.stop()
