@@ -1,0 +1,159 @@
+"""Validation of request bodies: clear 4xx errors instead of stack traces.
+
+Pure functions: they take bytes or dicts and return clean values or raise
+:class:`PayloadError`; the HTTP layer turns that into a JSON response.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Optional
+
+# Conversation ids travel into Redis keys and logs (same alphabet as the REST channel's senders).
+CONVERSATION_ID = re.compile(r"^[\w.:@+-]{1,128}$")
+# C0/C1 control characters other than tab and newline carry no meaning in a message.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+ROLES = ("customer", "bot", "agent", "system")
+MAX_BODY_BYTES = 512 * 1024
+
+
+class PayloadError(Exception):
+    """A request body the service refuses.
+
+    Attributes:
+        status: HTTP status (400 or 413, 422 for a valid JSON with wrong fields).
+        code: short English error code.
+        message_ar: explanation in Arabic for the console.
+    """
+
+    def __init__(self, status: int, code: str, message_ar: str) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message_ar = status, code, message_ar
+
+
+def parse_json_object(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Dict[str, Any]:
+    """Decode a JSON object body.
+
+    Raises:
+        PayloadError: too large, not UTF-8, not JSON, or not an object.
+    """
+    if len(body) > max_bytes:
+        raise PayloadError(413, "body_too_large", "الطلب أكبر من المسموح.")
+    try:
+        payload = json.loads(body.decode("utf-8")) if body.strip() else None
+    except UnicodeDecodeError:
+        raise PayloadError(400, "invalid_utf8", "الترميز ليس UTF-8.") from None
+    except json.JSONDecodeError:
+        raise PayloadError(400, "invalid_json", "صيغة JSON غير صحيحة.") from None
+    if not isinstance(payload, dict):
+        raise PayloadError(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
+    return payload
+
+
+def clean_text(value: Any, max_chars: int, field: str = "text") -> str:
+    """A non-empty message without control characters, at most ``max_chars`` long.
+
+    Raises:
+        PayloadError: missing, empty or too long.
+    """
+    if not isinstance(value, str):
+        raise PayloadError(422, f"missing_{field}", "النص مفقود.")
+    text = _CONTROL.sub("", value).strip()
+    if not text:
+        raise PayloadError(422, f"empty_{field}", "النص فارغ.")
+    if len(text) > max_chars:
+        raise PayloadError(413, f"{field}_too_long", f"النص أطول من {max_chars} حرف.")
+    return text
+
+
+def _list_of_dicts(value: Any, field: str) -> List[Dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise PayloadError(422, f"invalid_{field}", f"الحقل {field} يجب أن يكون قائمة كائنات.")
+    return value
+
+
+def validate_ticket(payload: Dict[str, Any], max_chars: int = 2000) -> Dict[str, Any]:
+    """Check and normalise the ticket JSON of ``POST /api/internal/tickets``.
+
+    Returns:
+        The ticket fields the store keeps (unknown keys dropped).
+
+    Raises:
+        PayloadError: a required field is missing or has the wrong type.
+    """
+    conversation_id = payload.get("conversation_id")
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID.match(conversation_id):
+        raise PayloadError(422, "invalid_conversation_id", "معرّف المحادثة مفقود أو غير صالح.")
+    priority = payload.get("priority", 3)
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 3:
+        raise PayloadError(422, "invalid_priority", "الأولوية يجب أن تكون 1 أو 2 أو 3.")
+    channel = payload.get("channel") or "rest"
+    if not isinstance(channel, str) or not re.match(r"^[a-z][a-z0-9_]{0,31}$", channel):
+        raise PayloadError(422, "invalid_channel", "اسم القناة غير صالح.")
+    reasons = payload.get("reasons") or []
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise PayloadError(422, "invalid_reasons", "الأسباب يجب أن تكون قائمة نصوص.")
+    slots = payload.get("slots") or {}
+    if not isinstance(slots, dict):
+        raise PayloadError(422, "invalid_slots", "الخانات يجب أن تكون كائناً.")
+    transcript = []
+    for line in _list_of_dicts(payload.get("transcript"), "transcript"):
+        role = line.get("role") if line.get("role") in ROLES else "system"
+        text = line.get("text")
+        if isinstance(text, str) and text.strip():
+            transcript.append({"ts": _number(line.get("ts")), "role": role, "text": text[: max_chars * 2]})
+    signals = []
+    for point in _list_of_dicts(payload.get("signals"), "signals"):
+        signals.append(
+            {
+                "ts": _number(point.get("ts")),
+                "frustration": _number(point.get("frustration")),
+                "urgency_service": point.get("urgency_service") if isinstance(point.get("urgency_service"), str) else None,
+                "urgency_score": _number(point.get("urgency_score")),
+            }
+        )
+    display = payload.get("customer_display")
+    return {
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "customer_display": display if isinstance(display, str) and display else mask_customer(conversation_id),
+        "reasons": reasons,
+        "priority": priority,
+        "signals": signals,
+        "intents": [i for i in payload.get("intents") or [] if isinstance(i, str)],
+        "slots": slots,
+        "entities": _list_of_dicts(payload.get("entities"), "entities"),
+        "transcript": transcript,
+        "summary_ar": payload.get("summary_ar") if isinstance(payload.get("summary_ar"), str) else "",
+    }
+
+
+def validate_rating(payload: Dict[str, Any], max_chars: int = 2000) -> Dict[str, Any]:
+    """``{rating: 1..5, comment?}`` of the internal rating endpoint."""
+    rating = payload.get("rating")
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise PayloadError(422, "invalid_rating", "التقييم يجب أن يكون عدداً من 1 إلى 5.")
+    comment = payload.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise PayloadError(422, "invalid_comment", "التعليق يجب أن يكون نصاً.")
+    comment = _CONTROL.sub("", comment or "").strip()[:max_chars]
+    return {"rating": rating, "comment": comment or None}
+
+
+def _number(value: Any) -> Optional[float]:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def mask_customer(conversation_id: str) -> str:
+    """What colleagues see of a customer: a masked phone or the web session.
+
+    >>> mask_customer("whatsapp:+966512341234")
+    '+9665••••1234'
+    """
+    digits = re.sub(r"[^\d+]", "", conversation_id.split(":")[-1])
+    if len(digits.lstrip("+")) >= 9:
+        return f"{digits[:5]}••••{digits[-4:]}"
+    return f"web {conversation_id[:12]}"
