@@ -19,13 +19,14 @@ from bot.nlu.arabic_text import fold_digits
 # Matching runs on digit-folded text; folding maps one character to one character,
 # so every match's offsets are valid on the raw text too.
 _SEP = r"[ \-\u00a0]?"
-# Longest patterns first: an IBAN or a card contains runs that look like ids.
+# Most specific first: an IBAN or a card contains runs that look like ids, and a
+# Saudi mobile written with 00966 is as long as a card number.
 _PATTERNS: Tuple[Tuple[str, re.Pattern], ...] = (
     ("email", re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+", re.UNICODE)),
     ("iban", re.compile(r"(?<![A-Za-z0-9])SA\d{2}(?:" + _SEP + r"[0-9A-Za-z]{1,4}){5,6}(?![0-9])", re.IGNORECASE)),
-    ("card", re.compile(r"(?<!\d)\d{4}(?:" + _SEP + r"\d{4}){2}" + _SEP + r"\d{1,7}(?!\d)")),
-    # Saudi mobiles (05…, 5…, +966 5…, 00966 5…) and other international numbers.
+    # Saudi mobiles (05…, +966 5…, 00966 5…) and other international numbers (+…, 00…).
     ("phone", re.compile(r"(?<![\d+])(?:(?:(?:\+|00)966" + _SEP + r"|0)5\d(?:" + _SEP + r"\d){7}|(?:\+|00)\d{8,14})(?!\d)")),
+    ("card", re.compile(r"(?<!\d)\d{4}(?:" + _SEP + r"\d{4}){2}" + _SEP + r"\d{1,7}(?!\d)")),
     # National ids start with 1, iqama (resident) ids with 2; both are 10 digits.
     ("national_id", re.compile(r"(?<!\d)[12]\d{9}(?!\d)")),
 )

@@ -1,0 +1,104 @@
+"""Fixtures of the workbench tests: a temporary copy of nlu_data and real Rasa trackers in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from handoff.workbench.settings import ROOT, WorkbenchSettings
+
+
+@pytest.fixture
+def nlu_copy(tmp_path: Path) -> Path:
+    """A temporary copy of the real ``nlu_data/`` the test may write into."""
+    target = tmp_path / "nlu_data"
+    shutil.copytree(ROOT / "nlu_data", target, ignore=shutil.ignore_patterns("signals", "README.md"))
+    return target
+
+
+@pytest.fixture
+def settings(redis_url: str, nlu_copy: Path, tmp_path: Path) -> WorkbenchSettings:
+    return WorkbenchSettings(
+        redis_url=redis_url,
+        nlu_data=nlu_copy,
+        work_dir=tmp_path / "work",
+        models_dir=tmp_path / "models",
+        rasa_url="http://127.0.0.1:9",  # nothing listens: no Rasa server in these tests
+    )
+
+
+def user_event(text: str, intent: str, confidence: float, *, dialect: str = "gulf", frustration: str = "calm",
+               channel: str = "rest", timestamp: Optional[float] = None, entities: Optional[List[Dict[str, Any]]] = None,
+               ranking: Optional[List[Dict[str, Any]]] = None):
+    """A Rasa ``UserUttered`` with parse data shaped like the pipeline's output (signals included)."""
+    from rasa.shared.core.events import UserUttered
+
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
+        "entities": entities or [],
+        "signals": {
+            "frustration": {"level": frustration, "score": 0.9 if frustration == "angry" else 0.1},
+            "urgency": {"service": None, "score": 0.0},
+            "dialect": {"label": dialect, "score": 0.8},
+        },
+    }
+    return UserUttered(text, parse["intent"], parse["entities"], parse_data=parse, input_channel=channel,
+                       timestamp=timestamp or time.time())
+
+
+def save_tracker(redis_url: str, sender_id: str, events: list) -> None:
+    """Save a conversation with Rasa's own RedisTrackerStore, configured like endpoints.yml."""
+    from urllib.parse import urlparse
+
+    from rasa.core.tracker_store import RedisTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    url = urlparse(redis_url)
+    store = RedisTrackerStore(Domain.empty(), host=url.hostname, port=url.port, db=0, key_prefix="tracker")
+    tracker = DialogueStateTracker.from_events(sender_id, events)
+    asyncio.run(store.save(tracker))
+
+
+@pytest.fixture
+def conversations(redis_url: str) -> Dict[str, float]:
+    """Four conversations covering every inbox flag, saved by Rasa's tracker store.
+
+    Returns:
+        sender id to the time of its first message.
+    """
+    from rasa.shared.core.events import ActionExecuted, BotUttered
+
+    day = 86400.0
+    now = time.time()
+    old = now - 10 * day
+    save_tracker(redis_url, "conv-lowconf", [
+        user_event("ابغى اعرف وش صار على طلبي", "request_status", 0.31, dialect="gulf", timestamp=now - 60),
+        ActionExecuted("utter_ask_ticket_number"),
+        user_event("الحين", "inform", 0.92, dialect="gulf", timestamp=now - 50),
+    ])
+    save_tracker(redis_url, "conv-fallback", [
+        user_event("عايز اغير الباقة بتاعتي لو سمحت", "nlu_fallback", 0.3, dialect="egyptian", timestamp=old,
+                   ranking=[{"name": "change_plan", "confidence": 0.28}, {"name": "complaint", "confidence": 0.2}]),
+        ActionExecuted("action_fallback"),
+    ])
+    save_tracker(redis_url, "conv-contradicted", [
+        user_event("بدي ادفع الفاتورة", "bill_inquiry", 0.81, dialect="levantine", timestamp=now - 30),
+        ActionExecuted("action_answer_faq"),
+        BotUttered("فاتورتك ..."),
+        user_event("لا مش هيك، بدي اعرف طرق الدفع", "payment_methods", 0.7, dialect="levantine", timestamp=now - 20),
+    ])
+    save_tracker(redis_url, "conv-handoff", [
+        user_event("النت فاصل من يومين وانا زعلاااان جوالي 0551234567", "report_outage", 0.88, dialect="gulf",
+                   frustration="angry", channel="whatsapp", timestamp=now - 10,
+                   entities=[{"entity": "phone_number", "start": 39, "end": 49, "value": "0551234567", "extractor": "CRF"}]),
+        ActionExecuted("action_handoff"),
+    ])
+    return {"conv-lowconf": now - 60, "conv-fallback": old, "conv-contradicted": now - 30, "conv-handoff": now - 10}
