@@ -72,3 +72,8 @@ lint: venv ## ruff and mypy
 
 clean: ## Remove trained models, local Redis data and caches
 	rm -rf models/*.tar.gz data reports .pytest_cache .mypy_cache .ruff_cache
+
+# --- handoff service (agent console) -----------------------------------------
+.PHONY: agent
+agent: venv ## Manage console accounts: make agent ARGS="add amal --role agent" (also: list, remove NAME)
+	$(BIN)/python -m handoff.accounts $(ARGS)

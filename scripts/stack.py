@@ -1,4 +1,4 @@
-"""Start the whole assistant: Redis, the action server and the Rasa server.
+"""Start the whole assistant: Redis, the handoff service, the action server and Rasa.
 
 ``make run`` and ``make shell`` use this module, and so do the integration tests,
 so the services always start the same way.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -65,7 +66,7 @@ class Stack:
     Attributes:
         model: a model file or folder of models for the Rasa server.
         redis_url: use this Redis; when None a local one is started in data_dir.
-        rasa_port / action_port: HTTP ports of the two servers.
+        rasa_port / action_port / handoff_port: HTTP ports of the servers.
         data_dir: where a local Redis keeps its append-only file.
         log_dir: each service's output goes to <service>.log here (None: inherit).
     """
@@ -74,9 +75,12 @@ class Stack:
     redis_url: Optional[str] = None
     rasa_port: int = 5005
     action_port: int = 5055
+    handoff_port: int = 5080
     data_dir: Path = ROOT / "data" / "redis"
     log_dir: Optional[Path] = None
     processes: List[subprocess.Popen] = field(default_factory=list)
+    # shared secret of service-to-service calls; one per run unless the environment sets it
+    service_token: str = field(default_factory=lambda: os.environ.get("HANDOFF_SERVICE_TOKEN") or secrets.token_urlsafe(32))
 
     @property
     def python(self) -> str:
@@ -86,6 +90,10 @@ class Stack:
         env = dict(os.environ)
         env.update(redis_env(self.redis_url or "redis://localhost:6379/0"))
         env.setdefault("ACTION_SERVER_URL", f"http://localhost:{self.action_port}/webhook")
+        env["HANDOFF_SERVICE_TOKEN"] = self.service_token
+        env["HANDOFF_PORT"] = str(self.handoff_port)
+        env["HANDOFF_URL"] = f"http://localhost:{self.handoff_port}"
+        env.setdefault("RASA_PUBLIC_URL", f"http://localhost:{self.rasa_port}")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         # Arabic in `make shell` and in the logs, whatever the caller's locale
         env.setdefault("PYTHONIOENCODING", "utf-8")
@@ -115,6 +123,13 @@ class Stack:
         self.processes.append(proc)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
 
+    def start_handoff(self, timeout: float = 60) -> None:
+        if not _port_free(self.handoff_port):
+            # another run (or a test session) has it; the URLs printed follow the port
+            self.handoff_port = redis_server.free_port()
+        proc = self._spawn("handoff", [self.python, "-m", "handoff"])
+        wait_http(f"http://127.0.0.1:{self.handoff_port}/health", timeout, proc)
+
     def start_actions(self, timeout: float = 60) -> None:
         proc = self._spawn("actions", [self.python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)])
         wait_http(f"http://127.0.0.1:{self.action_port}/health", timeout, proc)
@@ -134,6 +149,7 @@ class Stack:
 
     def start(self) -> None:
         self.start_redis()
+        self.start_handoff()
         self.start_actions()
         self.start_rasa()
 
@@ -165,12 +181,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         stack.start_redis()
         print(f"Redis            {stack.redis_url}  (append-only files in {stack.data_dir})", flush=True)
+        if args.mode == "run":
+            stack.start_handoff()
+            print(f"Handoff service  http://localhost:{stack.handoff_port}/health", flush=True)
         stack.start_actions()
         print(f"Action server    http://localhost:{stack.action_port}/health", flush=True)
         if args.mode == "shell":
             return subprocess.call([stack.python, "-m", "rasa", "shell", "--model", str(args.model), "--endpoints", "endpoints.yml"], cwd=ROOT, env=stack.env())
         stack.start_rasa()
         print(f"Rasa server      http://localhost:{stack.rasa_port}/status", flush=True)
+        print(f"Chat demo        http://localhost:{stack.handoff_port}/", flush=True)
+        print(f"Agent console    http://localhost:{stack.handoff_port}/console  (accounts: make agent)", flush=True)
+        print(f"Trainer          http://localhost:{stack.handoff_port}/trainer", flush=True)
         print("Talk to it:", flush=True)
         print(
             f"  curl -s localhost:{stack.rasa_port}/webhooks/rest/webhook "

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import relay_link
 from bot.channels.validation import SENDER_PATTERN as _SENDER
 from bot.channels.validation import InputError, clean_text
 from bot.settings import Settings
@@ -72,12 +73,21 @@ class ValidatedRestInput(InputChannel):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        # --- handoff relay hook (part A): REST cannot push, so what agents send waits
+        # in Redis and comes back at the start of the sender's next reply.
+        @hook.listener("before_server_start")
+        async def start_relay(app: Any, _loop: Any) -> None:
+            await relay_link.attach(self.name(), deliver_later, app)
+
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
                 sender, text, metadata = parse_request(request.body or b"", self.settings)
             except InputError as error:
                 return error.response()
+            # persisted for the agent first when a person has the conversation; Rasa's
+            # paused tracker still records it below
+            await relay_link.customer_message(self.name(), sender, text, metadata=metadata)
             collector = CollectingOutputChannel()
             message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
             try:
@@ -85,6 +95,31 @@ class ValidatedRestInput(InputChannel):
             except asyncio.TimeoutError:
                 logger.error("reply timed out for sender %s", sender)
                 return InputError(504, "timeout", "تأخر الرد، حاول مرة أخرى بعد قليل.").response()
-            return response.json(collector.messages)
+            return response.json(await relayed_messages(sender) + collector.messages)
 
         return hook
+
+
+async def deliver_later(sender_id: str, message: Dict[str, Any]) -> None:
+    """The relay's deliverer for REST: keep agent and system messages for the next reply."""
+    if message.get("kind") == "typing" or not message.get("text"):
+        return
+    from bot.channels.relay import HandoffRelay
+
+    await HandoffRelay.instance().store.push_outbox("rest", sender_id, message)
+
+
+async def relayed_messages(sender_id: str) -> List[Dict[str, Any]]:
+    """What the relay kept for this sender, in REST reply format (empty without a relay)."""
+    try:
+        from bot.channels.relay import HandoffRelay
+
+        pending = await HandoffRelay.instance().store.pop_outbox("rest", sender_id)
+    except Exception:  # the bot keeps answering when Redis or the relay is unavailable
+        logger.exception("could not read relayed messages for %s", sender_id)
+        return []
+    keys = ("id", "kind", "state", "agent_name", "ticket_id")
+    return [
+        {"recipient_id": sender_id, "text": item["text"], "custom": {"handoff": {k: item.get(k) for k in keys}}}
+        for item in pending
+    ]
