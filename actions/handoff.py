@@ -20,15 +20,17 @@ names of services and districts from the knowledge files.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
-import aiohttp
 import redis
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
@@ -398,7 +400,7 @@ class HandoffClient:
     def __init__(self, base_url: str, token: str | None, timeout_s: float) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.timeout_s = timeout_s
 
     @classmethod
     def from_settings(cls) -> HandoffClient:
@@ -406,23 +408,29 @@ class HandoffClient:
         config = settings.get_settings()
         return cls(config.handoff_url, config.handoff_service_token, config.handoff_timeout_s)
 
-    async def _post(self, path: str, body: Mapping[str, Any]) -> Any:
-        headers = {"Content-Type": "application/json"}
+    def _post_blocking(self, path: str, body: Mapping[str, Any]) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(
+            f"{self.base_url}{path}", data=json.dumps(body, ensure_ascii=False).encode("utf-8"), headers=headers, method="POST"
+        )
         try:
-            # A session per call: actions run on whatever event loop the SDK (or a
-            # test) gives them, and a handoff is not frequent enough to pool.
-            async with aiohttp.ClientSession(timeout=self.timeout) as session:
-                async with session.post(
-                    f"{self.base_url}{path}", data=json.dumps(body, ensure_ascii=False).encode("utf-8"), headers=headers
-                ) as response:
-                    text = await response.text()
-                    if response.status >= 300:
-                        raise HandoffUnavailable(f"POST {path}: HTTP {response.status} {text[:200]}")
-                    return json.loads(text) if text.strip() else {}
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 (configured URL)
+                text = response.read().decode("utf-8")
+        except urllib.error.HTTPError as error:
+            raise HandoffUnavailable(f"POST {path}: HTTP {error.code}") from error
+        except (OSError, ValueError) as error:  # refused, unreachable, timeout, bad URL
             raise HandoffUnavailable(f"POST {path}: {error!r}") from error
+        try:
+            return json.loads(text) if text.strip() else {}
+        except ValueError as error:
+            raise HandoffUnavailable(f"POST {path}: not JSON: {text[:200]!r}") from error
+
+    async def _post(self, path: str, body: Mapping[str, Any]) -> Any:
+        # The standard library's client in a worker thread: the action server
+        # needs no extra HTTP package, and the event loop keeps serving others.
+        return await asyncio.to_thread(self._post_blocking, path, body)
 
     async def create_ticket(self, ticket: Mapping[str, Any]) -> HandoffReceipt:
         """Open (or find the open) ticket of a conversation.

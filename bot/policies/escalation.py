@@ -11,6 +11,13 @@ Right after each customer message it
 
 It overrules an active form on purpose: an angry customer or one without power is
 not asked for a meter number first.
+
+When a colleague hands the conversation back (the relay triggers
+``EXTERNAL_handoff_returned`` / ``EXTERNAL_handoff_resolved``), the judgement starts
+afresh from the customer's next message: the frustration that led to the first
+handoff, and whatever the customer wrote to the colleague, does not send them
+straight back. Nor does the rating form: "1" and an unhappy comment are feedback
+for the ticket, not a new request for a person.
 """
 
 from __future__ import annotations
@@ -34,14 +41,22 @@ from bot import escalation
 HANDOFF_ACTION = "action_handoff"
 # How many per-message scores the slot keeps (enough for the trend window).
 KEPT_SCORES = 10
+# Intents the system triggers (the relay's "back from a person"), not the customer.
+SYSTEM_INTENT_PREFIX = "EXTERNAL_"
+# Forms whose answers are feedback, never a reason for a handoff.
+QUIET_LOOPS = ("rating_form",)
 
 
 def _user_events_this_session(tracker: DialogueStateTracker) -> List[UserUttered]:
+    """The customer's messages since the session started or a colleague handed
+    the conversation back, whichever came last."""
     events: List[UserUttered] = []
     for event in reversed(tracker.events):
         if getattr(event, "type_name", None) == "session_started":
             break
         if isinstance(event, UserUttered):
+            if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
+                break
             events.append(event)
     return list(reversed(events))
 
@@ -101,6 +116,8 @@ class EscalationPolicy(Policy):
             SlotSet("frustration_scores", [round(s, 4) for s in scores[-KEPT_SCORES:]]),
             SlotSet("conversation_frustration", running),
         ]
+        if (latest.intent_name or "").startswith(SYSTEM_INTENT_PREFIX) or tracker.active_loop_name in QUIET_LOOPS:
+            return self._prediction(probabilities, events=tracking)
         message = escalation.MessageView.from_parse_data(latest.parse_data or {})
         fallbacks = escalation.consecutive_fallbacks([e.intent_name for e in reversed(user_events)])
         decision = escalation.decide(message, scores, fallbacks, self.escalation)

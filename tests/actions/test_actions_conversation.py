@@ -15,13 +15,14 @@ from actions.actions import (
     ActionBookAppointment,
     ActionDeclineHandoff,
     ActionFallback,
-    ActionHandoff,
     ActionReportOutage,
     ActionRescheduleAppointment,
     ActionTicketStatus,
     consecutive_fallbacks,
 )
+from actions.handoff import ActionHandoff
 from actions.knowledge_base import get_knowledge_base
+from scripts.redis_server import free_port
 
 
 def _slots(events: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -294,6 +295,14 @@ def test_fallbacks_of_a_previous_session_do_not_count(tracker_data, make_tracker
 
 
 # ------------------------------------------------------------------ handoff
+# With the handoff service the action queues the conversation (tests/actions/test_handoff.py);
+# here the service is down, so the ticket goes to the Redis ticket store as before.
+@pytest.fixture(autouse=True)
+def _handoff_service_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDOFF_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HANDOFF_TIMEOUT_S", "1")
+
+
 def test_handoff_creates_a_ticket_and_says_when(load_tracker, run, store) -> None:
     kb = get_knowledge_base()
     messages, events = run(ActionHandoff(), load_tracker("handoff_request.json"))

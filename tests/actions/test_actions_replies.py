@@ -18,7 +18,10 @@ USED_KEYS = {
     "bill_summary", "bill_nothing_due", "outage_known", "outage_reported", "outage_already_reported",
     "appointment_booked", "appointment_rescheduled", "appointment_rescheduled_new", "ticket_status",
     "branch_hours", "branch_location", "branch_not_found",
-    "fallback_rephrase", "fallback_offer_human", "handoff", "system_unavailable",
+    "fallback_rephrase", "fallback_offer_human", "system_unavailable",
+    "handoff_queued", "handoff_callback", "handoff_offline", "handoff_outage_lead", "handoff_returned",
+    "handoff_resolved", "ask_rating", "rating_invalid", "ask_rating_comment", "rating_thanks",
+    "rating_thanks_low", "rating_declined", "rating_not_stored",
 }
 FAQ_INTENTS = [
     "opening_hours", "branch_locations", "contact_channels", "payment_methods", "payment_not_reflected",
