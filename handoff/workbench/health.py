@@ -31,7 +31,7 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.9) -> List[tuple]
         return []
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit_transform(texts)
+    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), use_idf=False).fit_transform(texts)
     similarity = (vectors @ vectors.T).tocoo()
     pairs = [
         (int(i), int(j), round(float(v), 3))
