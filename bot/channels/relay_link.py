@@ -39,13 +39,21 @@ def _relay() -> Optional[Any]:
     return _relay_module.HandoffRelay.instance()
 
 
-async def attach(channel: str, deliver: Deliverer, app: Any) -> None:
-    """Register ``channel``'s deliverer and start the relay (idempotent)."""
+async def attach(channel: str, deliver: Deliverer, app: Any, output_channel: Optional[Callable[[str], Any]] = None) -> None:
+    """Register ``channel``'s deliverer and start the relay (idempotent).
+
+    Args:
+        channel: the channel's name.
+        deliver: ``deliver(sender_id, OutboundMessage)``.
+        app: the Sanic app (the relay finds Rasa's agent on it).
+        output_channel: ``factory(sender_id) -> OutputChannel`` for the bot's own replies
+            after a handoff ends (so buttons such as the rating keep working).
+    """
     relay = _relay()
     if relay is None:
         logger.warning("bot.channels.relay is not available: %s conversations cannot reach agents", channel)
         return
-    relay.register_channel(channel, deliver)
+    relay.register_channel(channel, deliver, output_channel)
     try:
         await relay.start(app)
     except Exception:  # the bot keeps answering when the handoff service is down

@@ -310,7 +310,8 @@ class WhatsAppInput(InputChannel):
         async def start(app: Any, loop: Any) -> None:
             if self.settings.configured:
                 self.runtime.outbox()  # sends what a previous process left queued
-                await relay_link.attach(CHANNEL, relay_deliverer(self.runtime, self._send_agent_text, self.template_names), app)
+                deliver = relay_deliverer(self.runtime, self._send_agent_text, self.template_names)
+                await relay_link.attach(CHANNEL, deliver, app, lambda _sender: self.get_output_channel())
 
         @hook.listener("after_server_stop")
         async def stop(app: Any, loop: Any) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Callable, List, Optional
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
 
+from bot.channels import relay
 from scripts import redis_server
 from scripts.fake_graph_api import FakeGraphApi
 
@@ -57,6 +58,9 @@ class ChannelServer:
         return f"http://127.0.0.1:{self.port}/webhooks/{self.channel.name()}"
 
     def start(self) -> ChannelServer:
+        # the relay is a per-process singleton bound to one event loop; each test
+        # server (its own loop) gets a fresh one, as a fresh Rasa process would
+        relay.HandoffRelay._instance = None
         Sanic.test_mode = True
         app = Sanic(f"channels_test_{uuid.uuid4().hex[:8]}")
         app.blueprint(self.channel.blueprint(self.bot), url_prefix=f"/webhooks/{self.channel.name()}")
