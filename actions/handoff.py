@@ -59,6 +59,9 @@ MAX_COMMENT_CHARS = 1000
 # Channels whose sender ids are phone numbers.
 PHONE_CHANNELS = {"whatsapp", "twilio"}
 _PHONE = re.compile(r"^\+?\d{8,15}$")
+# The handoff service refuses bodies over 512 KiB; a very long conversation keeps
+# its latest messages (and says how many earlier ones are left out) to stay below.
+MAX_TICKET_BYTES = 400_000
 _RATING_FORM = "rating_form"
 
 
@@ -323,7 +326,7 @@ def build_ticket(tracker: Tracker, kb: KnowledgeBase) -> Dict[str, Any]:
     intents = intents_seen(events)
     trajectory = signal_trajectory(events)
     running = tracker.get_slot("conversation_frustration")
-    return {
+    ticket = {
         "conversation_id": tracker.sender_id,
         "channel": channel,
         "customer_display": customer_display(tracker.sender_id, channel),
@@ -339,6 +342,28 @@ def build_ticket(tracker: Tracker, kb: KnowledgeBase) -> Dict[str, Any]:
         "transcript": transcript(events),
         "summary_ar": arabic_summary(kb, events, slots, intents, trajectory, reasons, running),
     }
+    return fit_ticket(ticket, kb)
+
+
+def _size(ticket: Mapping[str, Any]) -> int:
+    return len(json.dumps(ticket, ensure_ascii=False).encode("utf-8"))
+
+
+def fit_ticket(ticket: Dict[str, Any], kb: KnowledgeBase, max_bytes: int = MAX_TICKET_BYTES) -> Dict[str, Any]:
+    """Drop the oldest transcript lines until the ticket fits ``max_bytes``.
+
+    A system line at the top says how many messages were left out, so the agent
+    knows the transcript is not the whole story (the tracker still has it).
+    """
+    if _size(ticket) <= max_bytes:
+        return ticket
+    lines = list(ticket["transcript"])
+    dropped = 0
+    while lines and _size({**ticket, "transcript": lines}) > max_bytes:
+        cut = max(1, len(lines) // 10)
+        lines, dropped = lines[cut:], dropped + cut
+    marker = {"ts": lines[0]["ts"] if lines else None, "role": "system", "text": kb.replies.fragment("transcript_cut", count=dropped)}
+    return {**ticket, "transcript": [marker, *lines]}
 
 
 # ---------------------------------------------------------------------- service client

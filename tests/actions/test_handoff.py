@@ -37,8 +37,49 @@ TOKEN = "test-service-token"
 WHATSAPP = "handoff_outage_whatsapp.json"
 
 
-class FakeHandoffService:
-    """A handoff service on a free port that records requests and answers as told.
+class ServerThread:
+    """An aiohttp application on a free local port, served from a background thread."""
+
+    def __init__(self, app: web.Application, port: int | None = None) -> None:
+        self.app = app
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._runner = web.AppRunner(self.app)
+        self.loop.run_until_complete(self._runner.setup())
+        self.loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+        self._started.set()
+        self.loop.run_forever()
+
+    def call(self, coro: Any) -> Any:
+        """Run a coroutine on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def start(self) -> None:
+        self._thread.start()
+        assert self._started.wait(20), "server did not start"
+
+    async def _shutdown(self) -> None:
+        # A request still sleeping (the "too slow" case) is cancelled, not left pending.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self._runner.cleanup()
+
+    def stop(self) -> None:
+        self.call(self._shutdown())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+class FakeHandoffService(ServerThread):
+    """A handoff service that records requests and answers as told.
 
     Attributes:
         requests: ``{method, path, headers, body}`` of every request, oldest first.
@@ -47,14 +88,12 @@ class FakeHandoffService:
     """
 
     def __init__(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._record)
+        super().__init__(app)
         self.requests: List[Dict[str, Any]] = []
         self.reply: tuple = (201, {})
         self.delay_s = 0.0
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
     async def _record(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -69,33 +108,6 @@ class FakeHandoffService:
         if isinstance(body, str):
             return web.Response(status=status, text=body, content_type="application/json")
         return web.json_response(body, status=status)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._record)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
-        self._started.set()
-        self._loop.run_forever()
-
-    def start(self) -> None:
-        self._thread.start()
-        assert self._started.wait(10), "fake handoff service did not start"
-
-    async def _shutdown(self) -> None:
-        # A request still sleeping (the "too slow" case) is cancelled, not left pending.
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await self._runner.cleanup()
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -397,3 +409,78 @@ def test_rating_with_the_service_down_is_honest(load_tracker, run, service_down)
     messages, _ = run(ActionSubmitRating(), load_tracker("handoff_request.json", handoff_ticket_id="H-42", rating=4, rating_comment=""))
     kb = get_knowledge_base()
     assert _texts(messages) in [v.format_map(kb.context()) for v in kb.replies.variants("rating_not_stored")]
+
+
+def test_a_very_long_conversation_keeps_its_latest_messages_within_the_size_limit(tracker_data, make_tracker, user_event, fixed_clock) -> None:
+    from actions.handoff import MAX_TICKET_BYTES
+
+    data = tracker_data(WHATSAPP)
+    long_text = "الكهرباء مقطوعة " * 120  # ~2000 characters, the REST channel's limit
+    data["events"] += [{**user_event(f"{i} {long_text}", "complaint"), "timestamp": 1763800000.0 + i} for i in range(150)]
+    ticket = build_ticket(make_tracker(data), get_knowledge_base())
+    size = len(json.dumps(ticket, ensure_ascii=False).encode("utf-8"))
+    assert size <= MAX_TICKET_BYTES
+    assert ticket["transcript"][0]["role"] == "system" and "حُذفت" in ticket["transcript"][0]["text"]
+    assert ticket["transcript"][-1]["text"].startswith("149 ")  # the latest message is kept
+
+
+# ------------------------------------------------------------------ the real handoff service
+@pytest.fixture
+def real_service(redis_url: str, monkeypatch: pytest.MonkeyPatch, store) -> Iterator[ServerThread]:
+    """The project's handoff service (handoff.app) on the test Redis, over real HTTP."""
+    from handoff.app import create_app
+    from handoff.settings import HandoffSettings
+    from handoff.store import HandoffStore
+
+    port = free_port()
+    settings = HandoffSettings(
+        redis_url=redis_url, port=port, public_url=f"http://127.0.0.1:{port}", service_token=TOKEN, position_update_seconds=3600
+    )
+    server = ServerThread(create_app(settings, HandoffStore(redis_url)), port)
+    server.start()
+    monkeypatch.setenv("HANDOFF_URL", server.url)
+    monkeypatch.setenv("HANDOFF_SERVICE_TOKEN", TOKEN)
+    yield server
+    server.stop()
+
+
+def _open_ticket(server: ServerThread, conversation_id: str) -> Dict[str, Any]:
+    import urllib.parse
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{server.url}/api/internal/conversations/{urllib.parse.quote(conversation_id)}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_with_the_real_service_an_agent_on_duty_gets_the_whole_ticket(real_service, load_tracker, run) -> None:
+    from handoff.app import STORE_KEY
+
+    real_service.call(real_service.app[STORE_KEY].heartbeat("sara"))
+    messages, events = run(ActionHandoff(), load_tracker(WHATSAPP))
+    assert _paused(events)
+    ticket = _open_ticket(real_service, "whatsapp:+966501234567")
+    assert ticket["ticket_id"] == _slots(events)["handoff_ticket_id"] and ticket["ticket_id"] in _texts(messages)
+    assert "أنت التالي" in _texts(messages)  # the only ticket in the queue
+    assert (ticket["priority"], ticket["channel"], ticket["customer_display"]) == (1, "whatsapp", "+966••••••567")
+    assert [line["role"] for line in ticket["transcript"]] == ["customer", "bot", "customer", "bot", "customer"]
+    assert "النرجس" in ticket["summary_ar"] and [p["frustration"] for p in ticket["signals"]] == [0.05, 0.45, 0.88]
+
+    # asking again while the ticket is open finds the same ticket (idempotent)
+    again, _ = run(ActionHandoff(), load_tracker(WHATSAPP))
+    assert ticket["ticket_id"] in _texts(again)
+
+    tracker = load_tracker(WHATSAPP, handoff_ticket_id=ticket["ticket_id"], rating=2, rating_comment="انتظرت طويلاً")
+    run(ActionSubmitRating(), tracker)
+    rated = _open_ticket(real_service, "whatsapp:+966501234567")
+    assert (rated["rating"], rated["rating_comment"]) == (2, "انتظرت طويلاً")
+
+
+def test_with_the_real_service_and_nobody_on_duty_a_callback_is_offered(real_service, load_tracker, run) -> None:
+    messages, events = run(ActionHandoff(), load_tracker("handoff_request.json"))
+    ticket = _open_ticket(real_service, "conv-handoff-008")
+    assert ticket["agents_on_duty"] == 0 and ticket["ticket_id"] in _texts(messages)
+    assert "بحلول" in _texts(messages) or get_knowledge_base().handoff["outside_hours_eta"] in _texts(messages)
+    assert not _paused(events)
