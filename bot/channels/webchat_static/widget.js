@@ -56,6 +56,22 @@
     return node;
   }
 
+  function chatIcon() {
+    // a speech bubble drawn in SVG: emoji fonts are missing on many systems
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "28");
+    svg.setAttribute("height", "28");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M12 3C6.5 3 2 6.6 2 11c0 2.4 1.3 4.6 3.4 6.1L4.5 21l4.3-2.4c1 .3 2.1.4 3.2.4 5.5 0 10-3.6 10-8s-4.5-8-10-8zm-4 9a1.3 1.3 0 110-2.6A1.3 1.3 0 018 12zm4 0a1.3 1.3 0 110-2.6 1.3 1.3 0 010 2.6zm4 0a1.3 1.3 0 110-2.6 1.3 1.3 0 010 2.6z");
+    svg.appendChild(path);
+    return svg;
+  }
+
   // ---- layout ---------------------------------------------------------------
   var root = el("div", "noor-chat");
   root.setAttribute("dir", lang === "ar" ? "rtl" : "ltr");
@@ -65,7 +81,7 @@
   launcher.type = "button";
   launcher.setAttribute("aria-label", t.open);
   launcher.setAttribute("aria-expanded", "false");
-  launcher.appendChild(el("span", "noor-launcher-icon", "💬"));
+  launcher.appendChild(chatIcon());
 
   var panel = el("section", "noor-panel");
   panel.id = "noor-chat-panel";
@@ -142,7 +158,11 @@
 
   function renderButtons(buttons) {
     quick.textContent = "";
-    if (!buttons || !buttons.length) return;
+    if (buttons && buttons.length) fillButtons(buttons);
+    log.scrollTop = log.scrollHeight;  // the buttons took room from the log
+  }
+
+  function fillButtons(buttons) {
     if (isRating(buttons)) {
       var group = el("div", "noor-rating");
       group.setAttribute("role", "group");
