@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 PREFIX = "handoff:"
 QUEUE = PREFIX + "queue"
@@ -500,12 +500,8 @@ class HandoffStore:
 
     async def pop_outbox(self, channel: str, sender_id: str) -> List[Dict[str, Any]]:
         """Take every delivery waiting for this sender (atomically)."""
-        key = f"{PREFIX}outbox:{channel}:{sender_id}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lrange(key, 0, -1)
-            pipe.delete(key)
-            raw, _ = await pipe.execute()
-        return [json.loads(item) for item in raw]
+        raw = await self.redis.lpop(f"{PREFIX}outbox:{channel}:{sender_id}", 1000)
+        return [json.loads(item) for item in raw or []]
 
     # ------------------------------------------------------------------- agents
     async def heartbeat(self, agent: str) -> None:

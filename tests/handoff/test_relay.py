@@ -1,0 +1,278 @@
+"""The relay between channels and the console, on a real Redis and a real service.
+
+Rasa's own Redis tracker and lock stores record the conversation; a small
+holder stands in for the loaded Rasa server (``app.ctx.agent``) so these tests
+need no trained model. Pause/resume through the real Rasa processor is covered
+end to end in ``tests/integration/test_handoff_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+from typing import Any, Dict, List
+from urllib.parse import urlparse
+
+import aiohttp
+import pytest
+from handoff_helpers import PASSWORD, Console, add_account, internal, ticket_payload
+from rasa.core.lock_store import RedisLockStore
+from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.channels.relay import DeliveryRefused, HandoffRelay
+from handoff.store import HandoffStore
+
+
+class Channel:
+    """A channel's deliverer that records what reached the customer."""
+
+    def __init__(self) -> None:
+        self.delivered: List[Dict[str, Any]] = []
+        self.refuse = False
+
+    async def deliver(self, sender_id: str, message: Dict[str, Any]) -> None:
+        if self.refuse and message["kind"] == "agent":
+            raise DeliveryRefused("window closed")
+        self.delivered.append({"sender": sender_id, "at": time.monotonic(), **message})
+
+
+def rasa_app(redis_url: str) -> Any:
+    parsed = urlparse(redis_url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
+    agent = SimpleNamespace(
+        tracker_store=RedisTrackerStore(Domain.empty(), host=host, port=port, db=0, key_prefix="tracker"),
+        lock_store=RedisLockStore(host=host, port=port, db=0, key_prefix="lock"),
+        is_ready=lambda: True,
+    )
+    return SimpleNamespace(ctx=SimpleNamespace(agent=agent))
+
+
+@pytest.fixture
+def relay_setup(service):
+    """The service, a relay on its event loop with a 'webchat' channel, and a paused tracker."""
+    app = rasa_app(service.settings.redis_url)
+    channel = Channel()
+    relay = HandoffRelay(store=None)
+
+    async def start() -> None:
+        relay._store = HandoffStore(service.settings.redis_url)
+        relay.register_channel("webchat", channel.deliver)
+        await relay.start(app)
+
+    service.call(start())
+    yield service, relay, channel, app
+    service.call(relay.stop())
+    service.call(relay.store.close())
+
+
+def paused_tracker(app: Any, conversation_id: str) -> None:
+    tracker = DialogueStateTracker(conversation_id, [])
+    for event in [ActionExecuted("action_listen"), UserUttered("الكهرباء مقطوعة!!"), ConversationPaused()]:
+        tracker.update(event)
+    asyncio.run(app.ctx.agent.tracker_store.save(tracker))
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def bot_texts(app: Any, conversation_id: str) -> List[BotUttered]:
+    tracker = asyncio.run(app.ctx.agent.tracker_store.retrieve(conversation_id))
+    return [event for event in tracker.events if isinstance(event, BotUttered)]
+
+
+def open_and_claim(service: Any, conversation_id: str, agent: str = "amal") -> tuple:
+    add_account(service, agent, name="أمل")
+    ticket_id = internal(
+        service, "POST", "/api/internal/tickets", json=ticket_payload(conversation_id, channel="webchat")
+    ).json()["ticket_id"]
+    console = Console(service, agent)
+    assert console.post(f"/api/tickets/{ticket_id}/claim").status_code == 200
+    return ticket_id, console
+
+
+def test_no_ticket_means_the_bot_answers(relay_setup):
+    service, relay, _channel, _app = relay_setup
+    assert service.call(relay.on_customer_message("webchat", "nobody", "مرحبا")) is False
+
+
+def test_customer_to_console_and_console_to_customer(relay_setup):
+    service, relay, channel, app = relay_setup
+    paused_tracker(app, "web-c1")
+    ticket_id, console = open_and_claim(service, "web-c1")
+    # customer -> console: persisted in the ticket's stream, visible on reload
+    assert service.call(relay.on_customer_message("webchat", "web-c1", "<b>وينكم؟</b>", message_id="m1")) is True
+    # the channel retries the same message: stored once
+    assert service.call(relay.on_customer_message("webchat", "web-c1", "<b>وينكم؟</b>", message_id="m1")) is True
+    events = console.get(f"/api/tickets/{ticket_id}").json()["events"]
+    customer = [e for e in events if e["role"] == "customer"]
+    assert [e["text"] for e in customer] == ["<b>وينكم؟</b>"]
+    # console -> customer: delivered through the channel and recorded in the Rasa tracker
+    reply = console.post(f"/api/tickets/{ticket_id}/messages", {"text": "أهلاً، معك أمل. الفريق الفني في الطريق."})
+    assert reply.status_code == 201
+    delivered = wait_for(lambda: [m for m in channel.delivered if m["kind"] == "agent"])
+    assert delivered[0]["sender"] == "web-c1" and delivered[0]["agent_name"] == "أمل"
+    recorded = wait_for(lambda: bot_texts(app, "web-c1"))
+    texts = [event.text for event in recorded]
+    assert "أهلاً، معك أمل. الفريق الفني في الطريق." in texts
+    agent_event = next(e for e in recorded if e.text.startswith("أهلاً"))
+    assert agent_event.metadata["handoff"]["message_id"] == delivered[0]["id"]
+    # internal notes never reach the customer
+    assert console.post(f"/api/tickets/{ticket_id}/notes", {"text": "اتصل بالفني"}).status_code == 201
+    time.sleep(0.3)
+    assert all(m["text"] != "اتصل بالفني" for m in channel.delivered)
+
+
+def test_redelivered_entry_is_recorded_once(relay_setup):
+    service, relay, channel, app = relay_setup
+    paused_tracker(app, "web-c2")
+    ticket_id, _console = open_and_claim(service, "web-c2")
+    ticket = service.call(relay.store.require_ticket(ticket_id))
+    for _ in range(2):  # at-least-once: the same id may arrive twice
+        service.call(relay.store.push_outbound(ticket, "agent", "رسالة مكررة", id="dup-1", agent_name="أمل"))
+    wait_for(lambda: len([m for m in channel.delivered if m["id"] == "dup-1"]) == 2)
+    assert [e.text for e in bot_texts(app, "web-c2")].count("رسالة مكررة") == 1
+
+
+def test_refused_delivery_is_shown_to_the_agent(relay_setup):
+    service, _relay, channel, app = relay_setup
+    paused_tracker(app, "web-c3")
+    channel.refuse = True
+    ticket_id, console = open_and_claim(service, "web-c3")
+    console.post(f"/api/tickets/{ticket_id}/messages", {"text": "هل ما زلت هنا؟"})
+
+    def refused() -> List[Dict[str, Any]]:
+        events = console.get(f"/api/tickets/{ticket_id}").json()["events"]
+        return [e for e in events if e["data"].get("delivery_refused")]
+
+    assert "window closed" in wait_for(refused)[0]["text"]
+
+
+def test_waiting_customer_hears_their_position(service_factory):
+    service = service_factory(position_update_seconds=1)
+    app = rasa_app(service.settings.redis_url)
+    channel = Channel()
+    relay = HandoffRelay(store=None)
+
+    async def start() -> None:
+        relay._store = HandoffStore(service.settings.redis_url)
+        relay.register_channel("webchat", channel.deliver)
+        await relay.start(app)
+
+    service.call(start())
+    try:
+        paused_tracker(app, "web-w1")
+        paused_tracker(app, "web-w2")
+        internal(service, "POST", "/api/internal/tickets", json=ticket_payload("web-w1", channel="webchat"))
+        internal(service, "POST", "/api/internal/tickets", json=ticket_payload("web-w2", channel="webchat"))
+        updates = wait_for(lambda: {m["sender"]: m for m in channel.delivered if m.get("state") == "queued"}.values() if
+                           len({m["sender"] for m in channel.delivered if m.get("state") == "queued"}) == 2 else None)
+        positions = {m["sender"]: m["position"] for m in updates}
+        assert positions == {"web-w1": 1, "web-w2": 2}
+        assert "ترتيبك 2" in next(m["text"] for m in updates if m["sender"] == "web-w2")
+    finally:
+        service.call(relay.stop())
+        service.call(relay.store.close())
+
+
+async def _ws_events(url: str, username: str, after: str, expected: int, timeout: float = 10) -> List[Dict[str, Any]]:
+    """Sign in, open the live feed after ``after`` and collect ``expected`` event entries."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with session.post(f"{url}/api/login", json={"username": username, "password": PASSWORD}) as response:
+            assert response.status == 200
+        received: List[Dict[str, Any]] = []
+        async with session.ws_connect(f"{url}/api/ws?after={after}") as ws:
+            deadline = time.monotonic() + timeout
+            while len([r for r in received if r["kind"] == "event"]) < expected and time.monotonic() < deadline:
+                message = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
+                if message["kind"] != "hello":
+                    received.append(message)
+        return received
+
+
+def test_live_feed_resumes_after_the_last_seen_id(relay_setup):
+    service, relay, _channel, app = relay_setup
+    paused_tracker(app, "web-c4")
+    ticket_id, console = open_and_claim(service, "web-c4")
+    feed_id = console.get("/api/queue").json()["feed_id"]
+    service.call(relay.on_customer_message("webchat", "web-c4", "الرسالة الأولى"))
+    first = asyncio.run(_ws_events(service.url, "amal", feed_id, expected=1))
+    assert [e["event"]["text"] for e in first if e["kind"] == "event"] == ["الرسالة الأولى"]
+    # disconnected: two more messages arrive; reconnecting after the last id gets exactly those
+    service.call(relay.on_customer_message("webchat", "web-c4", "الثانية"))
+    service.call(relay.on_customer_message("webchat", "web-c4", "الثالثة"))
+    resumed = asyncio.run(_ws_events(service.url, "amal", first[-1]["feed_id"], expected=2))
+    assert [e["event"]["text"] for e in resumed if e["kind"] == "event"] == ["الثانية", "الثالثة"]
+    assert ticket_id == resumed[0]["ticket_id"]
+
+
+def test_live_feed_needs_a_session_and_same_origin(service):
+    async def attempt(headers: Dict[str, str], sign_in: bool) -> int:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            if sign_in:
+                await session.post(f"{service.url}/api/login", json={"username": "amal", "password": PASSWORD})
+            try:
+                async with session.ws_connect(f"{service.url}/api/ws", headers=headers):
+                    return 101
+            except aiohttp.WSServerHandshakeError as error:
+                return error.status
+
+    add_account(service, "amal")
+    assert asyncio.run(attempt({}, sign_in=False)) == 401
+    assert asyncio.run(attempt({"Origin": "http://evil.example"}, sign_in=True)) == 403
+    assert asyncio.run(attempt({}, sign_in=True)) == 101
+
+
+def test_redis_restart_mid_handoff_loses_nothing(relay_setup, redis_server_process):
+    service, relay, channel, app = relay_setup
+    paused_tracker(app, "web-r1")
+    ticket_id, console = open_and_claim(service, "web-r1")
+    service.call(relay.on_customer_message("webchat", "web-r1", "قبل إعادة التشغيل"))
+    assert console.post(f"/api/tickets/{ticket_id}/messages", {"text": "رد قبل إعادة التشغيل"}).status_code == 201
+    wait_for(lambda: [m for m in channel.delivered if m["text"] == "رد قبل إعادة التشغيل"])
+    time.sleep(1.2)  # appendfsync everysec: what was acknowledged a second ago is on disk
+    redis_server_process.restart()
+    # everything acknowledged before the restart is there, and the relay keeps working
+    assert service.call(relay.on_customer_message("webchat", "web-r1", "بعد إعادة التشغيل")) is True
+    assert console.post(f"/api/tickets/{ticket_id}/messages", {"text": "رد بعد إعادة التشغيل"}).status_code == 201
+    wait_for(lambda: [m for m in channel.delivered if m["text"] == "رد بعد إعادة التشغيل"], timeout=20)
+    detail = console.get(f"/api/tickets/{ticket_id}").json()
+    texts = [e["text"] for e in detail["events"] if e["type"] == "message"]
+    assert texts == ["قبل إعادة التشغيل", "رد قبل إعادة التشغيل", "بعد إعادة التشغيل", "رد بعد إعادة التشغيل"]
+    assert detail["ticket"]["state"] == "with_agent" and detail["ticket"]["agent"] == "amal"
+    recorded = [e.text for e in wait_for(lambda: bot_texts(app, "web-r1") if len(bot_texts(app, "web-r1")) >= 3 else None)]
+    assert "رد قبل إعادة التشغيل" in recorded and "رد بعد إعادة التشغيل" in recorded
+    assert [m["text"] for m in channel.delivered].count("رد قبل إعادة التشغيل") == 1
+
+
+def test_return_and_resolve_close_the_ticket_and_store_the_rating(relay_setup):
+    service, _relay, channel, app = relay_setup
+    paused_tracker(app, "web-c5")
+    ticket_id, console = open_and_claim(service, "web-c5")
+    assert console.post(f"/api/tickets/{ticket_id}/resolve").status_code == 200
+    control = wait_for(lambda: [m for m in channel.delivered if m.get("state") == "resolved"])
+    assert control[0]["kind"] == "state"
+    assert internal(service, "GET", "/api/internal/conversations/web-c5").status_code == 404
+    rated = internal(service, "POST", f"/api/internal/tickets/{ticket_id}/rating", json={"rating": 4, "comment": "شكراً <script>"})
+    assert rated.status_code == 200
+    ticket = console.get(f"/api/tickets/{ticket_id}").json()["ticket"]
+    assert ticket["state"] == "resolved" and ticket["rating"] == 4 and ticket["rating_comment"] == "شكراً <script>"
+    # closed: no more agent messages, and a new handoff opens a new ticket
+    assert console.post(f"/api/tickets/{ticket_id}/messages", {"text": "x"}).status_code == 409
+    again = internal(service, "POST", "/api/internal/tickets", json=ticket_payload("web-c5", channel="webchat"))
+    assert again.status_code == 201 and again.json()["ticket_id"] != ticket_id
+    second = again.json()["ticket_id"]
+    assert console.post(f"/api/tickets/{second}/claim").status_code == 200
+    assert console.post(f"/api/tickets/{second}/return").status_code == 200
+    wait_for(lambda: [m for m in channel.delivered if m.get("state") == "bot"])
+    assert console.get(f"/api/tickets/{second}").json()["ticket"]["state"] == "bot"
