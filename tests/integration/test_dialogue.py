@@ -1,10 +1,17 @@
 """Data validation and dialogue tests with Rasa's own tools."""
 
+import re
 from pathlib import Path
 
 from tests.integration.conftest import run_rasa
 
 ROOT = Path(__file__).resolve().parents[2]
+# Intents the handoff relay triggers (EXTERNAL_*, Rasa's convention for external
+# events) have no NLU examples by design: a customer must never be classified
+# into them. Rasa warns about that; every other warning still fails the test.
+EXPECTED_WARNING = re.compile(
+    r"UserWarning: The intent 'EXTERNAL_\w+' is listed in the domain file, but is not found in the NLU training data\."
+)
 
 
 def test_rasa_data_validate_has_no_warnings(artifacts):
@@ -16,7 +23,8 @@ def test_rasa_data_validate_has_no_warnings(artifacts):
     )
     output = log.read_text(encoding="utf-8", errors="replace")
     assert result.returncode == 0, output[-3000:]
-    assert "UserWarning" not in output, output[-3000:]
+    unexpected = [line for line in output.splitlines() if "UserWarning" in line and not EXPECTED_WARNING.search(line)]
+    assert not unexpected, output[-3000:]
 
 
 def test_test_stories_pass_with_fail_on_prediction_errors(trained_model, artifacts):
