@@ -1,0 +1,147 @@
+"""End to end in real headless Chromium: a trainer signs in, filters the inbox and labels one message.
+
+The handoff service runs as its own process (``python -m handoff``) on the session's
+Redis, with the workbench writing into a temporary copy of ``nlu_data``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from handoff.workbench.settings import ROOT
+from scripts import redis_server
+from scripts.stack import wait_http
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+
+
+def add_account(redis_url: str, username: str, password: str, role: str) -> None:
+    from handoff.auth import Accounts
+    from handoff.settings import HandoffSettings
+    from handoff.store import HandoffStore
+
+    async def run():
+        store = HandoffStore(redis_url)
+        try:
+            await Accounts(store, HandoffSettings()).add(username, password, role, name="مدرّبة الاختبار")
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def service(redis_url, nlu_copy, tmp_path, artifacts_dir):
+    port = redis_server.free_port()
+    env = dict(os.environ, REDIS_URL=redis_url, HANDOFF_PORT=str(port), HANDOFF_HOST="127.0.0.1",
+               TRAINER_NLU_DATA=str(nlu_copy), TRAINER_WORK_DIR=str(tmp_path / "work"), RASA_URL="http://127.0.0.1:9",
+               PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+    log = open(artifacts_dir / "workbench-service.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", 60, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = ROOT / "tests" / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_trainer_labels_a_misunderstood_message_in_the_browser(service, conversations, redis_url, nlu_copy, artifacts_dir):
+    from playwright.sync_api import expect, sync_playwright
+
+    add_account(redis_url, "trainer1", "train-pass-123", "trainer")
+    outages = nlu_copy / "outages.yml"
+    before = outages.read_text(encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(locale="ar", viewport={"width": 1400, "height": 1000})
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(service + "/trainer")
+            page.fill("#username", "trainer1")
+            page.fill("#password", "train-pass-123")
+            page.click("#login-form button[type=submit]")
+            expect(page.locator("#user-name")).to_have_text("مدرّبة الاختبار")
+            expect(page.locator("html")).to_have_attribute("dir", "rtl")
+            expect(page.locator("#inbox-list li")).to_have_count(6)
+
+            # only what was handed off to a person
+            page.check("input[name=flags][value=handed_off]")
+            page.click("#filters button[type=submit]")
+            expect(page.locator("#inbox-list li")).to_have_count(1)
+            bubble = page.locator("#inbox-list li .bubble")
+            expect(bubble).to_have_text("النت فاصل من يومين وانا زعلاااان جوالي 0000000000")  # phone masked
+            assert bubble.get_attribute("dir") == "auto"
+            page.locator("#inbox-list li").first.click()
+
+            # mark النت as service_type; the phone number entity comes from the prediction
+            page.locator("#ann-text .tok", has_text="النت").first.click()
+            page.select_option("#ann-entity", "service_type")
+            page.click("#mark-entity")
+            expect(page.locator("#ann-entities li")).to_have_count(2)
+            expect(page.locator("#ann-intent")).to_have_value("report_outage")
+            expect(page.locator("#ann-dialect")).to_have_value("gulf")
+            expect(page.locator("#ann-frustration")).to_have_value("angry")
+            page.screenshot(path=str(artifacts_dir / "workbench-annotate.png"), full_page=True)
+            page.click("#save-example")
+            expect(page.locator("#result .ok")).to_be_visible()
+            expect(page.locator("#inbox-list li")).to_have_count(1)  # the "no messages" line
+            page.screenshot(path=str(artifacts_dir / "workbench-saved.png"), full_page=True)
+
+            after = outages.read_text(encoding="utf-8")
+            assert "[النت](service_type) فاصل من يومين وانا زعلاااان جوالي [0000000000](phone_number)" in after
+            assert "0551234567" not in after and "frustration: angry" in after
+
+            # saving the same message again is impossible (it left the inbox); undo from the result
+            page.click("#result button")
+            expect(page.locator("#result .ok")).to_have_text("تم التراجع. (Undone.)")
+            assert outages.read_text(encoding="utf-8") == before
+
+            # the history shows who did what
+            page.click(".tab[data-tab=history]")
+            expect(page.locator("#history-table tr")).to_have_count(3)
+            expect(page.locator("#history-table tr").nth(1)).to_contain_text("undo")
+            expect(page.locator("#history-table tr").nth(2)).to_contain_text("trainer1")
+            expect(page.locator("#history-table tr").nth(2)).to_contain_text("تم التراجع")
+
+            # data health renders the table and the chart
+            page.click(".tab[data-tab=health]")
+            expect(page.locator("#health-table tr").nth(1)).to_be_visible()
+            # (wait_for_function would eval a string, which the page's CSP rightly forbids)
+            chart = page.locator("#health-chart")
+            for _ in range(100):
+                if chart.evaluate("img => img.complete && img.naturalWidth") > 0:
+                    break
+                page.wait_for_timeout(100)
+            assert chart.evaluate("img => img.naturalWidth") > 300
+            page.screenshot(path=str(artifacts_dir / "workbench-health.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+def test_pages_and_api_refuse_anyone_but_trainers(service, redis_url):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(service + "/api/trainer/inbox", timeout=10)
+    assert refused.value.code == 401
