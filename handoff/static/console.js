@@ -77,6 +77,8 @@ function applyLanguage() {
   document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.i18nPlaceholder); });
   $("lang").textContent = state.lang === "ar" ? "English" : "العربية";
   $("lang").lang = state.lang === "ar" ? "en" : "ar";
+  const transferPlaceholder = $("transfer-to").options[0];
+  if (transferPlaceholder) transferPlaceholder.textContent = t("choose_agent");
   setConnection(state.ws && state.ws.readyState === WebSocket.OPEN);
   renderQueue();
   if (state.current) renderTicket();
@@ -403,6 +405,14 @@ function renderSignals(points) {
     line.setAttribute("stroke", color);
     line.setAttribute("stroke-width", "1.5");
     svg.append(line);
+    values.forEach((v, i) => {
+      const dot = document.createElementNS(NS, "circle");
+      dot.setAttribute("cx", (values.length > 1 ? i * step : 50).toFixed(1));
+      dot.setAttribute("cy", (38 - v * 36).toFixed(1));
+      dot.setAttribute("r", "1.6");
+      dot.setAttribute("fill", color);
+      svg.append(dot);
+    });
   }
   const legend = el("div", "legend", `— ${t("frustration")} (${points.map((p) => (p.frustration ?? 0).toFixed(2)).join(" → ")}) · — ${t("urgency")}`);
   box.append(svg, legend);
