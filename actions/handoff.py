@@ -569,42 +569,54 @@ class ActionHandoff(Action):
         # The conversation leaves the bot: close any open form and clear the
         # escalation slots so the next handoff is judged afresh.
         events: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), *_CLEAR_ESCALATION]
-        self._outage_lead(dispatcher, tracker, kb, ticket)
+        # An essential outage already opened with an empathetic lead; otherwise the
+        # handoff message itself acknowledges or apologises to an upset customer.
+        empathetic = not self._outage_lead(dispatcher, tracker, kb, ticket)
         now = settings.now()
         try:
             receipt = await HandoffClient.from_settings().create_ticket(ticket)
         except HandoffUnavailable as error:
             logger.warning("handoff service unavailable, keeping the ticket in Redis: %s", error)
-            return events + self._record_offline(dispatcher, tracker, kb, ticket, now)
+            return events + self._record_offline(dispatcher, tracker, kb, ticket, now, empathetic)
 
         events.append(SlotSet("handoff_ticket_id", receipt.ticket_id))
         if receipt.agents_on_duty <= 0:
             # Nobody can chat now: a callback, and the bot stays available meanwhile.
             kb.say(
                 dispatcher, tracker, "handoff_callback",
-                ticket=receipt.ticket_id, callback=callback_words(kb, receipt.callback_eta, now),
+                ticket=receipt.ticket_id, callback=callback_words(kb, receipt.callback_eta, now), empathetic=empathetic,
             )
             return events
         kb.say(
             dispatcher, tracker, "handoff_queued",
             ticket=receipt.ticket_id, queue=queue_words(kb, receipt.position), wait=wait_words(kb, receipt.estimated_wait_s),
-            empathetic=escalation.ESSENTIAL_OUTAGE not in ticket["reasons"],
+            empathetic=empathetic,
         )
         return events + [ConversationPaused()]
 
     @staticmethod
-    def _outage_lead(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KnowledgeBase, ticket: Mapping[str, Any]) -> None:
-        """An essential service is out: say first that this is why a person takes over."""
+    def _outage_lead(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KnowledgeBase, ticket: Mapping[str, Any]) -> bool:
+        """An essential service is out: say first that this is why a person takes over.
+
+        Returns:
+            Whether the lead was said.
+        """
         service = kb.service(ticket["slots"].get("service_type"))
         if escalation.ESSENTIAL_OUTAGE not in ticket["reasons"] or service is None:
-            return
+            return False
         district = ticket["slots"].get("district")
         place = kb.replies.fragment("summary_place_in", district=district) if district else ""
         kb.say(dispatcher, tracker, "handoff_outage_lead", service_name=service.name, place=place, empathetic=True)
+        return True
 
     @staticmethod
     def _record_offline(
-        dispatcher: CollectingDispatcher, tracker: Tracker, kb: KnowledgeBase, ticket: Mapping[str, Any], now: datetime
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        kb: KnowledgeBase,
+        ticket: Mapping[str, Any],
+        now: datetime,
+        empathetic: bool,
     ) -> List[EventType]:
         """Keep the ticket in the Redis ticket store and say honestly what happens."""
         try:
@@ -613,7 +625,7 @@ class ActionHandoff(Action):
             logger.exception("ticket store unavailable too: %s", error)
             kb.say(dispatcher, tracker, "system_unavailable")
             return []
-        kb.say(dispatcher, tracker, "handoff_offline", ticket=stored.id, eta=kb.handoff_eta(now))
+        kb.say(dispatcher, tracker, "handoff_offline", ticket=stored.id, eta=kb.handoff_eta(now), empathetic=empathetic)
         return []
 
 

@@ -219,6 +219,8 @@ def test_handoff_posts_the_ticket_pauses_and_gives_position_and_wait(load_tracke
     assert "H-1001" in text
     assert "ترتيبك في قائمة الانتظار 3" in text
     assert "7 دقائق" in text  # 400 s, rounded up: never promise less than the estimate
+    apologies = get_knowledge_base().replies.variants("empathy_apologise_gulf")
+    assert any(text.startswith(a) for a in apologies)  # an angry Gulf customer: an apology first
     assert any(e.get("event") == "active_loop" and e["name"] is None for e in events)
 
 
