@@ -94,6 +94,11 @@ class Stack:
         env["HANDOFF_PORT"] = str(self.handoff_port)
         env["HANDOFF_URL"] = f"http://localhost:{self.handoff_port}"
         env.setdefault("RASA_PUBLIC_URL", f"http://localhost:{self.rasa_port}")
+        # the demo page (handoff service) embeds the web chat widget of the Rasa server
+        env.setdefault(
+            "WEBCHAT_ALLOWED_ORIGINS",
+            ",".join(f"http://{host}:{port}" for port in (self.handoff_port, self.rasa_port) for host in ("localhost", "127.0.0.1")),
+        )
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         # Arabic in `make shell` and in the logs, whatever the caller's locale
         env.setdefault("PYTHONIOENCODING", "utf-8")
