@@ -69,8 +69,7 @@ class WebchatSettings:
 
     Attributes:
         secret: HMAC key of session tokens (``WEBCHAT_SECRET``). When unset a random
-            key is made per process, so tokens do not survive a restart; ``make run``
-            and production set it.
+            key is generated once and kept in Redis (``webchat:secret``).
         token_ttl_seconds: how long a session token (and its history) lives.
         rate_limit_messages / rate_limit_window_seconds: per-session fixed window.
         sessions_per_ip_per_hour: new sessions one address may open per hour.

@@ -52,10 +52,6 @@ class TokenSigner:
     """Issues and checks session tokens ``<session id>.<issued at>.<HMAC>``."""
 
     def __init__(self, secret: str, ttl_seconds: int) -> None:
-        if not secret:
-            # tokens then die with the process; make run and production set WEBCHAT_SECRET
-            logger.warning("WEBCHAT_SECRET is not set: using a random key for this process")
-            secret = secrets.token_hex(32)
         self._key = secret.encode("utf-8")
         self.ttl_seconds = ttl_seconds
 
@@ -218,7 +214,7 @@ class WebchatInput(InputChannel):
     def __init__(self, settings: Optional[WebchatSettings] = None, limits: Optional[Settings] = None) -> None:
         self.settings = settings or WebchatSettings.from_env()
         self.limits = limits or Settings.from_env()
-        self.signer = TokenSigner(self.settings.secret, self.settings.token_ttl_seconds)
+        self._signer: Optional[TokenSigner] = TokenSigner(self.settings.secret, self.settings.token_ttl_seconds) if self.settings.secret else None
         self.store = SessionStore(self.settings)
         self.hub = Hub()
         self._locks: Dict[str, asyncio.Lock] = {}
@@ -249,6 +245,15 @@ class WebchatInput(InputChannel):
             item["id"] = str(message["id"])  # the widget de-duplicates on it
         await self.deliver_entry(session_id, item)
 
+    async def signer(self) -> TokenSigner:
+        """The token signer; without ``WEBCHAT_SECRET`` its key is generated once and
+        kept in Redis, so every Rasa worker shares it and tokens survive restarts."""
+        if self._signer is None:
+            redis = get_redis()
+            await redis.set("webchat:secret", secrets.token_hex(32), nx=True)
+            self._signer = TokenSigner(await redis.get("webchat:secret"), self.settings.token_ttl_seconds)
+        return self._signer
+
     def _allowed_origin(self, request: Request) -> bool:
         origin = request.headers.get("origin")
         return origin is None or "*" in self.settings.allowed_origins or origin in self.settings.allowed_origins
@@ -259,7 +264,7 @@ class WebchatInput(InputChannel):
         Raises:
             InputError: this address opened too many sessions lately.
         """
-        session_id = self.signer.session_of(token)
+        session_id = (await self.signer()).session_of(token)
         if session_id and await self.store.exists(session_id):
             return session_id
         if not await self.store.within_limit(f"ip:{client_ip}", self.settings.sessions_per_ip_per_hour, 3600):
@@ -334,7 +339,7 @@ class WebchatInput(InputChannel):
                     {
                         "type": "session",
                         "session_id": session_id,
-                        "token": self.signer.issue(session_id),
+                        "token": (await self.signer()).issue(session_id),
                         "history": await self.store.history(session_id),
                         "state": await self.store.state(session_id),
                         "max_chars": self.limits.max_message_chars,

@@ -76,6 +76,8 @@ class ChannelServer:
             loop.run_until_complete(server.after_start())
             ready.set()
             loop.run_forever()
+            if relay.HandoffRelay._instance is not None:
+                loop.run_until_complete(relay.HandoffRelay._instance.stop())
             loop.run_until_complete(server.before_stop())
             server.close()
             loop.run_until_complete(server.wait_closed())

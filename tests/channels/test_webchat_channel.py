@@ -215,3 +215,25 @@ def test_agent_messages_and_handoff_state_reach_the_open_tab_and_the_history(web
             assert [h.get("role", h["type"]) for h in resumed["history"]] == ["state", "agent"]
 
     run(scenario())
+
+
+def test_without_a_configured_secret_tokens_survive_a_restart(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+
+    def channel() -> WebchatInput:
+        return WebchatInput(settings=WebchatSettings(secret="", allowed_origins=("*",)))
+
+    async def hello(server: ChannelServer, token: Optional[str]) -> Dict[str, Any]:
+        async with Client(server) as client:
+            return await client.hello(token)
+
+    first = ChannelServer(channel()).start()
+    try:
+        session = run(hello(first, None))
+    finally:
+        first.stop()
+    second = ChannelServer(channel()).start()  # a restarted Rasa process
+    try:
+        assert run(hello(second, session["token"]))["session_id"] == session["session_id"]
+    finally:
+        second.stop()

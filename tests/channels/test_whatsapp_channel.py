@@ -6,8 +6,6 @@ scripted stand-in of channel_harness.py.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Any, Dict, Iterator, List, Optional
@@ -20,6 +18,8 @@ from bot.channels import relay_link
 from bot.channels.messaging import relay_deliverer
 from bot.channels.whatsapp import UNSUPPORTED_REPLY, WhatsAppInput, verify_signature
 from bot.settings import OutboxSettings, WhatsAppSettings
+from scripts.whatsapp_demo import meta_body
+from scripts.whatsapp_demo import sign as signature_of
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
@@ -28,13 +28,8 @@ CUSTOMER = "966501234567"
 FAST_OUTBOX = OutboxSettings(max_attempts=5, backoff_base_seconds=0.05, backoff_max_seconds=0.5, poll_seconds=0.05, lease_seconds=1.0)
 
 
-def meta_body(payload: Dict[str, Any]) -> bytes:
-    """Serialise like Meta: ASCII JSON with \\uXXXX escapes and escaped slashes."""
-    return json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
-
-
 def sign(body: bytes, secret: str = APP_SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return signature_of(body, secret)
 
 
 def envelope(messages: Optional[List[Dict[str, Any]]] = None, statuses: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
