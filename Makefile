@@ -77,3 +77,8 @@ clean: ## Remove trained models, local Redis data and caches
 .PHONY: agent
 agent: venv ## Manage console accounts: make agent ARGS="add amal --role agent" (also: list, remove NAME)
 	$(BIN)/python -m handoff.accounts $(ARGS)
+
+# --- trainer workbench ---------------------------------------------------------
+.PHONY: trainer
+trainer: venv ## Trainer workbench on the command line: make trainer ARGS="inbox --flags fallback" (label, undo, health, train)
+	$(BIN)/python -m handoff.workbench $(ARGS)

@@ -54,7 +54,8 @@ class WorkbenchSettings:
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> WorkbenchSettings:
-        """Read the ``TRAINER_*`` variables (and ``REDIS_URL``, ``RASA_URL``)."""
+        """Read the ``TRAINER_*`` variables, ``REDIS_URL``, ``TRACKER_KEY_PREFIX`` and
+        ``RASA_URL`` / ``RASA_TOKEN`` (``RASA_URL`` falls back to ``RASA_PUBLIC_URL``)."""
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
@@ -68,7 +69,8 @@ class WorkbenchSettings:
             stories=_path(env.get("TRAINER_STORIES", str(defaults.stories))),
             models_dir=_path(env.get("TRAINER_MODELS_DIR", str(defaults.models_dir))),
             work_dir=_path(env.get("TRAINER_WORK_DIR", str(defaults.work_dir))),
-            rasa_url=env.get("RASA_URL", defaults.rasa_url).rstrip("/"),
+            # the Rasa API lives on the same server the widget talks to unless told otherwise
+            rasa_url=(env.get("RASA_URL") or env.get("RASA_PUBLIC_URL") or defaults.rasa_url).rstrip("/"),
             rasa_token=env.get("RASA_TOKEN") or None,
             low_confidence=float(env.get("TRAINER_LOW_CONFIDENCE", defaults.low_confidence)),
             min_examples=int(env.get("TRAINER_MIN_EXAMPLES", defaults.min_examples)),
