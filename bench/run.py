@@ -32,6 +32,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -608,8 +609,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``python -m bench.run``."""
+    # A background run (nohup ... &) ignores SIGINT; SIGTERM then stops it the
+    # same way Ctrl-C does, so summary.md is still written with what was measured.
+    signal.signal(signal.SIGTERM, _interrupt)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return Bench(parse_args(argv)).run()
