@@ -50,8 +50,12 @@ def _who(request: web.Request) -> str:
     return request["user"].username
 
 
+# an example is one message (at most 2000 characters) and its labels
+MAX_BODY_BYTES = 64 * 1024
+
+
 async def _body(request: web.Request) -> Dict[str, Any]:
-    return parse_json_object(await request.read())
+    return parse_json_object(await request.read(), max_bytes=MAX_BODY_BYTES)
 
 
 async def page(request: web.Request) -> web.StreamResponse:

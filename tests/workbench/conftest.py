@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -11,6 +14,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from handoff.workbench.settings import ROOT, WorkbenchSettings
+from scripts import redis_server
+from scripts.stack import wait_http
 
 
 @pytest.fixture
@@ -102,3 +107,48 @@ def conversations(redis_url: str) -> Dict[str, float]:
         ActionExecuted("action_handoff"),
     ])
     return {"conv-lowconf": now - 60, "conv-fallback": old, "conv-contradicted": now - 30, "conv-handoff": now - 10}
+
+
+def _add_account(redis_url: str, username: str, password: str, role: str) -> None:
+    from handoff.auth import Accounts
+    from handoff.settings import HandoffSettings
+    from handoff.store import HandoffStore
+
+    async def run():
+        store = HandoffStore(redis_url)
+        try:
+            await Accounts(store, HandoffSettings()).add(username, password, role, name="مدرّبة الاختبار")
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def service(redis_url, nlu_copy, tmp_path, artifacts_dir):
+    port = redis_server.free_port()
+    env = dict(os.environ, REDIS_URL=redis_url, HANDOFF_PORT=str(port), HANDOFF_HOST="127.0.0.1",
+               TRAINER_NLU_DATA=str(nlu_copy), TRAINER_WORK_DIR=str(tmp_path / "work"), RASA_URL="http://127.0.0.1:9",
+               PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+    log = open(artifacts_dir / "workbench-service.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", 60, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = ROOT / "tests" / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def add_account(redis_url):
+    """Create a console account (scrypt-hashed, in the session's Redis): add_account(user, password, role)."""
+    return lambda username, password, role: _add_account(redis_url, username, password, role)
