@@ -33,7 +33,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import redis
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -592,7 +592,11 @@ class ActionHandoff(Action):
             ticket=receipt.ticket_id, queue=queue_words(kb, receipt.position), wait=wait_words(kb, receipt.estimated_wait_s),
             empathetic=empathetic,
         )
-        return events + [ConversationPaused()]
+        # A paused bot predicts nothing, so Rasa would never log its action_listen:
+        # log it here, so that the customer's messages to the colleague and the
+        # relay's EXTERNAL_ intent on return are ordinary user turns that the
+        # rules (intent after action_listen) can match.
+        return events + [ConversationPaused(), ActionExecuted("action_listen")]
 
     @staticmethod
     def _outage_lead(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KnowledgeBase, ticket: Mapping[str, Any]) -> bool:

@@ -214,6 +214,7 @@ def test_handoff_posts_the_ticket_pauses_and_gives_position_and_wait(load_tracke
         "slots", "entities", "transcript", "summary_ar",
     }
     assert _paused(events)
+    assert events[-1] == {**events[-1], "event": "action", "name": "action_listen"}  # the return is a user turn
     assert _slots(events)["handoff_ticket_id"] == "H-1001"
     text = _texts(messages)
     assert "H-1001" in text
