@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -289,12 +290,23 @@ class WebchatInput(InputChannel):
         return text
 
     async def handle_message(self, session_id: str, frame: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]], ws: Any) -> None:
-        """One customer frame: validate, record, tell the relay, then the bot (in order)."""
+        """One customer frame; any refusal or outage answers with an ``error`` frame.
+
+        The widget clears its text box only when the server echoes the message, so a
+        refused message stays where the customer typed it.
+        """
         try:
-            text = await self.accept_message(session_id, frame)
+            await self._handle_message(session_id, frame, on_new_message, ws)
         except InputError as error:
             await ws.send(json.dumps({"type": "error", "client_id": frame.get("client_id"), **error.as_dict()}, ensure_ascii=False))
-            return
+        except RedisError:
+            logger.exception("webchat: Redis unavailable for %s", session_id)
+            unavailable = InputError(503, "unavailable", "تعذّر استلام رسالتك الآن بسبب عطل مؤقت؛ أعد إرسالها بعد لحظات.")
+            await ws.send(json.dumps({"type": "error", "client_id": frame.get("client_id"), **unavailable.as_dict()}, ensure_ascii=False))
+
+    async def _handle_message(self, session_id: str, frame: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]], ws: Any) -> None:
+        """Validate, record, tell the relay, then the bot (in order per session)."""
+        text = await self.accept_message(session_id, frame)
         shown = frame.get("text") if isinstance(frame.get("text"), str) and frame.get("payload") else text
         customer = entry("customer", str(shown).strip()[: self.limits.max_message_chars], client_id=frame.get("client_id"))
         lock = self._locks.setdefault(session_id, asyncio.Lock())

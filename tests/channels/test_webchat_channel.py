@@ -237,3 +237,31 @@ def test_without_a_configured_secret_tokens_survive_a_restart(redis_url: str, mo
         assert run(hello(second, session["token"]))["session_id"] == session["session_id"]
     finally:
         second.stop()
+
+
+def test_a_redis_restart_loses_no_message(webchat: ChannelServer, redis_server_process: Any) -> None:
+    async def scenario() -> None:
+        async with Client(webchat) as client:
+            session = await client.hello()
+            await client.say("قبل إعادة التشغيل")
+            await client.next("message", "bot")
+            redis_server_process.restart()
+            delivered = False
+            for _ in range(20):  # the widget keeps the text until it is echoed; the customer resends
+                await client.say("بعد إعادة التشغيل")
+                frame = {"type": "typing"}
+                while frame["type"] == "typing":
+                    frame = json.loads(await asyncio.wait_for(client.ws.recv(), 5))
+                if frame["type"] == "error":
+                    assert frame["error"] == "unavailable" and "أعد" in frame["message"]
+                    await asyncio.sleep(0.25)
+                    continue
+                delivered = frame["role"] == "customer"
+                break
+            assert delivered
+            await client.next("message", "bot")
+        async with Client(webchat) as again:
+            history = (await again.hello(session["token"]))["history"]
+            assert [h["text"] for h in history if h["role"] == "customer"] == ["قبل إعادة التشغيل", "بعد إعادة التشغيل"]
+
+    run(scenario())
