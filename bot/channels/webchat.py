@@ -235,7 +235,7 @@ class WebchatInput(InputChannel):
             await self.hub.push(session_id, {"type": "typing", "on": True, "role": "agent"})
             return
         if kind == "state":
-            state = {"type": "state", "id": message.get("id"), "state": message.get("state"), "agent_name": message.get("agent_name"), "ts": time.time()}
+            state = {"type": "state", "id": message.get("id"), "state": message.get("state"), "agent_name": message.get("agent_name"), "position": message.get("position"), "ts": time.time()}
             await self.store.set_state(session_id, state)
             await self.store.append(session_id, state)
             await self.hub.push(session_id, state)

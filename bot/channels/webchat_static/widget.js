@@ -24,6 +24,7 @@
       connecting: "جارٍ الاتصال…", online: "متصل", offline: "غير متصل، نعيد المحاولة…",
       typingBot: "المساعد يكتب…", typingAgent: "الموظف يكتب…",
       queued: "تم تحويلك إلى أحد زملائنا، سيكون معك قريباً.",
+      position: function (n) { return "ترتيبك في الانتظار: " + n; },
       withAgent: function (n) { return n ? "أنت الآن تتحدث مع " + n : "أنت الآن تتحدث مع أحد زملائنا"; },
       bot: "عدت إلى المساعد الآلي.", resolved: "أُغلق طلبك لدى الموظف.",
       rate: "قيّم الخدمة", star: function (n) { return "تقييم " + n + " من 5"; },
@@ -35,6 +36,7 @@
       connecting: "Connecting…", online: "Online", offline: "Offline, retrying…",
       typingBot: "Assistant is typing…", typingAgent: "Agent is typing…",
       queued: "You were transferred to a colleague, who will be with you shortly.",
+      position: function (n) { return "Your place in the queue: " + n; },
       withAgent: function (n) { return n ? "You are now talking to " + n : "You are now talking to a colleague"; },
       bot: "Back with the assistant.", resolved: "Your request was closed by the agent.",
       rate: "Rate the service", star: function (n) { return "Rating " + n + " of 5"; },
@@ -198,7 +200,7 @@
   }
 
   function stateText(frame) {
-    if (frame.state === "queued") return t.queued;
+    if (frame.state === "queued") return frame.position ? t.queued + " " + t.position(frame.position) : t.queued;
     if (frame.state === "with_agent") return t.withAgent(frame.agent_name);
     if (frame.state === "bot") return t.bot;
     if (frame.state === "resolved") return t.resolved;
