@@ -512,6 +512,8 @@ function wire() {
     if ($("canned").value) { $("reply").value = $("canned").value; $("canned").selectedIndex = 0; $("reply").focus(); }
   });
   setInterval(() => { if (state.me) renderQueue(); }, 1000);
+  // agents on duty and any drift: a full refresh now and then (the feed carries the rest)
+  setInterval(() => { if (state.me) loadQueue().catch(() => {}); }, 20000);
   setInterval(() => { if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send("ping"); }, 15000);
 }
 
