@@ -276,6 +276,13 @@ def render(results: Dict[str, Any]) -> str:
         f"at start {machine.get('load_start')}, at end {machine.get('load_end')} (other work on a shared machine slows every figure).",
         "",
     ]
+    for part in run.get("parts") or []:
+        lines.append(
+            f"- part {part.get('id')}: {', '.join(part.get('steps') or []) or 'training only'}; wall time "
+            f"{_fmt(part.get('wall_seconds'), 0)} s; load average at start {part.get('load_start')}, at end {part.get('load_end')}"
+        )
+    if run.get("parts"):
+        lines.append("")
     lines += headline(results)
     lines += _arbanking(results)
     lines += _heldout(results)

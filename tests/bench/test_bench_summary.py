@@ -131,3 +131,33 @@ def test_relay_figures_are_tabled_whatever_their_nesting():
     text = summary.render(results)
     assert "| relay/customer_to_console | 200 | 12.5 | 40.0 |" in text
     assert "Target p95 ≤ 100 ms" in text
+
+
+def test_runs_that_measured_different_steps_merge_into_one_summary():
+    from bench import merge
+
+    first = copy.deepcopy(FAKE)
+    first["run"] = {"id": "a", "steps": ["arbanking", "heldout"], "wall_seconds": 100.0}
+    first["settings"]["diet_epochs_arbanking"] = 3
+    del first["heldout"]  # stopped before its second step
+    second = {
+        "run": {"id": "b", "steps": ["heldout", "latency", "e2e"], "wall_seconds": 50.0},
+        "machine": {"cpus": 2, "load_start": [5.0], "load_end": [4.0]},
+        "settings": {"diet_epochs_arbanking": 15, "diet_epochs_project": 30},
+        "heldout": FAKE["heldout"],
+        "latency": FAKE["latency"],
+        "e2e": FAKE["e2e"],
+        "training": {"assistant": {"seconds": 120.0}},
+    }
+    merged = merge.merge([first, second])
+    assert merged["arbanking"] is first["arbanking"]
+    assert merged["heldout"] is second["heldout"]  # the run that measured it
+    assert merged["latency"] is second["latency"]
+    assert merged["settings"]["diet_epochs_arbanking"] == 3
+    assert set(merged["training"]) == {"ours_arbanking", "default_arbanking", "assistant"}
+    assert merged["verdict"]["beats_default_everywhere"] is True and merged["verdict"]["p95_ratio"] == 0.6
+    text = summary.render(merged)
+    assert "- part a: arbanking; wall time 100 s" in text
+    assert "- part b: heldout, latency, e2e; wall time 50 s" in text
+    assert merge.merge([first])["heldout"]["reason"] == "run a ended before this step"
+    assert "DIET for 3 epochs" in text
