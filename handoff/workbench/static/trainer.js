@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { csrf: "", items: [], current: null, selected: [], entities: [], catalogue: null, job: null, poll: null };
+const state = { csrf: "", items: [], current: null, selected: [], entities: [], catalogue: null, catalogueReady: null, job: null, poll: null };
 const TOKEN = /[\p{L}\p{N}\p{M}_\u0640\u200d]+|[^\s]/gu;
 
 function el(tag, text, cls) {
@@ -23,7 +23,7 @@ async function api(method, path, body) {
 
 function showResult(message, ok, extra) {
   const box = $("result");
-  box.replaceChildren(el("p", message, ok ? "ok" : "error"));
+  box.replaceChildren(el("p", message, ok === null ? "pending" : ok ? "ok" : "error"));
   if (extra) box.append(extra);
 }
 
@@ -38,7 +38,8 @@ async function start() {
     $("app").replaceChildren(el("p", "هذه الصفحة للمدرّبين فقط. (Trainers only.)", "error"));
     return;
   }
-  await loadCatalogue();
+  state.catalogueReady = loadCatalogue();
+  await state.catalogueReady;
   await loadInbox();
 }
 
@@ -176,7 +177,9 @@ $("mark-entity").addEventListener("click", () => {
   renderText();
 });
 
-function openItem(item) {
+async function openItem(item) {
+  // the selects are filled from the catalogue; a click may come before it arrived
+  await state.catalogueReady;
   state.current = item;
   state.selected = [];
   state.entities = item.entities.map((e) => ({ start: e.start, end: e.end, entity: e.entity }))
@@ -215,7 +218,17 @@ $("save-example").addEventListener("click", async () => {
     frustration: $("ann-frustration").value || null };
   if (intent === "__new__") { intent = $("ann-new-intent").value.trim(); body.file = $("ann-file").value; }
   body.intent = intent;
-  const result = await api("POST", "/api/trainer/examples", body);
+  // one save at a time: writing checks the whole data set and can take a few seconds
+  $("save-example").disabled = true;
+  showResult("… جارٍ الحفظ (saving)", null);
+  state.saving = (state.saving || 0) + 1;
+  let result;
+  try {
+    result = await api("POST", "/api/trainer/examples", body);
+  } finally {
+    $("save-example").disabled = false;
+    state.saving -= 1;
+  }
   if (!result.ok) {
     const details = result.data.details;
     const extra = details ? el("p", `${details.intent} · ${details.file}: ${details.text}`, "meta") : null;
@@ -228,8 +241,7 @@ $("save-example").addEventListener("click", async () => {
   const box = el("div");
   box.append(written, undoButton(result.data.audit_id));
   showResult("✓ كُتب المثال. (Example written.)", true, box);
-  $("annotate").hidden = true;
-  state.current = null;
+  if (state.current && state.current.id === item.id) { $("annotate").hidden = true; state.current = null; }
   if (result.data.new_intent) { state.catalogue.intents[intent] = result.data.file; }
   loadInbox();
 });
@@ -348,6 +360,7 @@ function renderJob(job) {
   confusionTable($("cm-current"), c.confusion_current);
   confusionTable($("cm-candidate"), c.confusion_candidate);
   $("load-model").disabled = job.state !== "ready";
+  if (job.state === "loaded" && !$("load-result").textContent) $("load-result").textContent = "✓ حُمّل هذا النموذج في الخادم. (Loaded.)";
 }
 
 async function pollJob(id) {
@@ -364,6 +377,12 @@ async function loadJobs() {
 }
 
 $("start-training").addEventListener("click", async () => {
+  if (state.saving) {
+    // training reads the files now: an example still being written would be left out
+    $("job").hidden = false;
+    $("job-stage").textContent = "انتظر حتى يُحفظ المثال. (Wait until the example is saved.)";
+    return;
+  }
   const result = await api("POST", "/api/trainer/train", {});
   if (!result.ok) { $("job").hidden = false; $("job-stage").textContent = result.data.message; return; }
   pollJob(result.data.job.id);
@@ -371,10 +390,13 @@ $("start-training").addEventListener("click", async () => {
 
 $("load-model").addEventListener("click", async () => {
   if (!state.job) return;
+  $("load-model").disabled = true;
+  $("load-result").className = "pending";
+  $("load-result").textContent = "… جارٍ تحميل النموذج في الخادم (loading, about a minute)";
   const result = await api("POST", `/api/trainer/jobs/${encodeURIComponent(state.job.id)}/load`, { accept_worse: $("accept-worse").checked });
-  $("cmp-verdict").textContent = result.ok ? `✓ حُمّل النموذج في الخادم: ${result.data.model} (Loaded.)` : result.data.message;
-  $("cmp-verdict").className = result.ok ? "ok" : "error";
-  if (result.ok) pollJob(state.job.id);
+  $("load-result").textContent = result.ok ? `✓ حُمّل النموذج في الخادم: ${result.data.model} (Loaded; undo from History.)` : result.data.message;
+  $("load-result").className = result.ok ? "ok" : "error";
+  if (result.ok) pollJob(state.job.id); else $("load-model").disabled = false;
 });
 
 // ------------------------------------------------------------------ history
