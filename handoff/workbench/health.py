@@ -106,7 +106,7 @@ def chart_png(report: Dict[str, Any]) -> bytes:
     ax.axvline(report.get("min_examples", 40), color="black", linestyle="--", linewidth=1, label="minimum")
     ax.invert_yaxis()
     ax.set_xlabel("examples")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=90)
