@@ -187,10 +187,8 @@ class HandoffRelay:
                 await self.store.ensure_relay_group()
                 if time.monotonic() - last_reclaim > 5:
                     last_reclaim = time.monotonic()
-                    for entry_id, message in await self._reclaim():
-                        await self._handle(entry_id, message)
-                for entry_id, message in await self.store.read_outbound(self.consumer, block_ms=2000):
-                    await self._handle(entry_id, message)
+                    await self._handle_batch(await self._reclaim())
+                await self._handle_batch(await self.store.read_outbound(self.consumer, block_ms=2000))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis restarting or a bad entry: retry shortly
@@ -200,6 +198,18 @@ class HandoffRelay:
     async def _reclaim(self) -> List[Any]:
         """Entries this or a dead relay read but never acknowledged."""
         return await self.store.reclaim_outbound(self.consumer, _RECLAIM_IDLE_MS)
+
+    async def _handle_batch(self, entries: List[Any]) -> None:
+        """Conversations in parallel, each conversation's entries in order."""
+        by_conversation: Dict[str, List[Any]] = {}
+        for entry_id, message in entries:
+            by_conversation.setdefault(str(message.get("conversation_id", "")), []).append((entry_id, message))
+
+        async def in_order(items: List[Any]) -> None:
+            for entry_id, message in items:
+                await self._handle(entry_id, message)
+
+        await asyncio.gather(*(in_order(items) for items in by_conversation.values()))
 
     async def _handle(self, entry_id: str, message: OutboundMessage) -> None:
         try:
