@@ -29,6 +29,7 @@ import contextlib
 import importlib
 import logging
 import time
+import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional
 from urllib.parse import urlparse
 
@@ -55,6 +56,7 @@ STORE_KEY = web.AppKey("store", HandoffStore)
 SETTINGS_KEY = web.AppKey("settings", HandoffSettings)
 SERVICE_KEY = web.AppKey("service", HandoffService)
 CANNED_KEY = web.AppKey("canned", CannedReplies)
+SOCKETS_KEY: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 AGENT_ROLES = ("agent", "supervisor")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -292,6 +294,7 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
         return error_response(400, "invalid_after", "معرّف الاستئناف غير صالح.")
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
+    request.app[SOCKETS_KEY].add(ws)
     await store.heartbeat(user.username)
     if after == "$":
         after = await store.feed_last_id()
@@ -391,6 +394,8 @@ def create_app(settings: Optional[HandoffSettings] = None, store: Optional[Hando
     app[ACCOUNTS_KEY] = Accounts(store, settings)
     app[SERVICE_KEY] = HandoffService(store, settings, settings.queue_config())
     app[CANNED_KEY] = CannedReplies(settings.canned_replies_path)
+    app[SOCKETS_KEY] = weakref.WeakSet()
+    app.on_shutdown.append(_close_sockets)  # type: ignore[arg-type]  # aiosignal stubs mistype the handler
 
     app.router.add_get("/health", health)
     app.router.add_get("/", demo_page)
@@ -417,6 +422,13 @@ def create_app(settings: Optional[HandoffSettings] = None, store: Optional[Hando
     _register_extensions(app)
     app.cleanup_ctx.append(_background)
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Close live feeds on shutdown; consoles reconnect and resume from their last id."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS_KEY]
+    for ws in [socket for socket in sockets]:
+        await ws.close(code=1001, message=b"server shutdown")
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
