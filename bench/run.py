@@ -84,7 +84,7 @@ class Settings:
     diet_epochs_project: int = 30
     train_per_label: Optional[int] = None
     test_per_label: Optional[int] = None
-    latency_heldout: int = 500
+    latency_heldout: int = 1000  # the issue asks for at least 1,000 held-out parses (348 messages, cycled)
     latency_arbanking: int = 500
     latency_warmup: int = 30
     latency_breakdown: int = 200
