@@ -276,3 +276,28 @@ def test_return_and_resolve_close_the_ticket_and_store_the_rating(relay_setup):
     assert console.post(f"/api/tickets/{second}/return").status_code == 200
     wait_for(lambda: [m for m in channel.delivered if m.get("state") == "bot"])
     assert console.get(f"/api/tickets/{second}").json()["ticket"]["state"] == "bot"
+
+
+def test_typing_reaches_both_sides(relay_setup):
+    service, relay, channel, app = relay_setup
+    paused_tracker(app, "web-t1")
+    ticket_id, console = open_and_claim(service, "web-t1")
+    assert console.post(f"/api/tickets/{ticket_id}/typing").status_code == 200
+    typing = wait_for(lambda: [m for m in channel.delivered if m["kind"] == "typing"])
+    assert typing[0]["agent_name"] == "أمل"
+    feed_id = console.get("/api/queue").json()["feed_id"]
+    service.call(relay.on_customer_typing("webchat", "web-t1"))
+
+    async def customer_typing() -> Dict[str, Any]:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            await session.post(f"{service.url}/api/login", json={"username": "amal", "password": PASSWORD})
+            async with session.ws_connect(f"{service.url}/api/ws?after={feed_id}") as ws:
+                while True:
+                    message = await ws.receive_json(timeout=10)
+                    if message["kind"] == "typing":
+                        return message
+
+    seen = asyncio.run(customer_typing())
+    assert seen["ticket_id"] == ticket_id and seen["role"] == "customer"
+    # typing is never recorded in the tracker
+    assert all(e.text for e in bot_texts(app, "web-t1"))
