@@ -20,6 +20,7 @@ def test_trainer_labels_a_misunderstood_message_in_the_browser(service, conversa
     from playwright.sync_api import expect, sync_playwright
 
     add_account("trainer1", "train-pass-123", "trainer")
+    expect.set_options(timeout=20_000)  # two cores shared by several test runs
     outages = nlu_copy / "outages.yml"
     before = outages.read_text(encoding="utf-8")
     with sync_playwright() as p:
@@ -55,7 +56,8 @@ def test_trainer_labels_a_misunderstood_message_in_the_browser(service, conversa
             expect(page.locator("#ann-frustration")).to_have_value("angry")
             page.screenshot(path=str(artifacts_dir / "workbench-annotate.png"), full_page=True)
             page.click("#save-example")
-            expect(page.locator("#result .ok")).to_be_visible()
+            # the first save in a fresh service imports Rasa's YAML reader: seconds on a busy machine
+            expect(page.locator("#result .ok")).to_be_visible(timeout=60_000)
             expect(page.locator("#inbox-list li")).to_have_count(1)  # the "no messages" line
             page.screenshot(path=str(artifacts_dir / "workbench-saved.png"), full_page=True)
 
@@ -65,7 +67,7 @@ def test_trainer_labels_a_misunderstood_message_in_the_browser(service, conversa
 
             # saving the same message again is impossible (it left the inbox); undo from the result
             page.click("#result button")
-            expect(page.locator("#result .ok")).to_have_text("تم التراجع. (Undone.)")
+            expect(page.locator("#result .ok")).to_have_text("تم التراجع. (Undone.)", timeout=30_000)
             assert outages.read_text(encoding="utf-8") == before
 
             # the history shows who did what
