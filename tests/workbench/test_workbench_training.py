@@ -129,6 +129,11 @@ def test_background_job_trains_evaluates_and_loads_into_the_running_server(redis
             assert Path(loaded["model"]).parent == settings.models_dir
             entry = (await bench.history())[0]
             assert entry["action"] == "load_model" and entry["who"] == "trainer1" and entry["after"] == loaded["model"]
+            # the server ran no model before, so there is nothing to go back to
+            with pytest.raises(WorkbenchError) as no_previous:
+                await bench.undo("trainer1", entry["id"])
+            assert no_previous.value.code == "not_undoable"
+            assert (await bench.history())[0]["undone_by"] is None
         finally:
             await bench.close()
 
