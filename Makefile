@@ -16,7 +16,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help venv train train-signals eval-signals run shell test validate eval bench bench-quick lint clean
+.PHONY: help venv train train-signals eval-signals run shell test validate eval bench bench-quick lint clean agent trainer whatsapp-demo
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ train-signals: venv ## Retrain the shipped signals model (frustration, urgency, 
 eval-signals: venv ## Signals report: JSON, Markdown and confusion matrices in reports/signals
 	$(BIN)/python -m bot.signals.evaluate --model models/signals --out reports/signals --card
 
-run: train ## Start Redis, the action server and the Rasa server; Ctrl-C stops them
+run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio) and the handoff console; Ctrl-C stops them
 	$(BIN)/python -m scripts.stack run
 
 shell: train ## Chat with the assistant in this terminal
@@ -67,8 +67,8 @@ bench-quick: venv ## The same on a small sample, in a few minutes
 	$(BIN)/python -m bench.run --quick
 
 lint: venv ## ruff and mypy
-	$(BIN)/ruff check bot actions scripts tests
-	$(BIN)/mypy bot actions scripts
+	$(BIN)/ruff check bot actions handoff bench scripts tests
+	$(BIN)/mypy bot actions handoff bench scripts
 
 clean: ## Remove trained models, local Redis data and caches
 	rm -rf models/*.tar.gz data reports .pytest_cache .mypy_cache .ruff_cache
@@ -82,3 +82,6 @@ agent: venv ## Manage console accounts: make agent ARGS="add amal --role agent" 
 .PHONY: trainer
 trainer: venv ## Trainer workbench on the command line: make trainer ARGS="inbox --flags fallback" (label, undo, health, train)
 	$(BIN)/python -m handoff.workbench $(ARGS)
+
+whatsapp-demo: venv ## Play a WhatsApp conversation end to end against the local fake Graph API (needs a model: make train)
+	$(BIN)/python -m scripts.whatsapp_demo
