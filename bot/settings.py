@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Tuple
 
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return int(raw) if raw else default
-    except ValueError as error:
-        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from error
+from bot.env import env_float, env_int, env_list, env_str
 
 
 @dataclass(frozen=True)
@@ -32,9 +25,9 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            max_message_chars=_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
-            max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
-            reply_timeout_seconds=_int("REPLY_TIMEOUT_SECONDS", cls.reply_timeout_seconds),
+            max_message_chars=env_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
+            max_body_bytes=env_int("MAX_BODY_BYTES", cls.max_body_bytes),
+            reply_timeout_seconds=env_int("REPLY_TIMEOUT_SECONDS", cls.reply_timeout_seconds),
         )
 
 
@@ -42,25 +35,9 @@ class Settings:
 # Every secret below comes from the environment only; nothing secret is committed.
 
 
-def _str(name: str, default: str = "") -> str:
-    return os.environ.get(name, "").strip() or default
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError as error:
-        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from error
-
-
-def _list(name: str, default: str) -> Tuple[str, ...]:
-    return tuple(item.strip() for item in _str(name, default).split(",") if item.strip())
-
-
 def redis_url() -> str:
     """Redis of the Rasa process (``REDIS_URL``; ``scripts/stack.py`` always sets it)."""
-    return _str("REDIS_URL", "redis://localhost:6379/0")
+    return env_str("REDIS_URL", "redis://localhost:6379/0")
 
 
 @dataclass(frozen=True)
@@ -94,13 +71,13 @@ class WebchatSettings:
     @classmethod
     def from_env(cls) -> WebchatSettings:
         return cls(
-            secret=_str("WEBCHAT_SECRET"),
-            token_ttl_seconds=_int("WEBCHAT_TOKEN_TTL_SECONDS", cls.token_ttl_seconds),
-            rate_limit_messages=_int("WEBCHAT_RATE_LIMIT", cls.rate_limit_messages),
-            rate_limit_window_seconds=_int("WEBCHAT_RATE_WINDOW_SECONDS", cls.rate_limit_window_seconds),
-            sessions_per_ip_per_hour=_int("WEBCHAT_SESSIONS_PER_IP_PER_HOUR", cls.sessions_per_ip_per_hour),
-            history_length=_int("WEBCHAT_HISTORY_LENGTH", cls.history_length),
-            allowed_origins=_list("WEBCHAT_ALLOWED_ORIGINS", ",".join(cls.allowed_origins)),
+            secret=env_str("WEBCHAT_SECRET"),
+            token_ttl_seconds=env_int("WEBCHAT_TOKEN_TTL_SECONDS", cls.token_ttl_seconds),
+            rate_limit_messages=env_int("WEBCHAT_RATE_LIMIT", cls.rate_limit_messages),
+            rate_limit_window_seconds=env_int("WEBCHAT_RATE_WINDOW_SECONDS", cls.rate_limit_window_seconds),
+            sessions_per_ip_per_hour=env_int("WEBCHAT_SESSIONS_PER_IP_PER_HOUR", cls.sessions_per_ip_per_hour),
+            history_length=env_int("WEBCHAT_HISTORY_LENGTH", cls.history_length),
+            allowed_origins=env_list("WEBCHAT_ALLOWED_ORIGINS", ",".join(cls.allowed_origins)),
         )
 
 
@@ -124,11 +101,11 @@ class OutboxSettings:
     @classmethod
     def from_env(cls) -> OutboxSettings:
         return cls(
-            max_attempts=_int("OUTBOX_MAX_ATTEMPTS", cls.max_attempts),
-            backoff_base_seconds=_float("OUTBOX_BACKOFF_BASE_SECONDS", cls.backoff_base_seconds),
-            backoff_max_seconds=_float("OUTBOX_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds),
-            poll_seconds=_float("OUTBOX_POLL_SECONDS", cls.poll_seconds),
-            lease_seconds=_float("OUTBOX_LEASE_SECONDS", cls.lease_seconds),
+            max_attempts=env_int("OUTBOX_MAX_ATTEMPTS", cls.max_attempts),
+            backoff_base_seconds=env_float("OUTBOX_BACKOFF_BASE_SECONDS", cls.backoff_base_seconds),
+            backoff_max_seconds=env_float("OUTBOX_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds),
+            poll_seconds=env_float("OUTBOX_POLL_SECONDS", cls.poll_seconds),
+            lease_seconds=env_float("OUTBOX_LEASE_SECONDS", cls.lease_seconds),
         )
 
 
@@ -166,18 +143,18 @@ class WhatsAppSettings:
     @classmethod
     def from_env(cls) -> WhatsAppSettings:
         templates = []
-        for item in _list("WHATSAPP_TEMPLATES", ""):
+        for item in env_list("WHATSAPP_TEMPLATES", ""):
             name, _, language = item.partition(":")
             templates.append((name.strip(), language.strip() or "ar"))
         return cls(
-            access_token=_str("WHATSAPP_ACCESS_TOKEN"),
-            app_secret=_str("WHATSAPP_APP_SECRET"),
-            verify_token=_str("WHATSAPP_VERIFY_TOKEN"),
-            phone_number_id=_str("WHATSAPP_PHONE_NUMBER_ID"),
-            graph_api_url=_str("WHATSAPP_GRAPH_API_URL", cls.graph_api_url).rstrip("/"),
+            access_token=env_str("WHATSAPP_ACCESS_TOKEN"),
+            app_secret=env_str("WHATSAPP_APP_SECRET"),
+            verify_token=env_str("WHATSAPP_VERIFY_TOKEN"),
+            phone_number_id=env_str("WHATSAPP_PHONE_NUMBER_ID"),
+            graph_api_url=env_str("WHATSAPP_GRAPH_API_URL", cls.graph_api_url).rstrip("/"),
             templates=tuple(templates),
-            window_seconds=_int("WHATSAPP_WINDOW_SECONDS", cls.window_seconds),
-            request_timeout_seconds=_float("WHATSAPP_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds),
+            window_seconds=env_int("WHATSAPP_WINDOW_SECONDS", cls.window_seconds),
+            request_timeout_seconds=env_float("WHATSAPP_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds),
         )
 
 
@@ -209,10 +186,10 @@ class TwilioSettings:
     @classmethod
     def from_env(cls) -> TwilioSettings:
         return cls(
-            account_sid=_str("TWILIO_ACCOUNT_SID"),
-            auth_token=_str("TWILIO_AUTH_TOKEN"),
-            whatsapp_from=_str("TWILIO_WHATSAPP_FROM"),
-            api_url=_str("TWILIO_API_URL", cls.api_url).rstrip("/"),
-            public_url=_str("TWILIO_WEBHOOK_URL"),
-            request_timeout_seconds=_float("TWILIO_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds),
+            account_sid=env_str("TWILIO_ACCOUNT_SID"),
+            auth_token=env_str("TWILIO_AUTH_TOKEN"),
+            whatsapp_from=env_str("TWILIO_WHATSAPP_FROM"),
+            api_url=env_str("TWILIO_API_URL", cls.api_url).rstrip("/"),
+            public_url=env_str("TWILIO_WEBHOOK_URL"),
+            request_timeout_seconds=env_float("TWILIO_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds),
         )

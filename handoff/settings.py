@@ -13,22 +13,9 @@ from typing import Any, Dict
 
 import yaml
 
+from bot.env import env_bool, env_int
+
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return int(raw) if raw else default
-    except ValueError as error:
-        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from error
-
-
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    return raw in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -112,16 +99,16 @@ class HandoffSettings:
         return cls(
             redis_url=env.get("REDIS_URL") or cls.redis_url,
             host=env.get("HANDOFF_HOST") or cls.host,
-            port=_int("HANDOFF_PORT", cls.port),
+            port=env_int("HANDOFF_PORT", cls.port),
             public_url=(env.get("HANDOFF_URL") or cls.public_url).rstrip("/"),
             service_token=env.get("HANDOFF_SERVICE_TOKEN", ""),
             rasa_public_url=(env.get("RASA_PUBLIC_URL") or cls.rasa_public_url).rstrip("/"),
             config_path=Path(env.get("HANDOFF_CONFIG") or cls.config_path),
             canned_replies_path=Path(env.get("HANDOFF_CANNED_REPLIES") or cls.canned_replies_path),
-            session_hours=_int("HANDOFF_SESSION_HOURS", cls.session_hours),
-            secure_cookies=_bool("HANDOFF_SECURE_COOKIES", cls.secure_cookies),
-            max_message_chars=_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
-            position_update_seconds=_int("HANDOFF_POSITION_UPDATE_SECONDS", cls.position_update_seconds),
+            session_hours=env_int("HANDOFF_SESSION_HOURS", cls.session_hours),
+            secure_cookies=env_bool("HANDOFF_SECURE_COOKIES", cls.secure_cookies),
+            max_message_chars=env_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
+            position_update_seconds=env_int("HANDOFF_POSITION_UPDATE_SECONDS", cls.position_update_seconds),
             timezone=env.get("TIMEZONE") or cls.timezone,
         )
 

@@ -123,3 +123,38 @@ def relay_deliverer(
         await send_text(sender_id, text)
 
     return deliver
+
+
+def add_lifecycle(
+    hook: Any,
+    channel: Any,
+    runtime: MessagingRuntime,
+    deliver: Callable[[str, Dict[str, Any]], Awaitable[None]],
+    close_client: Callable[[], Awaitable[None]],
+) -> None:
+    """Start/stop listeners and the health route that both WhatsApp channels need.
+
+    Args:
+        hook: the channel's Sanic blueprint.
+        channel: the input channel (``settings.configured``, ``get_output_channel()``).
+        runtime: its Redis state; the outbox worker starts with the server so that
+            replies a previous process left queued are sent.
+        deliver: the relay deliverer (see :func:`relay_deliverer`).
+        close_client: closes the channel's API client on shutdown.
+    """
+    from sanic import response
+
+    @hook.listener("before_server_start")
+    async def start(app: Any, loop: Any) -> None:
+        if channel.settings.configured:
+            runtime.outbox()
+            await relay_link.attach(runtime.channel, deliver, app, lambda _sender: channel.get_output_channel())
+
+    @hook.listener("after_server_stop")
+    async def stop(app: Any, loop: Any) -> None:
+        await runtime.stop()
+        await close_client()
+
+    @hook.route("/", methods=["GET"])
+    async def health(request: Any) -> Any:
+        return response.json({"status": "ok", "configured": channel.settings.configured})

@@ -1,42 +1,28 @@
 """How the channels reach the handoff relay (``bot/channels/relay.py``, part A).
 
 The relay decides whether a conversation is with a person. The channels call it
-through these few functions so that a missing relay module or an unreachable
-handoff service never costs a customer message: the message then simply goes to
-the bot.
+through these few functions so that an unreachable handoff service or Redis
+never costs a customer message: the message then simply goes to Rasa, which
+records it (and answers it unless the conversation is paused).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from types import ModuleType
 from typing import Any, Awaitable, Callable, Dict, Optional
+
+from bot.channels.relay import DeliveryRefused, HandoffRelay
 
 logger = logging.getLogger(__name__)
 
-_relay_module: Optional[ModuleType]
-try:  # the relay is built in parallel; the channels work without it
-    _relay_module = importlib.import_module("bot.channels.relay")
-except ImportError:  # pragma: no cover - depends on the checkout
-    _relay_module = None
-
-
-class _FallbackDeliveryRefused(Exception):
-    """A message the channel cannot deliver (e.g. WhatsApp's 24-hour window closed)."""
-
-
-# Raised by a channel's deliverer; the relay shows its text to the agent in the console.
-DeliveryRefused: type = getattr(_relay_module, "DeliveryRefused", _FallbackDeliveryRefused)
+__all__ = ["DeliveryRefused", "attach", "customer_message", "customer_typing", "describe_state"]
 
 OutboundMessage = Dict[str, Any]
 Deliverer = Callable[[str, OutboundMessage], Awaitable[Any]]
 
 
-def _relay() -> Optional[Any]:
-    if _relay_module is None or not hasattr(_relay_module, "HandoffRelay"):
-        return None
-    return _relay_module.HandoffRelay.instance()
+def _relay() -> HandoffRelay:
+    return HandoffRelay.instance()
 
 
 async def attach(channel: str, deliver: Deliverer, app: Any, output_channel: Optional[Callable[[str], Any]] = None) -> None:
@@ -50,9 +36,6 @@ async def attach(channel: str, deliver: Deliverer, app: Any, output_channel: Opt
             after a handoff ends (so buttons such as the rating keep working).
     """
     relay = _relay()
-    if relay is None:
-        logger.warning("bot.channels.relay is not available: %s conversations cannot reach agents", channel)
-        return
     relay.register_channel(channel, deliver, output_channel)
     try:
         await relay.start(app)
@@ -65,8 +48,6 @@ async def customer_message(
 ) -> bool:
     """Tell the relay about a customer message; True when a person has the conversation."""
     relay = _relay()
-    if relay is None:
-        return False
     try:
         return bool(await relay.on_customer_message(channel, sender_id, text, message_id=message_id, metadata=metadata))
     except Exception:
@@ -77,8 +58,6 @@ async def customer_message(
 async def customer_typing(channel: str, sender_id: str) -> None:
     """Tell the relay the customer is typing (shown in the agent console)."""
     relay = _relay()
-    if relay is None:
-        return
     try:
         await relay.on_customer_typing(channel, sender_id)
     except Exception:

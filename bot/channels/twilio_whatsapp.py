@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from bot.channels import relay_link
-from bot.channels.messaging import MessagingRuntime, relay_deliverer
+from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
 from bot.channels.validation import SENDER_PATTERN, InputError, clean_text
 from bot.channels.whatsapp import UNSUPPORTED_REPLY, chunks
@@ -192,21 +192,7 @@ class TwilioWhatsAppInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("twilio_whatsapp_webhook", __name__)
 
-        @hook.listener("before_server_start")
-        async def start(app: Any, loop: Any) -> None:
-            if self.settings.configured:
-                self.runtime.outbox()
-                deliver = relay_deliverer(self.runtime, self.send_text, "Twilio Content API templates")
-                await relay_link.attach(CHANNEL, deliver, app, lambda _sender: self.get_output_channel())
-
-        @hook.listener("after_server_stop")
-        async def stop(app: Any, loop: Any) -> None:
-            await self.runtime.stop()
-            await self.client.close()
-
-        @hook.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": self.settings.configured})
+        add_lifecycle(hook, self, self.runtime, relay_deliverer(self.runtime, self.send_text, "Twilio Content API templates"), self.client.close)
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

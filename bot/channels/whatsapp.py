@@ -32,7 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import relay_link
-from bot.channels.messaging import MessagingRuntime, relay_deliverer
+from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
 from bot.channels.validation import InputError, clean_text
 from bot.settings import OutboxSettings, Settings, WhatsAppSettings
@@ -306,21 +306,7 @@ class WhatsAppInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("whatsapp_webhook", __name__)
 
-        @hook.listener("before_server_start")
-        async def start(app: Any, loop: Any) -> None:
-            if self.settings.configured:
-                self.runtime.outbox()  # sends what a previous process left queued
-                deliver = relay_deliverer(self.runtime, self._send_agent_text, self.template_names)
-                await relay_link.attach(CHANNEL, deliver, app, lambda _sender: self.get_output_channel())
-
-        @hook.listener("after_server_stop")
-        async def stop(app: Any, loop: Any) -> None:
-            await self.runtime.stop()
-            await self.client.close()
-
-        @hook.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": self.settings.configured})
+        add_lifecycle(hook, self, self.runtime, relay_deliverer(self.runtime, self._send_agent_text, self.template_names), self.client.close)
 
         @hook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
