@@ -108,7 +108,7 @@ class RelayThread:
         self.thread.join(10)
 
 
-def _rasa_app(redis_url: str) -> Any:
+def rasa_stores_app(redis_url: str) -> Any:
     """Rasa's Redis tracker and lock stores, where the relay finds them (``app.ctx.agent``)."""
     from rasa.core.lock_store import RedisLockStore
     from rasa.core.tracker_store import RedisTrackerStore
@@ -124,12 +124,13 @@ def _rasa_app(redis_url: str) -> Any:
     return SimpleNamespace(ctx=SimpleNamespace(agent=agent))
 
 
-async def _paused_tracker(app: Any, conversation_id: str) -> None:
+async def save_paused_tracker(app: Any, conversation_id: str, text: str = "الكهرباء مقطوعة") -> None:
+    """A tracker whose customer wrote ``text`` and was handed to a person."""
     from rasa.shared.core.events import ActionExecuted, ConversationPaused, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
     tracker = DialogueStateTracker(conversation_id, [])
-    for event in (ActionExecuted("action_listen"), UserUttered("الكهرباء مقطوعة"), ConversationPaused()):
+    for event in (ActionExecuted("action_listen"), UserUttered(text), ConversationPaused()):
         tracker.update(event)
     await app.ctx.agent.tracker_store.save(tracker)
 
@@ -144,7 +145,7 @@ async def _bench(base_url: str, redis_url: str, token: str, conversations: int, 
     store = HandoffStore(redis_url)
     password = secrets.token_urlsafe(12)
     await Accounts(store, HandoffSettings(redis_url=redis_url)).add("bench_agent", password, "agent", "Bench")
-    app = _rasa_app(redis_url)
+    app = rasa_stores_app(redis_url)
     bench_loop = asyncio.get_running_loop()
 
     async def deliver(sender_id: str, message: Dict[str, Any]) -> None:
@@ -166,7 +167,7 @@ async def _bench(base_url: str, redis_url: str, token: str, conversations: int, 
         tickets = []
         for index in range(conversations):
             conversation_id = f"web-bench-{index}-{secrets.token_hex(3)}"
-            await _paused_tracker(app, conversation_id)
+            await save_paused_tracker(app, conversation_id)
             body = {"conversation_id": conversation_id, "channel": "webchat", "priority": 1 + index % 3, "reasons": ["angry"]}
             async with http.post(f"{base_url}/api/internal/tickets", json=body, headers=service_headers) as response:
                 ticket_id = (await response.json())["ticket_id"]

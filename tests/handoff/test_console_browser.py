@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from handoff_helpers import ARTIFACTS, PASSWORD, add_account, internal, ticket_payload
-from test_relay import Channel, paused_tracker, rasa_app, wait_for
+from test_relay import Channel, paused_tracker, rasa_stores_app, wait_for
 
 from bot.channels.relay import HandoffRelay
 from handoff.store import HandoffStore
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chro
 def test_console_claim_reply_live_updates_and_literal_html(service):
     from playwright.sync_api import expect, sync_playwright
 
-    app = rasa_app(service.settings.redis_url)
+    app = rasa_stores_app(service.settings.redis_url)
     channel = Channel()
     relay = HandoffRelay(store=None)
 

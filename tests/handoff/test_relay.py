@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 from typing import Any, Dict, List
-from urllib.parse import urlparse
 
 import aiohttp
 import pytest
 from handoff_helpers import PASSWORD, Console, add_account, internal, ticket_payload
-from rasa.core.lock_store import RedisLockStore
-from rasa.core.tracker_store import RedisTrackerStore
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, UserUttered
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.events import BotUttered
 
+from bench.relay import rasa_stores_app, save_paused_tracker
 from bot.channels.relay import DeliveryRefused, HandoffRelay
 from handoff.store import HandoffStore
 
@@ -40,22 +35,10 @@ class Channel:
         self.delivered.append({"sender": sender_id, "at": time.monotonic(), **message})
 
 
-def rasa_app(redis_url: str) -> Any:
-    parsed = urlparse(redis_url)
-    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
-    agent = SimpleNamespace(
-        tracker_store=RedisTrackerStore(Domain.empty(), host=host, port=port, db=0, key_prefix="tracker"),
-        lock_store=RedisLockStore(host=host, port=port, db=0, key_prefix="lock"),
-        is_ready=lambda: True,
-    )
-    return SimpleNamespace(ctx=SimpleNamespace(agent=agent))
 
 
-@pytest.fixture
-def relay_setup(service):
-    """The service, a relay on its event loop with a 'webchat' channel, and a paused tracker."""
-    app = rasa_app(service.settings.redis_url)
-    channel = Channel()
+def start_relay(service: Any, app: Any, channel: Channel) -> HandoffRelay:
+    """A relay on the service's event loop delivering to ``channel`` as 'webchat'."""
     relay = HandoffRelay(store=None)
 
     async def start() -> None:
@@ -64,16 +47,22 @@ def relay_setup(service):
         await relay.start(app)
 
     service.call(start())
+    return relay
+
+
+@pytest.fixture
+def relay_setup(service):
+    """The service, a relay on its event loop with a 'webchat' channel, and a paused tracker."""
+    app = rasa_stores_app(service.settings.redis_url)
+    channel = Channel()
+    relay = start_relay(service, app, channel)
     yield service, relay, channel, app
     service.call(relay.stop())
     service.call(relay.store.close())
 
 
 def paused_tracker(app: Any, conversation_id: str) -> None:
-    tracker = DialogueStateTracker(conversation_id, [])
-    for event in [ActionExecuted("action_listen"), UserUttered("الكهرباء مقطوعة!!"), ConversationPaused()]:
-        tracker.update(event)
-    asyncio.run(app.ctx.agent.tracker_store.save(tracker))
+    asyncio.run(save_paused_tracker(app, conversation_id, "الكهرباء مقطوعة!!"))
 
 
 def wait_for(condition: Any, timeout: float = 10.0) -> Any:
@@ -160,16 +149,9 @@ def test_refused_delivery_is_shown_to_the_agent(relay_setup):
 
 def test_waiting_customer_hears_their_position(service_factory):
     service = service_factory(position_update_seconds=1)
-    app = rasa_app(service.settings.redis_url)
+    app = rasa_stores_app(service.settings.redis_url)
     channel = Channel()
-    relay = HandoffRelay(store=None)
-
-    async def start() -> None:
-        relay._store = HandoffStore(service.settings.redis_url)
-        relay.register_channel("webchat", channel.deliver)
-        await relay.start(app)
-
-    service.call(start())
+    relay = start_relay(service, app, channel)
     try:
         paused_tracker(app, "web-w1")
         paused_tracker(app, "web-w2")
