@@ -272,7 +272,8 @@ def render(results: Dict[str, Any]) -> str:
     lines = [
         f"# Benchmark {run.get('id', '')}{' (quick)' if run.get('quick') else ''}",
         "",
-        f"Wall time {_fmt(run.get('wall_seconds'), 0)} s on {machine.get('cpus')} CPU cores; load average "
+        (f"Merged from {len(run['parts'])} runs (`python -m bench.merge`)" if run.get("parts") else f"Wall time {_fmt(run.get('wall_seconds'), 0)} s")
+        + f" on {machine.get('cpus')} CPU cores; load average "
         f"at start {machine.get('load_start')}, at end {machine.get('load_end')} (other work on a shared machine slows every figure).",
         "",
     ]
