@@ -1,6 +1,7 @@
 """The running assistant over real HTTP: Redis tracker store, action server, NLG."""
 
 import json
+import re
 import uuid
 
 import pytest
@@ -42,7 +43,8 @@ def test_electricity_outage_in_a_district_is_recognised(stack):
     assert parsed["intent"]["name"] == "report_outage"
     assert {"service_type": "electricity", "district": "النرجس"}.items() <= {e["entity"]: e["value"] for e in parsed["entities"]}.items()
     reply = texts(send(stack, "الكهربا مقطوعة عندنا في حي النرجس"))
-    assert "النرجس" in reply and "T-" in reply
+    # a handoff ticket (HO-…) from the handoff service, or a T-… ticket if it was down
+    assert "النرجس" in reply and re.search(r"\b(HO|T)-\d{6}\b", reply)
 
 
 def test_conversation_is_stored_in_redis(stack):
