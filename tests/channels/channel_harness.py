@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from typing import Any, Callable, List, Optional
 
+from polling import poll_until
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
 
@@ -103,10 +103,4 @@ class ChannelServer:
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.05) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+    return poll_until(predicate, timeout, interval)

@@ -13,10 +13,7 @@ from pathlib import Path
 
 import pytest
 from handoff_helpers import ARTIFACTS, PASSWORD, add_account, internal, ticket_payload
-from test_relay import Channel, paused_tracker, rasa_stores_app, wait_for
-
-from bot.channels.relay import HandoffRelay
-from handoff.store import HandoffStore
+from test_relay import Channel, paused_tracker, rasa_stores_app, start_relay, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -31,14 +28,7 @@ def test_console_claim_reply_live_updates_and_literal_html(service):
 
     app = rasa_stores_app(service.settings.redis_url)
     channel = Channel()
-    relay = HandoffRelay(store=None)
-
-    async def start() -> None:
-        relay._store = HandoffStore(service.settings.redis_url)
-        relay.register_channel("webchat", channel.deliver)
-        await relay.start(app)
-
-    service.call(start())
+    relay = start_relay(service, app, channel)
     add_account(service, "amal", name="أمل")
     paused_tracker(app, "web-x1")
     payload = ticket_payload("web-x1", channel="webchat")

@@ -15,6 +15,7 @@ from typing import Any, Dict, List
 import aiohttp
 import pytest
 from handoff_helpers import PASSWORD, Console, add_account, internal, ticket_payload
+from polling import poll_until
 from rasa.shared.core.events import BotUttered
 
 from bench.relay import rasa_stores_app, save_paused_tracker
@@ -66,13 +67,7 @@ def paused_tracker(app: Any, conversation_id: str) -> None:
 
 
 def wait_for(condition: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+    return poll_until(condition, timeout, interval=0.02)
 
 
 def bot_texts(app: Any, conversation_id: str) -> List[BotUttered]:

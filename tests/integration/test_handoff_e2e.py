@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Dict, List
 
 import pytest
 import requests
+from polling import poll_until
 
 from handoff.auth import Accounts
 from handoff.settings import HandoffSettings
@@ -65,13 +65,7 @@ def stored_ticket(ticket_id: str) -> Dict[str, Any]:
 
 
 def wait_for(condition: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
+    return poll_until(condition, timeout, interval=0.2)
 
 
 def sign_in_console(browser: Any, stack: Any) -> Any:
