@@ -182,6 +182,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("mode", choices=["run", "shell"])
     parser.add_argument("--model", type=Path, default=ROOT / "models")
     args = parser.parse_args(argv)
+    # A supervisor (systemd, docker, `kill`) stops us with SIGTERM: treat it like
+    # Ctrl-C so the children, which run in their own sessions, are stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack = Stack(model=args.model, redis_url=os.environ.get("REDIS_URL") or None, log_dir=ROOT / "data" / "logs")
     try:
         stack.start_redis()
