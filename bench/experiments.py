@@ -56,7 +56,6 @@ def inputs(texts: Sequence[str]) -> List[str]:
 def run_grid(grid: Sequence[Dict[str, Any]], train: Sequence[arbanking.Example], val: Sequence[arbanking.Example]) -> List[Dict[str, Any]]:
     """Fit and score every config; print a line per result as it comes."""
     from sklearn.base import clone
-    from sklearn.metrics import accuracy_score, f1_score
 
     from bot.nlu.intent_classifier import build_model
 
@@ -74,21 +73,7 @@ def run_grid(grid: Sequence[Dict[str, Any]], train: Sequence[arbanking.Example],
         feature_seconds = time.perf_counter() - start
         for config in configs:
             classifier = clone(pipeline.named_steps["classifier"]).set_params(C=config["C"])
-            start = time.perf_counter()
-            classifier.fit(f_train, y_train)
-            fit_seconds = time.perf_counter() - start
-            predicted = classifier.predict(f_val)
-            row = {
-                **config,
-                "val_accuracy": round(float(accuracy_score(y_val, predicted)), 4),
-                "val_macro_f1": round(float(f1_score(y_val, predicted, average="macro")), 4),
-                "features": int(f_train.shape[1]),
-                "feature_seconds": round(feature_seconds, 1),
-                "fit_seconds": round(fit_seconds, 1),
-                "iterations": int(max(classifier.n_iter_)),
-            }
-            results.append(row)
-            print(json.dumps(row), flush=True)
+            results.append(_fit_and_score(classifier, f_train, y_train, f_val, y_val, feature_seconds, dict(config)))
     return results
 
 
@@ -124,7 +109,6 @@ def run_variants(names: Sequence[str], train: Sequence[arbanking.Example], val: 
     """Fit the shipped settings on each input variant of :data:`VARIANTS`; score val."""
     import scipy.sparse as sp
     from sklearn.base import clone
-    from sklearn.metrics import accuracy_score, f1_score
 
     from bot.nlu.intent_classifier import build_model
 
@@ -152,23 +136,31 @@ def run_variants(names: Sequence[str], train: Sequence[arbanking.Example], val: 
             f_train = sp.hstack([f_train, sp.csr_matrix(d_train * weight)]).tocsr()
             f_val = sp.hstack([f_val, sp.csr_matrix(d_val * weight)]).tocsr()
         classifier = clone(pipeline.named_steps["classifier"])
-        start = time.perf_counter()
-        classifier.fit(f_train, y_train)
-        fit_seconds = time.perf_counter() - start
-        predicted = classifier.predict(f_val)
-        row = {
-            "variant": name,
-            **variant,
-            "val_accuracy": round(float(accuracy_score(y_val, predicted)), 4),
-            "val_macro_f1": round(float(f1_score(y_val, predicted, average="macro")), 4),
-            "features": int(f_train.shape[1]),
-            "feature_seconds": round(feature_seconds, 1),
-            "fit_seconds": round(fit_seconds, 1),
-            "iterations": int(max(classifier.n_iter_)),
-        }
-        results.append(row)
-        print(json.dumps(row), flush=True)
+        results.append(_fit_and_score(classifier, f_train, y_train, f_val, y_val, feature_seconds, {"variant": name, **variant}))
     return results
+
+
+def _fit_and_score(
+    classifier: Any, f_train: Any, y_train: Any, f_val: Any, y_val: Any, feature_seconds: float, label: Dict[str, Any]
+) -> Dict[str, Any]:
+    """Fit ``classifier`` on the training features, score it on validation, print the row."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    start = time.perf_counter()
+    classifier.fit(f_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    predicted = classifier.predict(f_val)
+    row = {
+        **label,
+        "val_accuracy": round(float(accuracy_score(y_val, predicted)), 4),
+        "val_macro_f1": round(float(f1_score(y_val, predicted, average="macro")), 4),
+        "features": int(f_train.shape[1]),
+        "feature_seconds": round(feature_seconds, 1),
+        "fit_seconds": round(fit_seconds, 1),
+        "iterations": int(max(classifier.n_iter_)),
+    }
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def markdown(rows: Sequence[Dict[str, Any]]) -> str:
