@@ -69,25 +69,28 @@ def latency(results: Dict[str, Any], path: Path) -> bool:
 
 
 def e2e(results: Dict[str, Any], path: Path) -> bool:
-    """Throughput and reply latency against concurrent conversations."""
+    """Throughput and reply latency against concurrent conversations, per channel."""
     levels = (results.get("e2e") or {}).get("levels") or []
     if not levels:
         return False
-    xs = [level["conversations"] for level in levels]
+    by_channel: Dict[str, List[Dict[str, Any]]] = {}
+    for level in levels:
+        by_channel.setdefault(level.get("channel", "rest"), []).append(level)
+    colors = {"webchat": COLORS["ours"], "rest": "#888888"}
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(xs, [level.get("messages_per_second") or 0 for level in levels], marker="o", color=COLORS["ours"])
-    left.set_xlabel("concurrent conversations")
-    left.set_ylabel("messages / s")
-    left.set_xscale("log")
-    left.set_ylim(bottom=0)
-    for q, style in (("p50", "-"), ("p95", "--")):
-        right.plot(xs, [level.get("latency_ms", {}).get(q) or 0 for level in levels], style, marker="o", label=q, color=COLORS["ours"])
-    right.set_xlabel("concurrent conversations")
-    right.set_ylabel("reply latency, ms")
-    right.set_xscale("log")
-    right.set_ylim(bottom=0)
-    right.legend(fontsize=8)
-    fig.suptitle("REST webhook, Redis stores and action server included")
+    for channel, rows in by_channel.items():
+        xs = [row["conversations"] for row in rows]
+        color = colors.get(channel, "#444444")
+        left.plot(xs, [row.get("messages_per_second") or 0 for row in rows], marker="o", color=color, label=channel)
+        for q, style in (("p50", "-"), ("p95", "--")):
+            right.plot(xs, [row.get("latency_ms", {}).get(q) or 0 for row in rows], style, marker="o", label=f"{channel} {q}", color=color)
+    for ax, label in ((left, "messages / s"), (right, "reply latency, ms")):
+        ax.set_xlabel("concurrent conversations")
+        ax.set_ylabel(label)
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+    fig.suptitle("Web chat and REST channels, Redis stores and action server included")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -12,7 +12,8 @@ plots, the configs trained and the logs. Steps (all by default, ``--steps`` pick
    both pipelines trained on ``nlu_data/``.
 3. ``latency``: parse latency p50/p95/p99 and memory of all NLU models, loaded
    in one process (headline: ours ÷ default p95, models trained on ``nlu_data/``).
-4. ``e2e``: messages per second and reply latency over the REST webhook with
+4. ``e2e``: messages per second and reply latency through the web chat (WebSocket)
+   and the REST webhook with
    1, 10 and 50 concurrent conversations, Redis and the action server included.
 5. ``handoff``: relay latency customer → console → customer, from the handoff
    service's own benchmark ``python -m bench.relay`` run as a child process
@@ -63,7 +64,8 @@ class Settings:
     """Sizes of one run; :data:`FULL` and :data:`QUICK` are the two presets.
 
     Attributes:
-        diet_epochs_arbanking: DIET's epoch budget on ArBanking77 (about a minute each).
+        diet_epochs_arbanking: DIET's epoch budget on ArBanking77 (about 3 minutes each on
+            2 cores, so 5 keeps a full run under 40 minutes; bench/EXPERIMENTS.md E10).
         diet_epochs_project: DIET's epoch budget on ``nlu_data/`` (seconds each).
         train_per_label / test_per_label: stratified ArBanking77 subsample (None: all).
         latency_heldout / latency_arbanking: messages in the latency set from each source.
@@ -80,7 +82,7 @@ class Settings:
             (quick runs); None trains ``config.yml`` as it is.
     """
 
-    diet_epochs_arbanking: int = 15
+    diet_epochs_arbanking: int = 5
     diet_epochs_project: int = 30
     train_per_label: Optional[int] = None
     test_per_label: Optional[int] = None
@@ -599,7 +601,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="parent folder of the run's results")
     parser.add_argument("--arbanking", type=Path, help="ArBanking77 folder (default: $SHARED_DATASETS/arbanking77 or ../shared/datasets/arbanking77)")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
-    parser.add_argument("--diet-epochs", type=int, help="DIET epochs on ArBanking77 (default 15, quick 2)")
+    parser.add_argument("--diet-epochs", type=int, help="DIET epochs on ArBanking77 (default 5, quick 2; Rasa ships 100)")
     parser.add_argument("--keep-work", action="store_true", help="keep trained models and converted data")
     args = parser.parse_args(argv)
     args.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
