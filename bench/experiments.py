@@ -8,7 +8,8 @@ figures can still be judged fairly on them. Features are built once per n-gram
 range and shared by every C. Results go to ``bench/EXPERIMENTS.md`` by hand.
 
 Usage:
-    python -m bench.experiments [--arbanking DIR] [--out FILE.json] [--grid NAME]
+    python -m bench.experiments [--arbanking DIR] [--out FILE.json]
+        [--grid NAME | --variants A,B | --classifiers A,B]
 """
 
 from __future__ import annotations
@@ -39,6 +40,106 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "dense_1": {"input": "normalised", "dense_weight": 1.0},
     "dense_3": {"input": "normalised", "dense_weight": 3.0},
 }
+
+
+# Other linear classifiers on the shipped features (see run_classifiers). A
+# classifier without predict_proba would need its decision values turned into
+# confidences for Rasa's FallbackClassifier, so a winner here is not a drop-in.
+CLASSIFIERS: Dict[str, Dict[str, Any]] = {
+    "logreg_c20": {"kind": "logreg", "C": 20.0},
+    "svm_c0.3": {"kind": "svm", "C": 0.3},
+    "svm_c1": {"kind": "svm", "C": 1.0},
+    "svm_c3": {"kind": "svm", "C": 3.0},
+    "svm_c10": {"kind": "svm", "C": 10.0},
+    "svm_t_c3": {"kind": "svm_temperature", "C": 3.0},
+    "ridge_a1": {"kind": "ridge", "alpha": 1.0},
+    "sgd_mhuber": {"kind": "sgd", "alpha": 2e-5},
+}
+
+
+def make_classifier(spec: Dict[str, Any]) -> Any:
+    """An untrained scikit-learn classifier for one :data:`CLASSIFIERS` entry."""
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+    from sklearn.svm import LinearSVC
+
+    kind = spec["kind"]
+    if kind == "logreg":
+        return LogisticRegression(C=spec["C"], solver="saga", tol=1e-3, max_iter=1000, class_weight="balanced")
+    if kind == "svm":
+        return LinearSVC(C=spec["C"], class_weight="balanced")
+    if kind == "svm_temperature":
+        return TemperatureScaledSVC(C=spec["C"])
+    if kind == "ridge":
+        return RidgeClassifier(alpha=spec["alpha"], class_weight="balanced", solver="sparse_cg")
+    if kind == "sgd":
+        return SGDClassifier(loss="modified_huber", alpha=spec["alpha"], max_iter=50, tol=1e-4, class_weight="balanced", random_state=13)
+    raise ValueError(f"unknown classifier kind {kind!r}")
+
+
+class TemperatureScaledSVC:
+    """LinearSVC with confidences ``softmax(t × decision values)`` for Rasa's fallback.
+
+    scikit-learn's CalibratedClassifierCV needs every class in every fold and
+    ArBanking77 has an intent with fewer than 3 training examples, so one global
+    temperature ``t`` is fitted instead: maximum likelihood on 3-fold
+    cross-validated decision values (classes missing from a fold's training part
+    get the row's lowest score). The final SVC is fitted on all the data, so the
+    ranking (and the accuracy) is the plain SVC's.
+    """
+
+    def __init__(self, C: float, folds: int = 3, seed: int = 13) -> None:
+        self.C, self.folds, self.seed = C, folds, seed
+
+    def _svc(self) -> Any:
+        from sklearn.svm import LinearSVC
+
+        return LinearSVC(C=self.C, class_weight="balanced")
+
+    def fit(self, features: Any, labels: Sequence[str]) -> TemperatureScaledSVC:
+        import numpy as np
+        from scipy.optimize import minimize_scalar
+        from sklearn.model_selection import KFold
+
+        y = np.asarray(labels)
+        self.classes_ = np.unique(y)
+        column = {label: i for i, label in enumerate(self.classes_)}
+        decisions = np.zeros((len(y), len(self.classes_)))
+        scored = np.zeros(len(y), dtype=bool)
+        for train_index, test_index in KFold(self.folds, shuffle=True, random_state=self.seed).split(y):
+            if len(np.unique(y[train_index])) < 2:
+                continue  # nothing to separate in this fold
+            svc = self._svc().fit(features[train_index], y[train_index])
+            scores = svc.decision_function(features[test_index])
+            if scores.ndim == 1:  # two classes: one score, positive for classes_[1]
+                scores = np.column_stack([-scores, scores])
+            decisions[test_index] = scores.min(axis=1, keepdims=True) - 1.0
+            decisions[np.ix_(test_index, [column[c] for c in svc.classes_])] = scores
+            scored[test_index] = True
+        truth = np.array([column[label] for label in y])[scored]
+        decisions = decisions[scored]
+
+        def negative_log_likelihood(log_t: float) -> float:
+            z = decisions * np.exp(log_t)
+            z -= z.max(axis=1, keepdims=True)
+            return float(-(z[np.arange(len(truth)), truth] - np.log(np.exp(z).sum(axis=1))).mean())
+
+        self.temperature_ = float(np.exp(minimize_scalar(negative_log_likelihood, bounds=(-3.0, 5.0), method="bounded").x))
+        self.svc_ = self._svc().fit(features, y)
+        self.n_iter_ = self.svc_.n_iter_
+        return self
+
+    def predict_proba(self, features: Any) -> Any:
+        import numpy as np
+
+        scores = self.svc_.decision_function(features)
+        if scores.ndim == 1:
+            scores = np.column_stack([-scores, scores])
+        z = scores * self.temperature_
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def predict(self, features: Any) -> Any:
+        return self.svc_.predict(features)
 
 
 def features_key(config: Dict[str, Any]) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
@@ -75,6 +176,19 @@ def run_grid(grid: Sequence[Dict[str, Any]], train: Sequence[arbanking.Example],
             classifier = clone(pipeline.named_steps["classifier"]).set_params(C=config["C"])
             results.append(_fit_and_score(classifier, f_train, y_train, f_val, y_val, feature_seconds, dict(config)))
     return results
+
+
+def run_classifiers(names: Sequence[str], train: Sequence[arbanking.Example], val: Sequence[arbanking.Example]) -> List[Dict[str, Any]]:
+    """Fit each :data:`CLASSIFIERS` entry on the shipped features; score val."""
+    from bot.nlu.intent_classifier import build_model
+
+    y_train, y_val = [e.label for e in train], [e.label for e in val]
+    start = time.perf_counter()
+    features = build_model(BASELINE).named_steps["features"]
+    f_train = features.fit_transform(inputs([e.text for e in train]))
+    f_val = features.transform(inputs([e.text for e in val]))
+    feature_seconds = time.perf_counter() - start
+    return [_fit_and_score(make_classifier(CLASSIFIERS[name]), f_train, y_train, f_val, y_val, feature_seconds, {"classifier": name, **CLASSIFIERS[name]}) for name in names]
 
 
 def signals_embeddings(texts: Sequence[str], batch_size: int = 64) -> Any:
@@ -140,6 +254,14 @@ def run_variants(names: Sequence[str], train: Sequence[arbanking.Example], val: 
     return results
 
 
+def _iterations(classifier: Any) -> int:
+    """The solver's iteration count (0 for estimators that do not report one)."""
+    import numpy as np
+
+    n_iter = getattr(classifier, "n_iter_", None)
+    return int(np.max(n_iter)) if n_iter is not None else 0
+
+
 def _fit_and_score(
     classifier: Any, f_train: Any, y_train: Any, f_val: Any, y_val: Any, feature_seconds: float, label: Dict[str, Any]
 ) -> Dict[str, Any]:
@@ -157,8 +279,13 @@ def _fit_and_score(
         "features": int(f_train.shape[1]),
         "feature_seconds": round(feature_seconds, 1),
         "fit_seconds": round(fit_seconds, 1),
-        "iterations": int(max(classifier.n_iter_)),
+        "iterations": _iterations(classifier),
     }
+    if hasattr(classifier, "temperature_"):
+        row["temperature"] = round(classifier.temperature_, 3)
+    if hasattr(classifier, "predict_proba"):
+        # share of validation messages Rasa's FallbackClassifier (config.yml: 0.3) would catch
+        row["fallback_rate_0.3"] = round(float((classifier.predict_proba(f_val).max(axis=1) < 0.3).mean()), 4)
     print(json.dumps(row), flush=True)
     return row
 
@@ -180,6 +307,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--arbanking", type=Path, default=None)
     parser.add_argument("--grid", choices=sorted(GRIDS), default="default")
     parser.add_argument("--variants", help=f"comma-separated input variants instead of a grid: {','.join(VARIANTS)}")
+    parser.add_argument("--classifiers", help=f"comma-separated classifiers on the shipped features: {','.join(CLASSIFIERS)}")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = parser.parse_args(argv)
     folder = args.arbanking or arbanking.default_folder()
@@ -188,7 +316,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"skipped: {reason}")
         return 0
     train, val = arbanking.read_csv(folder / "train.csv"), arbanking.read_csv(folder / "val.csv")
-    if args.variants:
+    if args.classifiers:
+        rows = run_classifiers([c.strip() for c in args.classifiers.split(",")], train, val)
+    elif args.variants:
         rows = run_variants([v.strip() for v in args.variants.split(",")], train, val)
     else:
         rows = run_grid(GRIDS[args.grid], train, val)

@@ -418,7 +418,8 @@ class Bench:
         missing = {name: path for name, path in models.items() if name not in self._memory_parts}
         if missing:
             self.latency_messages()
-            self.progress(f"  memory: {len(missing)} fresh processes, one model each")
+            plural = "es" if len(missing) != 1 else ""
+            self.progress(f"  memory: {len(missing)} fresh process{plural}, one model each (the others were measured while scoring)")
             warmup = ["--messages", str(self.latency_file), "--warmup", str(self.settings.latency_warmup), "--memory-only"]
             with ThreadPoolExecutor(max_workers=2) as pool:
                 futures = {name: pool.submit(self._child, f"memory_{name}", "bench.latency", [*warmup, "--model", f"{name}={path}"]) for name, path in missing.items()}

@@ -90,3 +90,24 @@ def test_missing_folder_is_reported_not_raised(tmp_path):
 def test_default_folder_follows_shared_datasets(tmp_path):
     assert arbanking.default_folder({"SHARED_DATASETS": str(tmp_path)}) == tmp_path / "arbanking77"
     assert arbanking.default_folder({}).parts[-3:] == ("shared", "datasets", "arbanking77")
+
+
+def test_temperature_scaled_svc_survives_a_class_rarer_than_the_folds():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from bench.experiments import TemperatureScaledSVC
+
+    texts = ["الكهرباء مقطوعة", "ما في كهرباء", "انقطعت الكهرباء عندنا", "الكهرباء طافية"] * 3
+    texts += ["كم الفاتورة", "ابي اعرف فاتورتي", "فاتورة هالشهر غالية", "سددت الفاتورة"] * 3
+    texts += ["شكرا"]  # one example only: CalibratedClassifierCV refuses this
+    labels = ["outage"] * 12 + ["bill"] * 12 + ["thank"]
+    features = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(texts)
+    model = TemperatureScaledSVC(C=1.0).fit(features.transform(texts), labels)
+
+    probabilities = model.predict_proba(features.transform(["الكهرباء مقطوعة من الصبح", "الفاتورة"]))
+    assert model.temperature_ > 0
+    assert probabilities.shape == (2, 3)
+    assert abs(probabilities.sum(axis=1) - 1).max() < 1e-9
+    # confidences are a monotone rescaling of the SVC's scores: same winner
+    assert list(model.classes_[probabilities.argmax(axis=1)]) == list(model.predict(features.transform(["الكهرباء مقطوعة من الصبح", "الفاتورة"])))
+    assert list(model.classes_[probabilities.argmax(axis=1)]) == ["outage", "bill"]
