@@ -59,12 +59,14 @@ CLASSIFIERS: Dict[str, Dict[str, Any]] = {
 
 def make_classifier(spec: Dict[str, Any]) -> Any:
     """An untrained scikit-learn classifier for one :data:`CLASSIFIERS` entry."""
-    from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+    from sklearn.linear_model import RidgeClassifier, SGDClassifier
     from sklearn.svm import LinearSVC
 
+    from bot.nlu.intent_classifier import build_model
+
     kind = spec["kind"]
-    if kind == "logreg":
-        return LogisticRegression(C=spec["C"], solver="saga", tol=1e-3, max_iter=1000, class_weight="balanced")
+    if kind == "logreg":  # the shipped classifier, exactly as the Rasa component builds it
+        return build_model({**BASELINE, "C": spec["C"]}).named_steps["classifier"]
     if kind == "svm":
         return LinearSVC(C=spec["C"], class_weight="balanced")
     if kind == "svm_temperature":

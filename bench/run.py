@@ -20,7 +20,7 @@ plots, the configs trained and the logs. Steps (all by default, ``--steps`` pick
    (recorded as not measured while that module does not exist).
 6. training time of every model trained above.
 
-A full run takes about 35 minutes on 2 CPU cores; ``--quick`` (stratified
+A full run takes about 39 minutes on 2 CPU cores (bench/EXPERIMENTS.md E12); ``--quick`` (stratified
 subsample, 2 DIET epochs, fewer requests) about 5.
 """
 
