@@ -16,7 +16,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help venv train train-signals eval-signals run shell test validate eval bench bench-quick lint clean agent trainer whatsapp-demo
+.PHONY: help venv train train-signals eval-signals eval-conversations run shell test validate eval bench bench-quick lint clean agent trainer whatsapp-demo
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ train-signals: venv ## Retrain the shipped signals model (frustration, urgency, 
 
 eval-signals: venv ## Signals report: JSON, Markdown and confusion matrices in reports/signals
 	$(BIN)/python -m bot.signals.evaluate --model models/signals --out reports/signals --card
+
+eval-conversations: train ## Play tests/conversations/ against the running stack (make run; else starts one) -> reports/conversations
+	$(BIN)/python -m scripts.eval_conversations --out reports/conversations
 
 run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio) and the handoff console; Ctrl-C stops them
 	$(BIN)/python -m scripts.stack run

@@ -212,6 +212,28 @@ _REASON_BY_INTENT = {
 }
 
 
+def handoff_evidence(tracker: Tracker, reasons: Sequence[str], reason_intent: str) -> List[Dict[str, Any]]:
+    """What decided the handoff, for the agent and the trainers.
+
+    EscalationPolicy's evidence (slot ``escalation_evidence``) when it decided;
+    otherwise the rule that did (the customer asked, or accepted the offer of a person).
+    """
+    recorded = tracker.get_slot("escalation_evidence")
+    if isinstance(recorded, list) and recorded:
+        return [dict(e) for e in recorded if isinstance(e, Mapping)]
+    latest = tracker.latest_message or {}
+    return [
+        {
+            "reason": reason,
+            "rule": f"dialogue_rule:{reason_intent}",
+            "detail": f"{reason_intent} ({float((latest.get('intent') or {}).get('confidence') or 0.0):.2f})",
+            "scores": {},
+            "message": latest.get("text"),
+        }
+        for reason in reasons
+    ]
+
+
 def reasons_and_priority(tracker: Tracker, reason_intent: str) -> tuple[List[str], int, str]:
     """Escalation reasons (EscalationPolicy's, else from the intent) and priority.
 
@@ -332,6 +354,7 @@ def build_ticket(tracker: Tracker, kb: KnowledgeBase) -> Dict[str, Any]:
         "customer_display": customer_display(tracker.sender_id, channel),
         "reason": reason,
         "reasons": reasons,
+        "evidence": handoff_evidence(tracker, reasons, reason),
         "priority": level,
         "priority_name": level_name,
         "signals": trajectory,
@@ -381,6 +404,8 @@ class HandoffReceipt:
         estimated_wait_s: the service's wait estimate, None when it has none.
         agents_on_duty: colleagues available for live chat now.
         callback_eta: ISO 8601 time of the promised callback when nobody is on duty.
+        within_duty_hours: whether colleagues work at this hour (None: the service
+            did not say; then the assistant never claims it is out of hours).
     """
 
     ticket_id: str
@@ -388,6 +413,7 @@ class HandoffReceipt:
     estimated_wait_s: Optional[float] = None
     agents_on_duty: int = 0
     callback_eta: Optional[str] = None
+    within_duty_hours: Optional[bool] = None
 
     @classmethod
     def from_json(cls, data: Any) -> HandoffReceipt:
@@ -410,6 +436,7 @@ class HandoffReceipt:
             estimated_wait_s=number("estimated_wait_s"),
             agents_on_duty=int(number("agents_on_duty") or 0),
             callback_eta=str(data["callback_eta"]) if data.get("callback_eta") else None,
+            within_duty_hours=data["within_duty_hours"] if isinstance(data.get("within_duty_hours"), bool) else None,
         )
 
 
@@ -531,6 +558,7 @@ _CLEAR_ESCALATION = [
     SlotSet("handoff_offered", False),
     SlotSet("escalation_reasons", None),
     SlotSet("escalation_priority", None),
+    SlotSet("escalation_evidence", None),
 ]
 
 
@@ -583,7 +611,7 @@ class ActionHandoff(Action):
         if receipt.agents_on_duty <= 0:
             # Nobody can chat now: a callback, and the bot stays available meanwhile.
             kb.say(
-                dispatcher, tracker, "handoff_callback",
+                dispatcher, tracker, "handoff_callback_off_hours" if receipt.within_duty_hours is False else "handoff_callback_busy",
                 ticket=receipt.ticket_id, callback=callback_words(kb, receipt.callback_eta, now), empathetic=empathetic,
             )
             return events

@@ -1,8 +1,15 @@
-"""When to hand a customer to a person: the decision and the running frustration.
+"""When to hand a customer to a person: the decision, its evidence and the running frustration.
 
 Pure module (no Rasa import): the Rasa server's ``EscalationPolicy`` decides with it
 and the action server reads the same configuration, so both always agree. The
 thresholds, essential services and priorities come from ``escalation.yml``.
+
+Each reason needs evidence in proportion to its weight, and every handoff records
+the evidence that decided it (:class:`Evidence`): an urgent essential-outage ticket
+needs an outage *reading* of the message (an outage intent with a service, a service
+word with an outage expression, an answer to the outage form, or a very high model
+score *and* a service named), never a model score alone; a short reply ("لا",
+"ايوه", "شكرا", "الخميس", an account number) never escalates on model scores at all.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
+
+from bot.nlu import cues
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "escalation.yml"
 
@@ -33,6 +42,8 @@ class EscalationConfig:
     essential_services: Tuple[str, ...]
     angry_score: float
     urgency_score: float
+    urgency_score_alone: float
+    min_intent_confidence: float
     decay: float
     window: int
     min_step: float
@@ -55,6 +66,8 @@ class EscalationConfig:
             essential_services=tuple(data.get("essential_services", ())),
             angry_score=float(thresholds.get("angry_score", 0.8)),
             urgency_score=float(thresholds.get("urgency_score", 0.5)),
+            urgency_score_alone=float(thresholds.get("urgency_score_alone", 0.9)),
+            min_intent_confidence=float(thresholds.get("min_intent_confidence", 0.5)),
             decay=float(running.get("decay", 0.5)),
             window=int(running.get("window", 3)),
             min_step=float(running.get("min_step", 0.05)),
@@ -74,6 +87,26 @@ def load_config(path: Path = DEFAULT_PATH) -> EscalationConfig:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Why one reason applies: the rule that fired, in words, with the scores it saw.
+
+    Attributes:
+        reason: the reason code.
+        rule: which rule of :func:`decide` fired (stable names, for trainers' reports).
+        detail: what in the message supports it (the words, the intent, the service).
+        scores: the model scores the rule looked at.
+    """
+
+    reason: str
+    rule: str
+    detail: str = ""
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"reason": self.reason, "rule": self.rule, "detail": self.detail, "scores": dict(self.scores)}
+
+
+@dataclass(frozen=True)
 class Decision:
     """Whether to hand off, why, and how urgently.
 
@@ -81,11 +114,13 @@ class Decision:
         reasons: reason codes in REASON_ORDER; empty means no handoff.
         priority: name of the most urgent reason's priority, None without reasons.
         service: the essential service that is out, if that is a reason.
+        evidence: one entry per reason, in the same order.
     """
 
     reasons: Tuple[str, ...] = ()
     priority: Optional[str] = None
     service: Optional[str] = None
+    evidence: Tuple[Evidence, ...] = ()
 
     @property
     def handoff(self) -> bool:
@@ -102,6 +137,20 @@ class MessageView:
     urgency_service: Optional[str] = None
     urgency_score: float = 0.0
     entity_services: Tuple[str, ...] = field(default_factory=tuple)
+    # What the words support (None when the text is unknown: then no short-reply
+    # guard and no lexicon evidence, only intents and scores).
+    reading: Optional[cues.Reading] = None
+    intent_confidence: float = 1.0
+
+    @property
+    def short_reply(self) -> bool:
+        """Yes/no/thanks/ok, a number or a date: never escalated on scores alone."""
+        return self.reading is not None and self.reading.short_reply
+
+    def named_services(self) -> Tuple[str, ...]:
+        """Services the customer named (entities, then the lexicon), each once."""
+        words = self.reading.services if self.reading else ()
+        return tuple(dict.fromkeys((*self.entity_services, *words)))
 
     @classmethod
     def from_parse_data(cls, parse_data: Mapping[str, Any]) -> MessageView:
@@ -109,6 +158,7 @@ class MessageView:
         signals = parse_data.get("signals") or {}
         frustration = signals.get("frustration") or {}
         urgency = signals.get("urgency") or {}
+        text = parse_data.get("text")
         return cls(
             intent=(parse_data.get("intent") or {}).get("name"),
             frustration_level=frustration.get("level"),
@@ -118,7 +168,28 @@ class MessageView:
             entity_services=tuple(
                 e.get("value") for e in parse_data.get("entities") or [] if e.get("entity") == "service_type"
             ),
+            reading=cues.read(text) if isinstance(text, str) else None,
+            intent_confidence=float((parse_data.get("intent") or {}).get("confidence", 1.0) or 0.0),
         )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the conversation was doing when the message came: a reply is read
+    against what the assistant just asked.
+
+    Attributes:
+        active_loop: the form that is open, if any.
+        requested_slot: the form's question, if any.
+        outage_reported: the customer already reported an outage this session
+            (so "الكهربا" answers the outage form's "which service?").
+        bot_asked: the assistant's latest message, for the evidence shown to agents.
+    """
+
+    active_loop: Optional[str] = None
+    requested_slot: Optional[str] = None
+    outage_reported: bool = False
+    bot_asked: Optional[str] = None
 
 
 def running_frustration(scores: Sequence[float], decay: float) -> float:
@@ -139,16 +210,61 @@ def is_rising(scores: Sequence[float], config: EscalationConfig) -> bool:
     return steps_up and running_frustration(scores, config.decay) >= config.min_running
 
 
-def outage_service(message: MessageView, config: EscalationConfig) -> Optional[str]:
-    """The essential service that is out, from the signals model or, when it has
-    no opinion, from an outage report that names the service."""
-    if message.urgency_service in config.essential_services and message.urgency_score >= config.urgency_score:
-        return message.urgency_service
-    if message.intent == "report_outage":
-        for service in message.entity_services:
-            if service in config.essential_services:
-                return service
+# Intents under which an outage may hide: a complaint about it, a bare answer, or
+# nothing understood.
+OUTAGE_LIKE_INTENTS = ("report_outage", "complaint", "inform", "nlu_fallback")
+
+
+def _score(message: MessageView) -> Dict[str, float]:
+    return {"urgency": round(message.urgency_score, 3), "frustration": round(message.frustration_score, 3)}
+
+
+def outage_evidence(message: MessageView, config: EscalationConfig, context: Context = Context()) -> Optional[Tuple[str, Evidence]]:
+    """The essential service that is out now and the evidence for it, or None.
+
+    The rules, strongest first: a service word with an outage or absence expression;
+    an outage intent with a service; a service named while the outage form is open or
+    right after an outage report; a very high urgency score with a service named.
+    A message saying the service is back, or asking about a planned or past cut, is
+    no outage report whatever the scores say.
+    """
+    essential = config.essential_services
+    reading = message.reading
+    if reading is not None and reading.blocked_by:
+        return None
+    named = [s for s in message.named_services() if s in essential]
+    if reading is not None and reading.outage_cue and reading.outage_service in essential:
+        service = reading.outage_service
+        return service, Evidence(ESSENTIAL_OUTAGE, "service_with_outage_words", f"{service}: «{reading.outage_cue}»", _score(message))
+    signal_service = (
+        message.urgency_service
+        if message.urgency_service in essential and message.urgency_score >= config.urgency_score and not message.short_reply
+        else None
+    )
+    sure = message.intent_confidence >= config.min_intent_confidence
+    if message.intent == "report_outage" and sure and (named or signal_service):
+        service = named[0] if named else signal_service
+        return service, Evidence(ESSENTIAL_OUTAGE, "outage_intent", f"{service}: report_outage ({message.intent_confidence:.2f})", _score(message))
+    if named and (context.active_loop == "outage_form" or context.outage_reported):
+        return named[0], Evidence(ESSENTIAL_OUTAGE, "outage_form_answer", f"{named[0]} named after an outage report", _score(message))
+    # The scores decide only where the intent classifier has no confident reading
+    # of its own ("moving house: what about the electricity?" is move_service).
+    other_intent = sure and message.intent not in OUTAGE_LIKE_INTENTS
+    if (
+        named
+        and not message.short_reply
+        and not other_intent
+        and message.urgency_service in named
+        and message.urgency_score >= config.urgency_score_alone
+    ):
+        return message.urgency_service, Evidence(ESSENTIAL_OUTAGE, "model_score_with_service", f"{message.urgency_service} named, urgency {message.urgency_score:.2f}", _score(message))
     return None
+
+
+def outage_service(message: MessageView, config: EscalationConfig, context: Context = Context()) -> Optional[str]:
+    """The essential service that is out now, when the message supports it."""
+    found = outage_evidence(message, config, context)
+    return found[0] if found else None
 
 
 def decide(
@@ -156,29 +272,44 @@ def decide(
     frustration_scores: Sequence[float],
     fallbacks_in_a_row: int,
     config: EscalationConfig,
+    context: Context = Context(),
 ) -> Decision:
     """Apply escalation.yml to the latest message and the conversation so far.
 
     Args:
         message: the customer's latest message.
         frustration_scores: per-message frustration scores of this conversation,
-            oldest first, the latest message included.
+            oldest first, the latest message included (short replies left out).
         fallbacks_in_a_row: misunderstood messages in a row, the latest included.
         config: the escalation configuration.
+        context: what the conversation was doing (open form, earlier outage report).
     """
-    found: Dict[str, bool] = {}
-    service = outage_service(message, config)
-    found[ESSENTIAL_OUTAGE] = service is not None
-    found[ANGRY] = message.frustration_level == "angry" or message.frustration_score >= config.angry_score
-    found[THREAT] = message.intent in config.threat_intents
-    found[RISING] = not found[ANGRY] and is_rising(frustration_scores, config)
-    found[REQUEST] = message.intent in config.request_intents
-    found[MISUNDERSTOOD] = fallbacks_in_a_row >= config.fallbacks_in_a_row
-    reasons = tuple(r for r in REASON_ORDER if found.get(r) and r in config.priorities)
+    short = message.short_reply
+    found: Dict[str, Evidence] = {}
+    outage = outage_evidence(message, config, context)
+    if outage is not None:
+        found[ESSENTIAL_OUTAGE] = outage[1]
+    if not short and (message.frustration_level == "angry" or message.frustration_score >= config.angry_score):
+        found[ANGRY] = Evidence(ANGRY, "angry_model", f"{message.frustration_level} ({message.frustration_score:.2f})", _score(message))
+    sure = message.intent_confidence >= config.min_intent_confidence
+    if not short and sure and message.intent in config.threat_intents:
+        found[THREAT] = Evidence(THREAT, "threat_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))
+    if ANGRY not in found and not short and is_rising(frustration_scores, config):
+        recent = ", ".join(f"{s:.2f}" for s in list(frustration_scores)[-config.window :])
+        found[RISING] = Evidence(RISING, "rising_scores", recent, {"running": running_frustration(frustration_scores, config.decay)})
+    asks = message.reading.person_request if message.reading is not None else None
+    if not short and sure and message.intent in config.request_intents:
+        found[REQUEST] = Evidence(REQUEST, "request_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))
+    elif asks:
+        found[REQUEST] = Evidence(REQUEST, "person_request_words", f"«{asks}»", _score(message))
+    if fallbacks_in_a_row >= config.fallbacks_in_a_row:
+        found[MISUNDERSTOOD] = Evidence(MISUNDERSTOOD, "fallbacks_in_a_row", f"{fallbacks_in_a_row} in a row")
+    reasons = tuple(r for r in REASON_ORDER if r in found and r in config.priorities)
     if not reasons:
         return Decision()
     level = min(config.priorities[r] for r in reasons)
-    return Decision(reasons, config.priority_names.get(level, str(level)), service if ESSENTIAL_OUTAGE in reasons else None)
+    service = outage[0] if outage is not None and ESSENTIAL_OUTAGE in reasons else None
+    return Decision(reasons, config.priority_names.get(level, str(level)), service, tuple(found[r] for r in reasons))
 
 
 def consecutive_fallbacks(intents_newest_first: Sequence[Optional[str]]) -> int:

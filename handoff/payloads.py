@@ -115,12 +115,14 @@ def validate_ticket(payload: Dict[str, Any], max_chars: int = 2000) -> Dict[str,
                 "urgency_score": _number(point.get("urgency_score")),
             }
         )
+    evidence = [_evidence(item, max_chars) for item in _list_of_dicts(payload.get("evidence"), "evidence")]
     display = payload.get("customer_display")
     return {
         "conversation_id": conversation_id,
         "channel": channel,
         "customer_display": display if isinstance(display, str) and display else mask_customer(conversation_id),
         "reasons": reasons,
+        "evidence": evidence,
         "priority": priority,
         "signals": signals,
         "intents": [i for i in payload.get("intents") or [] if isinstance(i, str)],
@@ -128,6 +130,23 @@ def validate_ticket(payload: Dict[str, Any], max_chars: int = 2000) -> Dict[str,
         "entities": _list_of_dicts(payload.get("entities"), "entities"),
         "transcript": transcript,
         "summary_ar": payload.get("summary_ar") if isinstance(payload.get("summary_ar"), str) else "",
+    }
+
+
+def _evidence(item: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
+    """One entry of what decided a handoff (bot/escalation.py ``Evidence``), texts only."""
+    def text(key: str, limit: int) -> Optional[str]:
+        value = item.get(key)
+        return _CONTROL.sub("", value)[:limit] if isinstance(value, str) else None
+
+    scores = item.get("scores") if isinstance(item.get("scores"), dict) else {}
+    return {
+        "reason": text("reason", 40),
+        "rule": text("rule", 80),
+        "detail": text("detail", 300),
+        "message": text("message", max_chars),
+        "bot_asked": text("bot_asked", max_chars),
+        "scores": {str(k)[:40]: v for k, v in list(scores.items())[:8] if _number(v) is not None},
     }
 
 

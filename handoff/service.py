@@ -15,7 +15,7 @@ from typing import Any, Dict
 
 from handoff.settings import HandoffSettings, QueueConfig
 from handoff.store import OPEN_STATES, QUEUED, WITH_AGENT, HandoffStore, StoreError
-from handoff.waiting import callback_eta, estimated_wait_seconds, local_now, position_message
+from handoff.waiting import callback_eta, estimated_wait_seconds, local_now, position_message, within_duty_hours
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +40,16 @@ class HandoffService:
         """Position, estimated wait, agents on duty and callback time of a ticket."""
         position = await self.store.position(ticket_id) or 0
         on_duty = len(await self.store.agents_on_duty(self.config.heartbeat_seconds))
-        callback = callback_eta(local_now(self.settings.timezone), on_duty, self.config)
+        now = local_now(self.settings.timezone)
+        callback = callback_eta(now, on_duty, self.config)
         return {
             "position": position,
             "estimated_wait_s": estimated_wait_seconds(position, on_duty, self.config),
             "agents_on_duty": on_duty,
             "callback_eta": callback.isoformat() if callback else None,
+            # "out of hours" is said only when it is true; within duty hours nobody
+            # is free right now, which is a different promise
+            "within_duty_hours": within_duty_hours(now, self.config),
         }
 
     async def open_ticket(self, payload: Dict[str, Any]) -> Dict[str, Any]:

@@ -32,19 +32,41 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import escalation
+from bot.nlu import cues
 
 HANDOFF_ACTION = "action_handoff"
+# After these the customer speaks next, whatever the other policies think: a
+# handoff waits for the colleague, and the fallback (also Rasa's core fallback
+# when no policy is sure) has just asked the customer to rephrase. Without this
+# the core fallback predicts itself again until the circuit breaker trips.
+LISTEN_AFTER = (HANDOFF_ACTION, "action_fallback")
 # How many per-message scores the slot keeps (enough for the trend window).
 KEPT_SCORES = 10
 # Intents the system triggers (the relay's "back from a person"), not the customer.
 SYSTEM_INTENT_PREFIX = "EXTERNAL_"
 # Forms whose answers are feedback, never a reason for a handoff.
 QUIET_LOOPS = ("rating_form",)
+
+
+def _is_short_reply(event: UserUttered) -> bool:
+    return cues.read(event.text or "").short_reply
+
+
+def _context(tracker: DialogueStateTracker, user_events: List[UserUttered]) -> escalation.Context:
+    """What the assistant was doing when the latest message came."""
+    bot_asked = next((e.text for e in reversed(tracker.events) if isinstance(e, BotUttered) and e.text), None)
+    earlier = [e.intent_name for e in user_events[:-1]]
+    return escalation.Context(
+        active_loop=tracker.active_loop_name,
+        requested_slot=tracker.get_slot("requested_slot"),
+        outage_reported=bool(earlier) and earlier[-1] == "report_outage",
+        bot_asked=bot_asked,
+    )
 
 
 def _user_events_this_session(tracker: DialogueStateTracker) -> List[UserUttered]:
@@ -98,8 +120,7 @@ class EscalationPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        if tracker.latest_action_name == HANDOFF_ACTION:
-            # after a handoff the customer speaks next, whatever the stories say
+        if tracker.latest_action_name in LISTEN_AFTER:
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
             return self._prediction(probabilities)
         latest = tracker.latest_message
@@ -107,9 +128,13 @@ class EscalationPolicy(Policy):
             return self._prediction(probabilities)
 
         user_events = _user_events_this_session(tracker)
+        short = [_is_short_reply(e) for e in user_events]
+        # Short replies ("لا", "شكرا", a number) say nothing about the mood: they
+        # neither raise nor lower the running estimate.
         scores = [
             float(((e.parse_data or {}).get("signals") or {}).get("frustration", {}).get("score") or 0.0)
-            for e in user_events
+            for e, is_short in zip(user_events, short, strict=True)
+            if not is_short
         ]
         running = escalation.running_frustration(scores, self.escalation.decay)
         tracking = [
@@ -119,8 +144,11 @@ class EscalationPolicy(Policy):
         if (latest.intent_name or "").startswith(SYSTEM_INTENT_PREFIX) or tracker.active_loop_name in QUIET_LOOPS:
             return self._prediction(probabilities, events=tracking)
         message = escalation.MessageView.from_parse_data(latest.parse_data or {})
-        fallbacks = escalation.consecutive_fallbacks([e.intent_name for e in reversed(user_events)])
-        decision = escalation.decide(message, scores, fallbacks, self.escalation)
+        # A short reply the classifier could not place ("اوكي") is no misunderstanding.
+        intents = [None if is_short else e.intent_name for e, is_short in zip(user_events, short, strict=True)]
+        fallbacks = escalation.consecutive_fallbacks(list(reversed(intents)))
+        context = _context(tracker, user_events)
+        decision = escalation.decide(message, scores, fallbacks, self.escalation, context)
         if not decision.handoff:
             return self._prediction(probabilities, events=tracking)
 
@@ -133,11 +161,17 @@ class EscalationPolicy(Policy):
             optional_events=[
                 SlotSet("escalation_reasons", list(decision.reasons)),
                 SlotSet("escalation_priority", decision.priority),
+                SlotSet("escalation_evidence", [
+                    {**e.as_dict(), "message": latest.text, "bot_asked": context.bot_asked} for e in decision.evidence
+                ]),
             ],
             # Competes with (and beats) the rules' loop predictions while a form is
             # active; see the module docstring.
             is_no_user_prediction=True,
-            diagnostic_data={"reasons": list(decision.reasons), "running_frustration": running},
+            diagnostic_data={
+                "reasons": list(decision.reasons), "running_frustration": running,
+                "evidence": [e.as_dict() for e in decision.evidence],
+            },
         )
 
     def _metadata(self) -> Dict[str, Any]:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -99,6 +99,14 @@ def signal_report(predictor, examples: List[data.Example]) -> Dict:
         else None
         for source in SOURCES
     }
+    from bot.signals.calibration import expected_calibration_error
+
+    frustration_truth = [SIGNAL_HEADS["frustration"].index(e.labels["frustration"]) for e in examples]
+    readings = predictor.frustration_readings(texts)
+    report["frustration_calibration"] = {
+        name: {"ece": expected_calibration_error(readings[name], frustration_truth), "macro_f1": head_report(frustration_truth, readings[name], SIGNAL_HEADS["frustration"])["macro_f1"]}
+        for name in ("served", "in_domain", "joint") if name in readings
+    }
     report["by_script"] = {}
     chosen = by_source["chosen"]
     for script in sorted({e.script for e in examples}):
@@ -175,6 +183,36 @@ def memory(model: str, threads: int, engine: str = "auto") -> Dict[str, float]:
     }
 
 
+def frustration_auc(readings: Dict[str, np.ndarray], truth: np.ndarray) -> Dict[str, Any]:
+    """ROC-AUC of frustration scores for negative versus positive tweets (neutral left
+    out), for the served score and the baselines next to it.
+
+    ``joint`` is the target's baseline: TF-IDF + logistic regression trained on the same
+    data as the served model (in-domain rows and the public training tweets).
+    ``sentiment_negative`` is a sentiment-only TF-IDF + logistic regression on the
+    tweets alone, its P(negative): a reference for pure sentiment.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from bot.signals.calibration import frustration_score
+
+    polar = truth != SENTIMENT.index("neutral")
+    negative = truth[polar] == SENTIMENT.index("negative")
+    out: Dict[str, Any] = {"pairs": "negative vs positive", "rows": int(polar.sum())}
+    if negative.all() or not negative.any():
+        return out
+    for name in ("served", "in_domain", "joint"):
+        if name in readings:
+            out[name] = float(roc_auc_score(negative, frustration_score(readings[name])[polar]))
+    if "sentiment" in readings:
+        out["sentiment_negative"] = float(roc_auc_score(negative, readings["sentiment"][polar, 0]))
+    positive = truth[polar] == SENTIMENT.index("positive")
+    out["positive_read_as_frustrated"] = {
+        name: float((readings[name][polar].argmax(1) != 0)[positive].mean()) for name in ("served", "in_domain") if name in readings
+    }
+    return out
+
+
 def public_report(predictor, folder: Optional[Path]) -> Dict:
     """Sentiment on ASTD's test split and ArSarcasm-v2's hash-held-out part."""
     from sklearn.metrics import f1_score
@@ -189,11 +227,13 @@ def public_report(predictor, folder: Optional[Path]) -> Dict:
         negative = truth == SENTIMENT.index("negative")
         entry: Dict = {"rows": len(rows), "reference": REFERENCES[name]}
         entry["split"] = "4class-unbalanced-test.txt" if name == "astd" else "hash bucket 0 of training_data.csv (~10 %), never trained on"
-        frustration = predictor.probabilities(texts, "chosen", ["frustration"])["frustration"].argmax(1)
+        readings = predictor.frustration_readings(texts)
+        frustration = readings["served"].argmax(1)
         entry["frustration_head_zero_shot"] = {
             "rule": "annoyed or angry => negative",
             "negative_vs_rest_macro_f1": float(f1_score(negative, frustration != 0, average="macro", zero_division=0)),
         }
+        entry["frustration_auc"] = frustration_auc(readings, truth)
         for source, probabilities in predictor.sentiment_by_source(texts).items():
             predicted = probabilities.argmax(1)
             scores = f1_score(truth, predicted, labels=[0, 1, 2], average=None, zero_division=0)
@@ -295,6 +335,10 @@ def summary_markdown(report: Dict) -> str:
         lines += ["", f"### {head} (chosen) per class", "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [f"| {c} | {per_class[c]['precision']:.3f} | {per_class[c]['recall']:.3f} | {per_class[c]['f1']:.3f} | {per_class[c]['support']} |" for c in labels]
         lines.append(f"\n![{head} confusion matrix]({head}_confusion.png)")
+    calibration = signals.get("frustration_calibration") or {}
+    if calibration:
+        lines += ["", "### Frustration calibration (held-out)", "", "| reading | macro-F1 | expected calibration error |", "|---|---|---|"]
+        lines += [f"| {name} | {v['macro_f1']:.3f} | {v['ece']:.3f} |" for name, v in calibration.items()]
     lines += ["", "### Chosen macro-F1 by script", "", "| script | rows | " + " | ".join(SIGNAL_HEADS) + " |", "|---|---|" + "---|" * len(SIGNAL_HEADS)]
     for script, entry in signals["by_script"].items():
         lines.append(f"| {script} | {entry['rows']} | " + " | ".join(f"{entry[h]:.3f}" for h in SIGNAL_HEADS) + " |")
@@ -335,6 +379,16 @@ def summary_markdown(report: Dict) -> str:
                 lines.append(f"| {figure} | " + " | ".join(_fmt(entry[s][figure]) if s in entry else "no head" for s in SOURCES) + " |")
         else:
             lines.append(entry.get("note", ""))
+        auc = entry.get("frustration_auc") or {}
+        if "served" in auc:
+            lines += [
+                "",
+                f"Frustration score, ROC-AUC negative vs positive ({auc['rows']} tweets): served **{auc['served']:.3f}**; "
+                f"baseline TF-IDF + logistic regression on the same data (joint) {_fmt(auc.get('joint'))}; "
+                f"in-domain head alone {_fmt(auc.get('in_domain'))}; sentiment-only TF-IDF + LR P(negative) {_fmt(auc.get('sentiment_negative'))}. "
+                "Positive tweets read as annoyed or angry: "
+                + ", ".join(f"{k} {v:.0%}" for k, v in auc.get("positive_read_as_frustrated", {}).items()) + ".",
+            ]
         lines += [
             f"\nFrustration head used zero-shot ({entry['frustration_head_zero_shot']['rule']}): negative-vs-rest macro-F1 "
             f"{entry['frustration_head_zero_shot']['negative_vs_rest_macro_f1']:.3f}.",

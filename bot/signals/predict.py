@@ -8,7 +8,9 @@
     #   "elongated": False}]
 
 Per head the stored choice (transformer, linear baseline or their average) decides
-the probabilities; the transformer does not run when no head needs it.
+the probabilities; the transformer does not run when no head needs it. Frustration
+goes through the calibrated stack of ``bot/signals/calibration.py`` when the model
+has one and training chose it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 from bot.signals.combine import combine
 from bot.signals.data import REPO_ROOT
 from bot.signals.labels import SIGNAL_HEADS
-from bot.signals.layout import LABELS_FILE, LINEAR_FILE, SELECTION_FILE, SENTIMENT_LINEAR_FILE
+from bot.signals import calibration
+from bot.signals.layout import JOINT_LINEAR_FILE, LABELS_FILE, LINEAR_FILE, SELECTION_FILE, SENTIMENT_LINEAR_FILE, STACK_FILE
 from bot.signals.linear import LinearSignals
 from bot.signals.text import prepare
 
@@ -48,6 +51,8 @@ class SignalsPredictor:
         folder: Optional[Path] = None,
         num_threads: Optional[int] = 1,
         engine: str = "auto",
+        joint_linear: Optional[LinearSignals] = None,
+        stack: Optional[calibration.FrustrationStack] = None,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -58,6 +63,9 @@ class SignalsPredictor:
         self.folder = folder
         self.num_threads = num_threads
         self.engine = engine
+        # the stack needs all three readings
+        self.joint_linear = joint_linear if stack is not None and sentiment_linear is not None else None
+        self.stack = stack if self.joint_linear is not None else None
 
     @classmethod
     def load(cls, path: Optional[str] = None, num_threads: Optional[int] = 1, engine: str = "auto") -> SignalsPredictor:
@@ -86,10 +94,17 @@ class SignalsPredictor:
                 f"No trained signals model in {folder} (missing {', '.join(missing)}). "
                 "Train it with `make train-signals` (python -m bot.signals.train --out models/signals)."
             )
-        selection = {head: spec["choice"] for head, spec in json.loads((folder / SELECTION_FILE).read_text(encoding="utf-8")).items()}
+        stored = json.loads((folder / SELECTION_FILE).read_text(encoding="utf-8"))
+        selection = {head: spec["choice"] for head, spec in stored.items()}
         sentiment_file = (folder / SENTIMENT_LINEAR_FILE).with_suffix(".json")
         sentiment_linear = LinearSignals.load(folder / SENTIMENT_LINEAR_FILE) if sentiment_file.is_file() else None
-        predictor = cls(None, LinearSignals.load(folder / LINEAR_FILE), selection, sentiment_linear, folder, num_threads, engine)
+        joint_linear = stack = None
+        if (stored.get("frustration") or {}).get("use_stack") and (folder / STACK_FILE).is_file():
+            joint_linear = LinearSignals.load(folder / JOINT_LINEAR_FILE)
+            stack = calibration.FrustrationStack.load(folder / STACK_FILE)
+        predictor = cls(
+            None, LinearSignals.load(folder / LINEAR_FILE), selection, sentiment_linear, folder, num_threads, engine, joint_linear, stack,
+        )
         if any(selection.get(head, "linear") != "linear" for head in SIGNAL_HEADS):
             predictor.model  # noqa: B018 - load the transformer now, not on the first message
         return predictor
@@ -132,12 +147,41 @@ class SignalsPredictor:
         return self._probabilities(inputs, source, list(heads or SIGNAL_HEADS))
 
     def _probabilities(self, inputs: List[str], source: str, heads: List[str]) -> Dict[str, np.ndarray]:
-        choices = {h: source if source != "chosen" else self.selection.get(h, "linear") for h in heads}
+        # "in_domain" is the stored choice without the frustration stack (evaluation)
+        choices = {h: source if source not in ("chosen", "in_domain") else self.selection.get(h, "linear") for h in heads}
         linear_heads = [h for h in heads if choices[h] != "transformer"]
         transformer_heads = [h for h in heads if choices[h] != "linear"]
         linear = self.linear.predict_proba(inputs, linear_heads) if linear_heads else {}
         transformer = self.model.probabilities(inputs, heads=transformer_heads) if transformer_heads else {}
-        return {h: combine(choices[h], transformer.get(h), linear.get(h)) for h in heads}
+        out = {h: combine(choices[h], transformer.get(h), linear.get(h)) for h in heads}
+        if source == "chosen" and "frustration" in out and self.stack is not None:
+            out["frustration"] = self.stacked_frustration(inputs, out["frustration"])
+        return out
+
+    def stacked_frustration(self, inputs: List[str], chosen: np.ndarray) -> np.ndarray:
+        """Calibrated frustration from the in-domain choice, the joint head and sentiment."""
+        assert self.stack is not None and self.joint_linear is not None and self.sentiment_linear is not None
+        x = calibration.features(
+            self.joint_linear.predict_proba(inputs)["frustration"], chosen, self.sentiment_linear.predict_proba(inputs)["sentiment"]
+        )
+        return self.stack.probabilities(x)
+
+    def frustration_readings(self, texts: Sequence[str]) -> Dict[str, np.ndarray]:
+        """Frustration probabilities of each reading, for evaluation: ``served`` (what
+        the assistant uses), ``in_domain`` (the in-domain choice alone) and, when the
+        model has them, ``joint`` (the TF-IDF + logistic-regression head trained on the
+        same in-domain rows and tweets) and ``sentiment`` (negative/neutral/positive)."""
+        inputs = [prepare(t if isinstance(t, str) else "").text for t in texts]
+        in_domain = self._probabilities(inputs, "in_domain", ["frustration"])["frustration"]
+        out = {"in_domain": in_domain}
+        if self.sentiment_linear is not None:
+            out["sentiment"] = self.sentiment_linear.predict_proba(inputs)["sentiment"]
+        if self.stack is not None and self.joint_linear is not None:
+            out["joint"] = self.joint_linear.predict_proba(inputs)["frustration"]
+            out["served"] = self.stacked_frustration(inputs, in_domain)
+        else:
+            out["served"] = in_domain
+        return out
 
     def predict(self, texts: Sequence[str]) -> List[Dict]:
         """Signals of each raw message (any length; empty and emoji-only text are fine).

@@ -31,7 +31,7 @@ from bot.signals import card as cards
 from bot.signals import corpus, data, shared
 from bot.signals.combine import CRITICAL, choose
 from bot.signals.labels import SENTIMENT, SIGNAL_HEADS
-from bot.signals.layout import LINEAR_FILE, SELECTION_FILE, SENTIMENT_LINEAR_FILE, TRAINING_FILE
+from bot.signals.layout import JOINT_LINEAR_FILE, LINEAR_FILE, SELECTION_FILE, SENTIMENT_LINEAR_FILE, STACK_FILE, TRAINING_FILE
 from bot.signals.text import model_input
 
 
@@ -55,6 +55,10 @@ class Recipe:
     in_domain_repeats: int = 1
     max_rows: Optional[int] = None
     sentiment_rows: Optional[int] = None
+    # the joint frustration head: in-domain rows repeated this often next to the tweets
+    joint_in_domain_repeats: int = 5
+    # tweets of the public validation parts that fit the frustration stack
+    stack_tweets: int = 3000
 
 
 TINY = Recipe(
@@ -272,7 +276,21 @@ def train(args: argparse.Namespace) -> Dict:
         log("  sentiment: " + ", ".join(f"{k} {v:.3f}" for k, v in chosen.scores.items()) + f" -> {chosen.choice}")
         seconds["sentiment_linear"] = time.time() - step_start
 
-    # --- (f) save ------------------------------------------------------------------------
+    # --- (f) frustration for real traffic: joint head and calibrated stack ------------
+    stack_info = None
+    joint_linear = stack = None
+    if sentiment_linear is not None:
+        step_start = time.time()
+        joint_linear, stack, stack_info = _frustration_stack(
+            recipe, model, linear, sentiment_linear, selection["frustration"]["choice"],
+            train_x, train_labels["frustration"], valid_x, valid_labels["frustration"],
+            transformer_valid["frustration"], linear_valid["frustration"], sentiment_train, sentiment_valid, args.seed,
+        )
+        selection["frustration"]["use_stack"] = stack_info["use_stack"]
+        selection["frustration"]["stack"] = stack_info["validation"]
+        seconds["frustration_stack"] = time.time() - step_start
+
+    # --- (g) save ------------------------------------------------------------------------
     seconds["total"] = time.time() - start
     used = {}
     if arbanking:
@@ -309,6 +327,7 @@ def train(args: argparse.Namespace) -> Dict:
         "linear": {"C": c_per_head},
         "selection": selection,
         "sentiment": sentiment_info,
+        "frustration_stack": stack_info,
         "seconds": seconds,
     }
     model.save(out, cards.build_card(info))
@@ -318,11 +337,110 @@ def train(args: argparse.Namespace) -> Dict:
     else:  # a model trained without the datasets must not keep an older sentiment model
         for suffix in (".json", ".npz"):
             (out / SENTIMENT_LINEAR_FILE).with_suffix(suffix).unlink(missing_ok=True)
+    if joint_linear is not None and stack is not None:
+        joint_linear.save(out / JOINT_LINEAR_FILE)
+        stack.save(out / STACK_FILE)
+    else:
+        (out / STACK_FILE).unlink(missing_ok=True)
+        for suffix in (".json", ".npz"):
+            (out / JOINT_LINEAR_FILE).with_suffix(suffix).unlink(missing_ok=True)
     (out / SELECTION_FILE).write_text(json.dumps(selection, indent=2) + "\n", encoding="utf-8")
     (out / TRAINING_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     log(f"saved {out} ({size / 1e6:.1f} MB) in {seconds['total'] / 60:.1f} min")
     return info
+
+
+def _frustration_stack(
+    recipe: Recipe,
+    model,
+    linear,
+    sentiment_linear,
+    choice: str,
+    train_x: List[str],
+    train_frustration: List[str],
+    valid_x: List[str],
+    valid_frustration: List[str],
+    transformer_valid: np.ndarray,
+    linear_valid: np.ndarray,
+    sentiment_train: List,
+    sentiment_valid: List,
+    seed: int,
+):
+    """Fit the joint frustration head and the stack of bot/signals/calibration.py.
+
+    Returns:
+        The joint linear head, the stack, and the facts for training.json: the
+        validation macro-F1 and ECE of the in-domain choice, the joint head and the
+        stack (out of fold), and the tweets' negative-vs-positive ROC-AUC of each.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from bot.signals import calibration
+    from bot.signals.combine import combine as combine_heads
+    from bot.signals.linear import LinearSignals
+
+    labels = SIGNAL_HEADS["frustration"]
+    mapped = [(x, "annoyed" if y == "negative" else "calm") for x, y in sentiment_train]
+    joint = LinearSignals.fit(
+        list(train_x) * recipe.joint_in_domain_repeats + [x for x, _ in mapped],
+        {"frustration": list(train_frustration) * recipe.joint_in_domain_repeats + [y for _, y in mapped]},
+        {"frustration": labels}, {"frustration": 10.0}, max_features=80000, min_df=2,
+    )
+    # In-domain validation: the linear head of select_c (trained without these rows),
+    # the transformer (these rows only stopped its training), the joint head and the
+    # sentiment head (neither saw them).
+    chosen_in = combine_heads(choice, transformer_valid, linear_valid)
+    x_in = calibration.features(joint.predict_proba(valid_x)["frustration"], chosen_in, sentiment_linear.predict_proba(valid_x)["sentiment"])
+    y_in = np.array(_indices(valid_frustration, labels))
+    tweets = list(sentiment_valid)
+    random.Random(seed).shuffle(tweets)
+    tweets = tweets[: recipe.stack_tweets]
+    tweet_x = [x for x, _ in tweets]
+    chosen_tw = combine_heads(
+        choice,
+        model.probabilities(tweet_x, heads=["frustration"])["frustration"] if choice != "linear" else None,
+        linear.predict_proba(tweet_x, ["frustration"])["frustration"] if choice != "transformer" else None,
+    )
+    x_tw = calibration.features(joint.predict_proba(tweet_x)["frustration"], chosen_tw, sentiment_linear.predict_proba(tweet_x)["sentiment"])
+    y_tw = np.array([labels.index("annoyed") if y == "negative" else labels.index("calm") for _, y in tweets])
+    x = np.vstack([x_in, x_tw])
+    y = np.concatenate([y_in, y_tw])
+    # both sources weigh the same in total, whatever their sizes
+    weights = np.concatenate([np.ones(len(y_in)), np.full(len(y_tw), len(y_in) / max(1, len(y_tw)))])
+    out_of_fold = calibration.cross_validated(x, y, labels, weights, seed=seed)
+    stack = calibration.FrustrationStack.fit(x, y, labels, weights)
+
+    polar = np.array([y != "neutral" for _, y in tweets])
+    negative = np.array([y == "negative" for _, y in tweets])[polar]
+    n_in = len(y_in)
+    candidates = {
+        "chosen": (np.exp(x[:, 3:6]), "in-domain head as selected"),
+        "joint": (np.exp(x[:, 0:3]), "TF-IDF + logistic regression on in-domain rows and tweets (the baseline)"),
+        "stack": (out_of_fold, "calibrated stack, out of fold"),
+    }
+    validation = {}
+    for name, (probabilities, what) in candidates.items():
+        validation[name] = {
+            "what": what,
+            "in_domain": calibration.summary(probabilities[:n_in], y_in),
+            "tweets_negative_vs_positive_auc": float(roc_auc_score(negative, calibration.frustration_score(probabilities[n_in:])[polar])),
+        }
+        log(f"  frustration {name}: in-domain macro-F1 {validation[name]['in_domain']['macro_f1']:.3f}, "
+            f"ECE {validation[name]['in_domain']['ece']:.3f}; tweets AUC {validation[name]['tweets_negative_vs_positive_auc']:.3f}")
+    def overall(name: str) -> float:
+        return (validation[name]["in_domain"]["macro_f1"] + validation[name]["tweets_negative_vs_positive_auc"]) / 2
+
+    use_stack = overall("stack") >= max(overall("chosen"), overall("joint"))
+    log(f"  frustration: {'the stack' if use_stack else 'the in-domain choice'} serves (mean of in-domain macro-F1 and tweets AUC)")
+    info = {
+        "use_stack": use_stack,
+        "sources": list(calibration.SOURCES),
+        "joint_in_domain_repeats": recipe.joint_in_domain_repeats,
+        "rows": {"in_domain_validation": n_in, "tweets_validation": len(y_tw)},
+        "validation": validation,
+    }
+    return joint, stack, info
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -7,7 +7,7 @@ const I18N = {
     title: "لوحة الموظفين — نور للخدمات", offline: "غير متصل", online: "متصل", logout: "خروج",
     signin: "تسجيل الدخول", username: "اسم المستخدم", password: "كلمة المرور",
     queue: "قائمة الانتظار", mine: "محادثاتي", others: "مع الزملاء", on_duty: "الموظفون المتصلون:",
-    pick: "اختر تذكرة من القائمة.", reasons: "الأسباب:", claim: "استلام", return: "إعادة إلى المساعد",
+    pick: "اختر تذكرة من القائمة.", reasons: "الأسباب:", evidence: "ما قرّر التحويل:", evidence_message: "رسالة العميل", evidence_asked: "بعد سؤال المساعد", claim: "استلام", return: "إعادة إلى المساعد",
     resolve: "إغلاق وطلب التقييم", transfer: "تحويل", customer_typing: "العميل يكتب…",
     canned: "ردود جاهزة…", note: "ملاحظة داخلية", reply_placeholder: "اكتب ردك للعميل…", send: "إرسال",
     summary: "الملخص", signals: "المؤشرات عبر الوقت", slots: "المعلومات المعروفة", rating: "التقييم",
@@ -25,7 +25,7 @@ const I18N = {
     title: "Agent console — Noor Services", offline: "offline", online: "online", logout: "Sign out",
     signin: "Sign in", username: "Username", password: "Password",
     queue: "Queue", mine: "My conversations", others: "With colleagues", on_duty: "Agents online:",
-    pick: "Pick a ticket from the list.", reasons: "Reasons:", claim: "Claim", return: "Return to the bot",
+    pick: "Pick a ticket from the list.", reasons: "Reasons:", evidence: "What decided the handoff:", evidence_message: "customer wrote", evidence_asked: "after the bot asked", claim: "Claim", return: "Return to the bot",
     resolve: "Resolve and ask for a rating", transfer: "Transfer", customer_typing: "Customer is typing…",
     canned: "Canned replies…", note: "Internal note", reply_placeholder: "Write your reply to the customer…", send: "Send",
     summary: "Summary", signals: "Signals over time", slots: "What we know", rating: "Rating",
@@ -318,6 +318,7 @@ function renderTicketHead() {
   $("t-state").textContent = t(ticket.state === "bot" ? "bot_state" : ticket.state);
   $("t-agent").textContent = ticket.agent ? `${t("claimed_by")} ${ticket.agent}` : "";
   $("t-reasons").textContent = reasonText(ticket.reasons);
+  renderEvidence(ticket.evidence || []);
   const holder = ticket.agent === state.me.username;
   const supervisor = state.me.role === "supervisor";
   const open = ticket.state === "queued" || ticket.state === "with_agent";
@@ -329,6 +330,25 @@ function renderTicketHead() {
   $("send").disabled = !canWrite && !$("as-note").checked;
   $("reply").disabled = !canWrite && !$("as-note").checked;
   renderWait();
+}
+
+// Which rule decided the handoff and on what words and scores (bot/escalation.py),
+// so an agent can see at once whether it was needed and say so in a note.
+function renderEvidence(evidence) {
+  const list = $("t-evidence");
+  list.replaceChildren();
+  const names = I18N[state.lang].reasons_map;
+  evidence.forEach((item) => {
+    const scores = Object.entries(item.scores || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join("، ");
+    const line = el("li", "evidence");
+    line.dir = "auto";
+    line.append(el("strong", null, names[item.reason] || item.reason || ""));
+    line.append(el("span", null, ` · ${item.rule || ""} · ${item.detail || ""}${scores ? ` · ${scores}` : ""}`));
+    if (item.message) line.append(el("div", "evidence-message", `${t("evidence_message")}: «${item.message}»`));
+    if (item.bot_asked) line.append(el("div", "evidence-message", `${t("evidence_asked")}: «${item.bot_asked}»`));
+    list.append(line);
+  });
+  $("t-evidence-box").hidden = evidence.length === 0;
 }
 
 function renderWait() {

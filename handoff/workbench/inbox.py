@@ -18,7 +18,9 @@ from handoff.workbench.masking import mask
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = {"action_fallback", "action_default_fallback", "action_default_ask_affirmation"}
 HANDOFF_ACTIONS = {"action_handoff"}
-FLAGS = ("low_confidence", "fallback", "handed_off", "contradicted")
+# ``escalated``: this message made the assistant hand the conversation to a person
+# (the item carries the evidence that decided it, so a wrong handoff can be relabelled).
+FLAGS = ("low_confidence", "fallback", "handed_off", "contradicted", "escalated")
 # What customers write when the assistant got them wrong, normalised (alef, teh
 # marbuta, digits) the way ``normalize`` leaves them. Matched as whole phrases.
 _CORRECTIONS = [
@@ -45,6 +47,8 @@ class InboxItem:
         channel: the input channel (rest, webchat, whatsapp, ...).
         timestamp: Unix time of the message; ``date`` its ISO day (UTC).
         flags: which of :data:`FLAGS` apply.
+        handoff_evidence: for an ``escalated`` message, what decided the handoff
+            (reason, rule, detail, scores; bot/escalation.py), message text masked.
     """
 
     id: str
@@ -63,6 +67,7 @@ class InboxItem:
     timestamp: float = 0.0
     date: str = ""
     flags: List[str] = field(default_factory=list)
+    handoff_evidence: List[Dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -147,6 +152,28 @@ def _masked_entities(text: str, masked: str, entities: Iterable[Dict[str, Any]])
     return out
 
 
+def _handoff_evidence(answer: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The evidence EscalationPolicy recorded, when these events (the assistant's
+    answer to one message) hand the conversation to a person; personal data masked."""
+    if not any(e.get("event") == "action" and e.get("name") in HANDOFF_ACTIONS for e in answer):
+        return []
+    recorded = next(
+        (e.get("value") for e in answer if e.get("event") == "slot" and e.get("name") == "escalation_evidence" and e.get("value")),
+        None,
+    )
+    if not isinstance(recorded, list):
+        return [{"reason": None, "rule": "dialogue_rule", "detail": "", "scores": {}}]
+    out = []
+    for item in recorded:
+        if isinstance(item, dict):
+            out.append({
+                "reason": item.get("reason"), "rule": item.get("rule"), "detail": mask(str(item.get("detail") or "")),
+                "scores": {k: v for k, v in (item.get("scores") or {}).items() if isinstance(v, (int, float))},
+                "bot_asked": mask(str(item.get("bot_asked") or "")),
+            })
+    return out
+
+
 def items_from_dialogue(conversation_id: str, dialogue: Dict[str, Any], low_confidence: float = 0.5) -> List[InboxItem]:
     """Customer messages of one serialised tracker, with their flags.
 
@@ -185,6 +212,9 @@ def items_from_dialogue(conversation_id: str, dialogue: Dict[str, Any], low_conf
             following_intent = ((following.get("parse_data") or {}).get("intent") or {}).get("name")
             if following_intent == "deny" or is_correction(following.get("text") or ""):
                 flags.append("contradicted")
+        evidence = _handoff_evidence(events[index + 1 : next_index])
+        if evidence:
+            flags.append("escalated")
         masked = mask(text)
         timestamp = float(event.get("timestamp") or 0.0)
         items.append(
@@ -200,6 +230,7 @@ def items_from_dialogue(conversation_id: str, dialogue: Dict[str, Any], low_conf
                 timestamp=timestamp,
                 date=datetime.fromtimestamp(timestamp, tz=timezone.utc).date().isoformat() if timestamp else "",
                 flags=flags,
+                handoff_evidence=evidence,
                 **_signals(parse),
             )
         )

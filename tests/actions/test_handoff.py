@@ -254,6 +254,23 @@ def test_nobody_on_duty_offers_a_callback_with_a_time(load_tracker, run, service
     assert store.for_conversation("conv-handoff-008") == []  # the service holds the ticket
 
 
+@pytest.mark.parametrize("within_duty_hours, says", [(True, "busy"), (False, "off_hours"), (None, "busy")])
+def test_out_of_hours_is_said_only_outside_duty_hours(within_duty_hours, says, load_tracker, run, service) -> None:
+    reply = {"ticket_id": "H-11", "agents_on_duty": 0, "callback_eta": "2026-11-23T05:00:00+00:00"}
+    if within_duty_hours is not None:
+        reply["within_duty_hours"] = within_duty_hours
+    service.reply = (201, reply)
+    messages, _ = run(ActionHandoff(), load_tracker("handoff_request.json"))
+    text = _texts(messages)
+    replies = get_knowledge_base().replies
+    off_hours = [v.split("،")[0] for v in replies.variants("handoff_callback_off_hours")]
+    busy = [v.split("،")[0] for v in replies.variants("handoff_callback_busy")]
+    assert "H-11" in text
+    assert any(lead in text for lead in (off_hours if says == "off_hours" else busy))
+    assert not any(lead in text for lead in (busy if says == "off_hours" else off_hours))
+    assert ("خارج الدوام" in text or "انتهى دوام" in text) == (says == "off_hours")
+
+
 def test_nobody_on_duty_without_a_time_uses_the_organisations_promise(load_tracker, run, service, monkeypatch) -> None:
     monkeypatch.setattr(settings, "now", lambda: datetime(2026, 11, 22, 23, 30, tzinfo=settings.local_zone("Asia/Riyadh")))
     service.reply = (201, {"ticket_id": "H-10", "agents_on_duty": 0})

@@ -113,6 +113,11 @@ def ticket_payload(conversation_id: str, priority: int = 1, **extra: Any) -> Dic
         "conversation_id": conversation_id,
         "channel": "rest",
         "reasons": ["essential_outage", "angry"],
+        "evidence": [
+            {"reason": "essential_outage", "rule": "service_with_outage_words", "detail": "electricity: «مقطوعه»",
+             "scores": {"urgency": 0.95, "frustration": 0.9}, "message": "الكهرباء مقطوعة من الصبح!!"},
+            {"reason": "angry", "rule": "angry_model", "detail": "angry (0.90)", "scores": {"frustration": 0.9}},
+        ],
         "priority": priority,
         "signals": [{"ts": 1.0, "frustration": 0.9, "urgency_service": "electricity", "urgency_score": 0.95}],
         "intents": ["report_outage"],

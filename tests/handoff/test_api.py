@@ -13,7 +13,8 @@ def test_ticket_creation_is_idempotent_per_open_conversation(service):
     assert first.status_code == 201, first.text
     body = first.json()
     assert body["ticket_id"].startswith("HO-") and body["position"] == 1
-    assert set(body) >= {"estimated_wait_s", "agents_on_duty", "callback_eta"}
+    assert set(body) >= {"estimated_wait_s", "agents_on_duty", "callback_eta", "within_duty_hours"}
+    assert isinstance(body["within_duty_hours"], bool)
     again = internal(service, "POST", "/api/internal/tickets", json=ticket_payload("c1"))
     assert again.status_code == 200 and again.json()["ticket_id"] == body["ticket_id"]
     found = internal(service, "GET", "/api/internal/conversations/c1")

@@ -51,6 +51,10 @@ def test_console_claim_reply_live_updates_and_literal_html(service):
             expect(queued).to_have_class(re.compile(r"\bp1\b"))
             queued.click()
             expect(page.locator("#t-id")).to_have_text(ticket_id)
+            # what decided the handoff, rule by rule, for the agent to judge
+            expect(page.locator("#t-evidence li")).to_have_count(2)
+            expect(page.locator("#t-evidence li").first).to_contain_text("service_with_outage_words")
+            expect(page.locator("#t-evidence li").first).to_contain_text("الكهرباء مقطوعة من الصبح")
             # the customer's HTML is text: shown literally, no element made, nothing run
             literal = page.locator("#transcript .bubble.customer .text", has_text=XSS)
             expect(literal).to_have_count(1)

@@ -52,6 +52,12 @@ def test_payload_errors_are_specific():
     with pytest.raises(PayloadError):
         validate_ticket({"conversation_id": "a b c", "priority": 1})
     ticket = validate_ticket({"conversation_id": "c1", "priority": 2, "transcript": [{"role": "hacker", "text": "x"}, {"role": "bot", "text": " "}]})
+    assert ticket["evidence"] == []
+    evidence = validate_ticket({"conversation_id": "c1", "evidence": [
+        {"reason": "angry", "rule": "angry_model\x07", "detail": 5, "scores": {"frustration": 0.9, "bad": "x", "flag": True}, "message": "x" * 5000},
+    ]})["evidence"]
+    assert evidence[0]["rule"] == "angry_model" and evidence[0]["detail"] is None
+    assert evidence[0]["scores"] == {"frustration": 0.9} and len(evidence[0]["message"]) == 2000
     assert ticket["transcript"] == [{"ts": None, "role": "system", "text": "x"}]
     assert ticket["customer_display"] == "web c1"
     assert validate_rating({"rating": 5, "comment": "  ممتاز \x00"}) == {"rating": 5, "comment": "ممتاز"}

@@ -104,3 +104,79 @@ def test_message_view_reads_rasa_parse_data():
 def test_consecutive_fallbacks_counts_from_the_newest():
     assert escalation.consecutive_fallbacks(["nlu_fallback", "nlu_fallback", "greet"]) == 2
     assert escalation.consecutive_fallbacks(["greet", "nlu_fallback"]) == 0
+
+
+# ---------------------------------------------------------------- evidence and context
+from bot.nlu import cues  # noqa: E402
+from bot.escalation import Context  # noqa: E402
+from tests.unit.test_cues import SHORT_REPLIES  # noqa: E402
+
+
+def said(text, intent="inform", level="calm", score=0.0, service="none", urgency=0.0, entities=(), confidence=0.9):
+    """A message with its words, as the policy builds it from the parse data."""
+    return MessageView(intent, level, score, service, urgency, tuple(entities), cues.read(text), confidence)
+
+
+@pytest.mark.parametrize("text", SHORT_REPLIES)
+def test_no_short_reply_escalates_on_model_scores_however_high(text):
+    # the worst case the models produced for "لا": an outage reading and an angry one
+    for intent in ("deny", "affirm", "inform", "report_outage", "complaint"):
+        message = said(text, intent, "angry", 0.97, "internet", 0.99)
+        assert decide(message, [0.9, 0.95, 0.97], 0, CONFIG).reasons == (), (text, intent)
+
+
+def test_the_closing_no_after_anything_else_is_no_handoff():
+    context = Context(bot_asked="العفو، هذا واجبنا. هل هناك شيء آخر أساعدك فيه؟")
+    assert not decide(said("لا", "deny", "calm", 0.26, "internet", 0.81), [0.0, 0.26], 0, CONFIG, context).handoff
+
+
+@pytest.mark.parametrize(
+    "message, rule",
+    [
+        (said("الكهربا مقطوعة عندنا", "report_outage", entities=["electricity"]), "service_with_outage_words"),
+        (said("عندي مشكلة بالكهرباء من امس", "report_outage", entities=["electricity"]), "outage_intent"),
+        (said("وضعنا صعب جدا مع الموية", "complaint", service="water", urgency=0.95, entities=["water"]), "model_score_with_service"),
+    ],
+)
+def test_an_essential_outage_needs_an_outage_reading_and_says_which(message, rule):
+    decision = decide(message, [0.1], 0, CONFIG)
+    assert decision.reasons == ("essential_outage",) and decision.priority == "urgent"
+    assert decision.evidence[0].rule == rule and decision.evidence[0].reason == "essential_outage"
+    assert decision.service in ("electricity", "water")
+
+
+def test_a_service_named_in_answer_to_the_outage_form_is_an_outage():
+    message = said("الكهرباء", "inform", entities=["electricity"])
+    assert not decide(message, [0.0], 0, CONFIG).handoff  # alone: just a word
+    decision = decide(message, [0.0], 0, CONFIG, Context(active_loop="outage_form", requested_slot="service_type"))
+    assert decision.evidence[0].rule == "outage_form_answer" and decision.service == "electricity"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        said("الكهرباء رجعت الحمد لله", "report_outage", service="electricity", urgency=0.98, entities=["electricity"]),
+        said("هل في قطع مبرمج بكرة للكهرباء؟", "report_outage", service="electricity", urgency=0.95, entities=["electricity"]),
+        # a model score alone, the intent classifier sure it is something else
+        said("احنا هننقل الشهر الجاي، اعمل ايه في الكهربا", "move_service", service="electricity", urgency=0.95, entities=["electricity"]),
+        # an unsure outage intent without outage words
+        said("رح تنقطع الكهربا ولا النت؟", "report_outage", confidence=0.34, entities=["electricity"]),
+        # a high urgency score, no service named
+        said("متى تفتحون؟", "opening_hours", service="internet", urgency=0.97, confidence=0.3),
+    ],
+)
+def test_scores_without_an_outage_reading_do_not_open_an_urgent_ticket(message):
+    assert "essential_outage" not in decide(message, [0.0], 0, CONFIG).reasons
+
+
+def test_a_request_for_a_person_in_words_the_classifier_missed():
+    decision = decide(said("لا، بدي احكي مع حدا من الموظفين", "deny"), [0.0], 0, CONFIG)
+    assert decision.reasons == ("explicit_request",)
+    assert decision.evidence[0].rule == "person_request_words"
+
+
+def test_every_reason_carries_its_evidence_in_order():
+    decision = decide(said("الانترنت مقطوع وانتم ولا على بالكم!!", "report_outage", "angry", 0.95, "internet", 0.97, ["internet"]), [0.95], 0, CONFIG)
+    assert decision.reasons == ("essential_outage", "angry")
+    assert [e.reason for e in decision.evidence] == ["essential_outage", "angry"]
+    assert decision.evidence[1].as_dict()["scores"]["frustration"] == 0.95

@@ -91,3 +91,47 @@ def test_explicit_request_for_a_person(policy):
     prediction = policy.predict_action_probabilities(tracker, DOMAIN)
     assert predicted(prediction) == "action_handoff"
     assert SlotSet("escalation_priority", "normal") in prediction.optional_events
+
+
+def said_tracker(*messages):
+    """A conversation of (text, intent, frustration, urgency) customer messages."""
+    tracker = DialogueStateTracker("u2", DOMAIN.slots)
+    tracker.update(ActionExecuted("action_listen"))
+    for i, (text, intent, frustration, service) in enumerate(messages):
+        signals = {"frustration": {"level": frustration[0], "score": frustration[1]}, "urgency": {"service": service[0], "score": service[1]}}
+        parse = {"text": text, "intent": {"name": intent, "confidence": 0.95}, "entities": [], "signals": signals}
+        tracker.update(UserUttered(text, parse["intent"], parse_data=parse))
+        if i < len(messages) - 1:
+            tracker.update(ActionExecuted("utter_you_are_welcome"))
+            tracker.update(ActionExecuted("action_listen"))
+    return tracker
+
+
+def test_the_closing_no_is_left_to_the_dialogue_however_the_models_read_it(policy):
+    tracker = said_tracker(
+        ("كم فاتورتي", "bill_inquiry", CALM, NONE),
+        ("شكرا", "thank", CALM, NONE),
+        ("لا", "deny", ("angry", 0.9), ("internet", 0.95)),
+    )
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) is None
+    # short replies say nothing about the mood: only the first message is scored
+    assert SlotSet("frustration_scores", [0.05]) in prediction.events
+
+
+def test_the_handoff_records_its_evidence_for_agents_and_trainers(policy):
+    tracker = said_tracker(("الكهربا مقطوعة عندنا من الصبح", "report_outage", CALM, ("electricity", 0.97)))
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) == "action_handoff"
+    evidence = next(e.value for e in prediction.optional_events if isinstance(e, SlotSet) and e.key == "escalation_evidence")
+    assert evidence[0]["reason"] == "essential_outage"
+    assert evidence[0]["rule"] == "service_with_outage_words"
+    assert evidence[0]["message"] == "الكهربا مقطوعة عندنا من الصبح"
+
+
+def test_after_a_fallback_it_waits_for_the_customer(policy):
+    # Rasa's core fallback (no policy sure) runs action_fallback too; without this
+    # it would predict itself again until the circuit breaker trips
+    tracker = tracker_with(("affirm", CALM, NONE))
+    tracker.update(ActionExecuted("action_fallback"))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"

@@ -79,7 +79,7 @@ def conversations(redis_url: str) -> Dict[str, float]:
     Returns:
         sender id to the time of its first message.
     """
-    from rasa.shared.core.events import ActionExecuted, BotUttered
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet
 
     day = 86400.0
     now = time.time()
@@ -104,6 +104,11 @@ def conversations(redis_url: str) -> Dict[str, float]:
         user_event("النت فاصل من يومين وانا زعلاااان جوالي 0551234567", "report_outage", 0.88, dialect="gulf",
                    frustration="angry", channel="whatsapp", timestamp=now - 10,
                    entities=[{"entity": "phone_number", "start": 39, "end": 49, "value": "0551234567", "extractor": "CRF"}]),
+        SlotSet("escalation_evidence", [
+            {"reason": "essential_outage", "rule": "service_with_outage_words", "detail": "internet: «فاصل»",
+             "scores": {"urgency": 0.97, "frustration": 0.9}, "message": "النت فاصل ... 0551234567", "bot_asked": None},
+            {"reason": "angry", "rule": "angry_model", "detail": "angry (0.90)", "scores": {"frustration": 0.9}},
+        ]),
         ActionExecuted("action_handoff"),
     ])
     return {"conv-lowconf": now - 60, "conv-fallback": old, "conv-contradicted": now - 30, "conv-handoff": now - 10}

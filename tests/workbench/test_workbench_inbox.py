@@ -44,6 +44,15 @@ def test_each_filter_keeps_exactly_its_messages(settings, conversations, flag, e
     assert {item.text for item in inbox(settings, flags=flag)} == expected
 
 
+def test_the_message_that_caused_a_handoff_carries_the_evidence_for_trainers(settings, conversations):
+    items = inbox(settings, flags="escalated")
+    assert [i.conversation_id for i in items] == ["conv-handoff"]
+    evidence = items[0].handoff_evidence
+    assert [(e["reason"], e["rule"]) for e in evidence] == [("essential_outage", "service_with_outage_words"), ("angry", "angry_model")]
+    assert evidence[0]["scores"] == {"urgency": 0.97, "frustration": 0.9}
+    assert "0551234567" not in str(evidence)  # the customer's words stay out of it
+
+
 def test_dialect_and_date_filters(settings, conversations):
     assert {i.conversation_id for i in inbox(settings, dialect="egyptian")} == {"conv-fallback"}
     today = datetime.datetime.now(datetime.timezone.utc).date()

@@ -87,7 +87,7 @@ async function loadCatalogue() {
 
 $("ann-intent").addEventListener("change", () => { $("new-intent").hidden = $("ann-intent").value !== "__new__"; });
 
-const FLAG_NAMES = { low_confidence: "ثقة منخفضة", fallback: "لم تُفهم", handed_off: "حُوّلت لموظف", contradicted: "صحّحها العميل" };
+const FLAG_NAMES = { low_confidence: "ثقة منخفضة", fallback: "لم تُفهم", handed_off: "حُوّلت لموظف", contradicted: "صحّحها العميل", escalated: "سبّبت التحويل" };
 
 async function loadInbox() {
   const params = new URLSearchParams();
@@ -112,6 +112,13 @@ async function loadInbox() {
     const flags = el("p");
     for (const flag of item.flags) flags.append(el("span", FLAG_NAMES[flag] || flag, "flag"));
     li.append(text, meta, flags);
+    // what decided the handoff: a wrong one is relabelled here like any message
+    for (const evidence of item.handoff_evidence || []) {
+      const scores = Object.entries(evidence.scores || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ");
+      const line = el("p", `${evidence.reason || "?"} · ${evidence.rule || ""} · ${evidence.detail || ""}${scores ? ` · ${scores}` : ""}`, "meta evidence");
+      line.dir = "auto";
+      li.append(line);
+    }
     li.addEventListener("click", () => openItem(item));
     list.append(li);
   }

@@ -1,0 +1,248 @@
+"""Reading a message for escalation: outage expressions, short replies, requests for a person.
+
+Pure module on :mod:`bot.nlu.arabic_text` tokens; the words live in
+``lexicons/cues.yml``. The escalation decision (``bot/escalation.py``) asks it for
+*evidence*: a model score alone is never enough to send a customer to a person, so
+these readings say what the words of the message support.
+
+    >>> reading = read("الكهربا مقطوعة عندنا من الصبح")
+    >>> reading.outage_cue, reading.services
+    ('مقطوعه', ('electricity',))
+    >>> read("لا شكرا").short_reply
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+import yaml
+
+from bot.nlu.arabic_text import RawToken, normalize, tokenize
+from bot.nlu.service_types import ServiceMention, find_services
+
+CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
+# A state word ("مقطوعة") counts for a service word at most this many tokens away.
+OUTAGE_WINDOW = 4
+# At most this many filler words between an absence word and the service ("ما في عندنا كهربا").
+ABSENCE_GAP = 2
+# Symbols that can close a calm reply ("شكرا 🙏"); any other emoji ("😡") keeps the
+# message for the models to read.
+CALM_SYMBOLS = frozenset("👍🙏❤🌹😊☺👌🌷💐😀😃🙂🤝✅♥💙💚🌸😍🥰❤️")
+# Digits, or digits joined by date and time separators ("15/3", "10:30").
+_NUMERIC = re.compile(r"^\d+([/:.\-]\d+)*$")
+# Words of people a customer asks to talk to, and the verbs that ask.
+PERSON_WORDS = frozenset({
+    "موظف", "موظفه", "موظفين", "الموظف", "الموظفه", "الموظفين", "انسان", "بشري", "بشر", "شخص", "مسؤول", "مسئول",
+    "مدير", "المسؤول", "المدير", "حدا", "حد", "احد", "واحد", "عبد", "مخلوق", "مشرف", "المشرف", "ممثل", "خدمه",
+    "agent", "human", "person", "someone", "somebody", "representative", "rep", "operator", "employee", "staff",
+    "manager", "supervisor", "real", "live", "wa7ed", "wahed", "7ad", "had", "7ada", "hada", "mowazaf", "mowazzaf",
+    "mwadhaf", "mwazaf", "3abd", "insan", "ensan", "bachar", "bashar",
+})
+# Person words that also mean "anyone" or "one": they count only with a talking verb.
+WEAK_PERSON_WORDS = frozenset({"حدا", "حد", "احد", "واحد", "عبد", "مخلوق", "خدمه", "someone", "somebody", "person", "real", "live",
+                               "wa7ed", "wahed", "7ad", "had", "7ada", "hada", "3abd", "staff"})
+TALK_WORDS = frozenset({
+    "احكي", "نحكي", "يحكي", "تحكي", "احاكي", "اكلم", "نكلم", "يكلم", "تكلم", "كلمني", "اتكلم", "نتكلم", "يتكلم",
+    "اتحدث", "نتحدث", "التحدث", "الحديث", "التكلم", "اهدر", "نهدر", "نهضر", "اهضر", "تهضر", "نتواصل", "اتواصل",
+    "حولني", "حولوني", "حوليني", "تحولني", "تحولوني", "وصلني", "وصلوني", "توصلني", "كلموني", "دردش",
+    "talk", "speak", "chat", "transfer", "connect", "hder", "nhder", "nhdr", "n7ki", "na7ki", "a7ki", "ahki",
+    "nahki", "nehki", "kalem", "akalem", "nkalem", "nkallem", "etkalem", "atkalam", "nitkalam", "7awelni", "hawelni",
+})
+WANT_WORDS = frozenset({
+    "ابي", "ابغي", "ابغا", "بدي", "بدنا", "عايز", "عاوز", "عايزه", "عاوزه", "بغيت", "نبغي", "نحب", "احب", "اريد",
+    "نريد", "حابب", "حابه", "ودي", "محتاج", "محتاجه", "ابا", "اطلب", "نطلب",
+    "want", "need", "like", "please", "pls", "plz", "bghit", "b9it", "bdi", "bidi", "3ayez", "3awez", "3ayz", "abi",
+    "abgha", "abga", "n7eb", "nheb", "nhib", "ariid", "ured", "urid",
+})
+
+
+@dataclass(frozen=True)
+class Cues:
+    """The lexicon, normalised: phrases are tuples of normalised words."""
+
+    prefixes: Tuple[str, ...]
+    lists: Dict[str, FrozenSet[Tuple[str, ...]]]
+    longest: int
+
+
+@lru_cache(maxsize=4)
+def load_cues(path: Path = CUES_PATH) -> Cues:
+    """Read ``cues.yml`` once per path."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for name, entries in data.items():
+        odd = [e for e in entries or [] if not isinstance(e, str)]
+        if odd:  # YAML reads a bare no/yes/on/off as a boolean: quote such words
+            raise ValueError(f"{path.name}: list {name!r} has entries that are not strings: {odd}")
+    prefixes = tuple(sorted((normalize(p).text for p in data.pop("prefixes", [])), key=len, reverse=True))
+    lists = {
+        name: frozenset(tuple(normalize(str(entry)).text.replace("'", "").split()) for entry in entries or [])
+        for name, entries in data.items()
+    }
+    longest = max((len(p) for phrases in lists.values() for p in phrases), default=1)
+    return Cues(prefixes, lists, longest)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A phrase of one list found in the message (token positions, end exclusive)."""
+
+    kind: str
+    start: int
+    end: int
+    words: str
+
+
+def _forms(word: str, prefixes: Sequence[str]) -> List[str]:
+    out = [word]
+    out += [word[len(p):] for p in prefixes if word.startswith(p) and len(word) - len(p) >= 2]
+    return out
+
+
+def find(tokens: Sequence[RawToken], kinds: Sequence[str], cues: Optional[Cues] = None) -> List[Match]:
+    """Phrases of the given lists, longest first, left to right, without overlaps."""
+    cues = cues or load_cues()
+    norms = [t.norm.replace("'", "") for t in tokens]
+    found: List[Match] = []
+    i = 0
+    while i < len(norms):
+        hit: Optional[Match] = None
+        for size in range(min(cues.longest, len(norms) - i), 0, -1):
+            rest = tuple(norms[i + 1 : i + size])
+            for first in _forms(norms[i], cues.prefixes):
+                key = (first, *rest)
+                kind = next((k for k in kinds if key in cues.lists.get(k, ())), None)
+                if kind:
+                    hit = Match(kind, i, i + size, " ".join(key))
+                    break
+            if hit:
+                break
+        if hit:
+            found.append(hit)
+            i = hit.end
+        else:
+            i += 1
+    return found
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the words of one message support.
+
+    Attributes:
+        tokens: the message's tokens (raw offsets, normalised forms).
+        services: essential services named, in order.
+        outage_cue: the outage or absence phrase next to a service word, if any.
+        outage_service: the service that phrase is about.
+        blocked_by: ``restored``, ``planned`` or ``past`` when the message says the
+            outage is over, scheduled or in the past (the latest cue wins).
+        short_reply: only yes/no/thanks/ok/greeting/closing words, numbers, dates and emoji.
+        person_request: the words that ask for a person, if any.
+    """
+
+    tokens: Tuple[RawToken, ...]
+    services: Tuple[str, ...]
+    outage_cue: Optional[str]
+    outage_service: Optional[str]
+    blocked_by: Optional[str]
+    short_reply: bool
+    person_request: Optional[str]
+
+
+def _token_index(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
+    first = next(i for i, t in enumerate(tokens) if t.end > mention.start)
+    last = max(i for i, t in enumerate(tokens) if t.start < mention.end)
+    return first, last
+
+
+def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues: Cues) -> Tuple[Optional[Match], Optional[str], Optional[str]]:
+    """The outage cue tied to a service word, the service, and what blocks it."""
+    if not mentions:
+        return None, None, None
+    matches = find(tokens, ["outage", "absence", "restored", "planned", "past"], cues)
+    fillers = cues.lists.get("filler", frozenset())
+    spans = [(_token_index(tokens, m), m.value) for m in mentions]
+    tied: List[Tuple[Match, str]] = []
+    for match in matches:
+        for (first, last), service in spans:
+            if match.kind == "outage":
+                distance = first - match.end + 1 if match.end <= first else match.start - last
+                if 0 < distance <= OUTAGE_WINDOW or match.start <= first < match.end:
+                    tied.append((match, service))
+                    break
+            elif match.kind == "absence":
+                between = tokens[match.end : first] if match.end <= first else tokens[last + 1 : match.start]
+                if len(between) <= ABSENCE_GAP and all((t.norm,) in fillers for t in between):
+                    tied.append((match, service))
+                    break
+    blockers = [m for m in matches if m.kind in ("restored", "planned", "past")]
+    if not tied:
+        return None, None, blockers[-1].kind if blockers else None
+    cue, service = tied[-1]
+    # The latest word decides: "رجعت الكهربا بس انقطعت مرة ثانية" is an outage again.
+    blocked = next((b.kind for b in reversed(blockers) if b.start > cue.start), None)
+    if blocked is None and any(b.kind in ("planned", "past") for b in blockers):
+        blocked = next(b.kind for b in reversed(blockers) if b.kind in ("planned", "past"))
+    return cue, service, blocked
+
+
+def is_short_reply(tokens: Sequence[RawToken], cues: Optional[Cues] = None) -> bool:
+    """Only answer words (yes, no, thanks, ok, greetings, closings), numbers, dates
+    and symbols: a reply that carries no request or complaint of its own."""
+    cues = cues or load_cues()
+    if not tokens:  # only punctuation ("؟؟؟", "...") is left to the models
+        return False
+    covered = set()
+    for match in find(tokens, ["short_reply", "date_words"], cues):
+        covered.update(range(match.start, match.end))
+    for i, token in enumerate(tokens):
+        if i in covered or _NUMERIC.match(token.norm):
+            continue
+        if not any(ch.isalnum() for ch in token.norm) and all(ch in CALM_SYMBOLS or ch in "\ufe0f\u200d" for ch in token.norm):
+            continue
+        return False
+    return True
+
+
+def _person(word: str) -> Optional[str]:
+    """The person word in ``word``, less an article or preposition ("لموظف", "للمسؤول")."""
+    for prefix in ("", "ال", "لل", "ل", "بال", "وال", "و"):
+        if word.startswith(prefix) and word[len(prefix):] in PERSON_WORDS:
+            return word[len(prefix):]
+    return None
+
+
+def person_request(tokens: Sequence[RawToken]) -> Optional[str]:
+    """The words asking for a person: a talking verb with a person word ("بدي احكي
+    مع حدا"), or a wanting verb with an unambiguous one ("ابي موظف")."""
+    words = [t.norm.replace("'", "") for t in tokens]
+    talk = [w for w in words if w in TALK_WORDS]
+    want = [w for w in words if w in WANT_WORDS]
+    persons = [_person(w) for w in words if _person(w)]
+    strong = [w for w in persons if w not in WEAK_PERSON_WORDS]
+    if talk and persons:
+        return f"{talk[0]} … {persons[0]}"
+    if want and strong:
+        return f"{want[0]} … {strong[0]}"
+    return None
+
+
+def read(text: str, cues: Optional[Cues] = None) -> Reading:
+    """Everything this module can say about one raw message."""
+    cues = cues or load_cues()
+    tokens = tuple(tokenize(text or ""))
+    mentions = find_services(list(tokens))
+    cue, service, blocked = _outage(tokens, mentions, cues)
+    return Reading(
+        tokens=tokens,
+        services=tuple(dict.fromkeys(m.value for m in mentions)),
+        outage_cue=cue.words if cue else None,
+        outage_service=service,
+        blocked_by=blocked,
+        short_reply=is_short_reply(tokens, cues),
+        person_request=person_request(tokens),
+    )

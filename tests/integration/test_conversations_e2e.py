@@ -1,0 +1,56 @@
+"""Whole conversations played against the running assistant (the make test subset of
+``make eval-conversations``; the full set and its report are in the README)."""
+
+import uuid
+
+import requests
+
+from scripts import eval_conversations as ev
+from tests.integration.test_escalation_e2e import stored_events
+from tests.integration.test_rest_webhook import send, texts
+
+SUBSET = 48
+GOODBYES = ("مع السلامة", "يوماً سعيداً", "في أمان الله", "سعدنا بخدمتك")
+
+
+def test_the_closing_no_ends_with_a_warm_goodbye_and_no_ticket(stack):
+    sender = f"closing-{uuid.uuid4().hex[:6]}"
+    send(stack, "كم فاتورتي", sender)
+    send(stack, "4471203", sender)
+    welcome = texts(send(stack, "شكرا", sender))
+    assert "شيء آخر" in welcome or "أي شيء آخر" in welcome or welcome  # the assistant may ask
+    goodbye = texts(send(stack, "لا", sender))
+    assert any(word in goodbye for word in GOODBYES), goodbye
+    events = stored_events(stack, sender)
+    assert not [e for e in events if e["event"] == "action" and e["name"] == "action_handoff"]
+    ticket = requests.get(
+        f"http://127.0.0.1:{stack.handoff_port}/api/internal/conversations/{sender}",
+        headers={"Authorization": f"Bearer {stack.service_token}"},
+        timeout=30,
+    )
+    assert ticket.status_code == 404  # no open ticket
+
+
+def test_a_levantine_request_for_a_person_after_a_no_reaches_a_person(stack):
+    sender = f"lev-{uuid.uuid4().hex[:6]}"
+    send(stack, "شكرا", sender)
+    send(stack, "لا", sender)
+    send(stack, "بدي احكي مع حدا من الموظفين", sender)
+    events = stored_events(stack, sender)
+    assert [e for e in events if e["event"] == "action" and e["name"] == "action_handoff"]
+
+
+def test_the_conversation_subset(stack, artifacts):
+    conversations = ev.subset(ev.load_conversations(), SUBSET)
+    outcomes = ev.run(conversations, ev.Target(f"http://127.0.0.1:{stack.rasa_port}"), workers=3)
+    summary = ev.report(outcomes)
+    (artifacts / "conversations_subset.md").write_text(ev.markdown(summary, f"{len(outcomes)} conversations"), encoding="utf-8")
+    total = summary["total"]
+    failing = {o["id"]: (o["verdict"], o["reasons"], o["evidence"]) for o in summary["failing"]}
+    assert total["errors"] == 0, failing
+    # no ordinary conversation ends in an *urgent* ticket (an outage or anger read into a calm reply)
+    urgent = [o.id for o in outcomes if o.verdict == "needless" and {"essential_outage", "angry"} & set(o.reasons)]
+    assert not urgent, failing
+    assert total["needless_rate"] <= 0.10, failing
+    assert total["reached_rate"] >= 0.80, failing
+    assert total["apology_to_calm"] <= 2, failing

@@ -1,0 +1,102 @@
+"""Reading messages for escalation: short replies, outage expressions, requests for a person."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.nlu import cues
+
+# Replies customers give to "anything else?" or to a form question, in every
+# dialect, Arabizi and English: none of them may escalate on model scores alone.
+SHORT_REPLIES = [
+    "لا", "لأ", "لاء", "لا لا", "ايوه", "ايه", "اي", "اه", "نعم", "ما في", "ما عندي", "لا ما في شي", "مفيش",
+    "ماكاين والو", "لا شكرا", "لا شكراً جزيلاً", "لا خلاص", "لا بس كذا", "لا بس هيك", "لا كده تمام", "تمام", "اوكي",
+    "ماشي", "واخا", "صافي", "شكرا", "مشكور", "يسلمو", "الله يعطيك العافية", "الخميس", "يوم الخميس الصبح",
+    "بكرة", "بعد بكرا", "15/3", "١٥/٣", "٤٤٧١٢٠٣", "4471203", "الساعة ١٠", "السلام عليكم", "صباح الخير",
+    "no", "no thanks", "nope", "la", "la shukran", "ok", "okay thanks", "yes please", "thank you so much",
+    "merci", "tamam", "wakha", "bokra", "thursday", "شكرا 🙏", "👍", "الحمد لله",
+]
+
+NOT_SHORT = [
+    "الكهربا مقطوعة", "ما في كهربا", "ابي اكلم موظف", "والله زهقت منكم", "😡😡😡", "؟؟؟",
+    "no internet since morning", "كم فاتورتي", "لا، النت فاصل من امبارح",
+]
+
+
+@pytest.mark.parametrize("text", SHORT_REPLIES)
+def test_short_replies_are_recognised(text):
+    assert cues.read(text).short_reply
+
+
+@pytest.mark.parametrize("text", NOT_SHORT)
+def test_messages_with_content_are_not_short_replies(text):
+    assert not cues.read(text).short_reply
+
+
+@pytest.mark.parametrize(
+    "text, service",
+    [
+        ("الكهربا مقطوعة عندنا من الصبح", "electricity"),
+        ("ما في كهربا", "electricity"),
+        ("ما في عندنا كهربا من امبارح", "electricity"),
+        ("النت عندي فاصل", "internet"),
+        ("الموية ماكو", "water"),
+        ("انقطعت الكهرباء عن الحي كله", "electricity"),
+        ("الضو مقطوع", "electricity"),
+        ("el net m2to3 men embare7", "internet"),
+        ("no internet since morning", "internet"),
+        ("الكهرباء رجعت بس انقطعت مرة ثانية", "electricity"),  # the latest words decide
+    ],
+)
+def test_outage_expressions_next_to_a_service_word(text, service):
+    reading = cues.read(text)
+    assert reading.outage_service == service and reading.outage_cue
+    assert reading.blocked_by is None
+
+
+@pytest.mark.parametrize(
+    "text, blocked",
+    [
+        ("الكهرباء رجعت الحمد لله", "restored"),
+        ("اجت الكهربا الحمدلله، كانت مقطوعة شي نص ساعة", "past"),
+        ("هل في قطع مبرمج بكرة للكهرباء؟", "planned"),
+        ("رح تنقطع الكهربا بكرا؟", "planned"),
+        ("انقطعت الكهرباء الشهر الماضي وابي تعويض", "past"),
+    ],
+)
+def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
+    assert cues.read(text).blocked_by == blocked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ابي اعرف فاتورة الكهرباء", "ما عندي فاتورة الكهربا", "راح ادفع فاتورة الكهربا", "No, my water bill is wrong", "النت بطيء شوي"],
+)
+def test_a_service_word_without_an_outage_expression_is_no_outage(text):
+    assert cues.read(text).outage_cue is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "بدي احكي مع حدا من الموظفين", "عايز اكلم حد", "بغيت نهضر مع شي واحد", "حولني لموظف", "ابي موظف",
+        "أريد التحدث مع أحد الموظفين", "I want to talk to a human", "agent please", "bghit nhder m3a chi wa7ed",
+    ],
+)
+def test_requests_for_a_person_in_every_dialect(text):
+    assert cues.read(text).person_request
+
+
+@pytest.mark.parametrize("text", ["بدي حدا يجي يصلح العداد", "ابي فني يجي بكرة", "محد رد علي امس"])
+def test_someone_to_come_is_not_a_request_to_talk_to_a_person(text):
+    assert cues.read(text).person_request is None
+
+
+def test_every_lexicon_entry_is_a_string(tmp_path: Path):
+    text = cues.CUES_PATH.read_text(encoding="utf-8")
+    assert cues.load_cues(cues.CUES_PATH).lists["short_reply"]
+    # a bare `no` is a YAML boolean: the loader refuses it instead of losing the word
+    broken = tmp_path / "cues.yml"
+    broken.write_text(text.replace('  - "no"\n', "  - no\n", 1), encoding="utf-8")
+    with pytest.raises(ValueError, match="not strings"):
+        cues.load_cues(broken)
