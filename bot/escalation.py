@@ -48,6 +48,7 @@ class EscalationConfig:
     window: int
     min_step: float
     min_running: float
+    sustained_score: float
     fallbacks_in_a_row: int
     request_intents: Tuple[str, ...]
     threat_intents: Tuple[str, ...]
@@ -72,6 +73,7 @@ class EscalationConfig:
             window=int(running.get("window", 3)),
             min_step=float(running.get("min_step", 0.05)),
             min_running=float(running.get("min_running", 0.4)),
+            sustained_score=float(running.get("sustained_score", 0.3)),
             fallbacks_in_a_row=int(data.get("fallbacks_in_a_row", 2)),
             request_intents=tuple(data.get("request_intents", ())),
             threat_intents=tuple(data.get("threat_intents", ())),
@@ -234,8 +236,8 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
         return None
     named = [s for s in message.named_services() if s in essential]
     if reading is not None and reading.outage_cue and reading.outage_service in essential:
-        service = reading.outage_service
-        return service, Evidence(ESSENTIAL_OUTAGE, "service_with_outage_words", f"{service}: «{reading.outage_cue}»", _score(message))
+        said = reading.outage_service
+        return said, Evidence(ESSENTIAL_OUTAGE, "service_with_outage_words", f"{said}: «{reading.outage_cue}»", _score(message))
     signal_service = (
         message.urgency_service
         if message.urgency_service in essential and message.urgency_score >= config.urgency_score and not message.short_reply
@@ -243,7 +245,7 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     )
     sure = message.intent_confidence >= config.min_intent_confidence
     if message.intent == "report_outage" and sure and (named or signal_service):
-        service = named[0] if named else signal_service
+        service = named[0] if named else str(signal_service)
         return service, Evidence(ESSENTIAL_OUTAGE, "outage_intent", f"{service}: report_outage ({message.intent_confidence:.2f})", _score(message))
     if named and (context.active_loop == "outage_form" or context.outage_reported):
         return named[0], Evidence(ESSENTIAL_OUTAGE, "outage_form_answer", f"{named[0]} named after an outage report", _score(message))
@@ -259,6 +261,18 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     ):
         return message.urgency_service, Evidence(ESSENTIAL_OUTAGE, "model_score_with_service", f"{message.urgency_service} named, urgency {message.urgency_score:.2f}", _score(message))
     return None
+
+
+def is_sustained(scores: Sequence[float], config: EscalationConfig) -> bool:
+    """The last ``window`` messages were each at least annoyed (``sustained_score``)
+    and the running estimate has reached ``min_running``: frustration that does not
+    climb but does not go away either."""
+    recent = list(scores)[-config.window :]
+    return (
+        len(recent) >= config.window
+        and min(recent) >= config.sustained_score
+        and running_frustration(scores, config.decay) >= config.min_running
+    )
 
 
 def outage_service(message: MessageView, config: EscalationConfig, context: Context = Context()) -> Optional[str]:
@@ -289,14 +303,21 @@ def decide(
     outage = outage_evidence(message, config, context)
     if outage is not None:
         found[ESSENTIAL_OUTAGE] = outage[1]
-    if not short and (message.frustration_level == "angry" or message.frustration_score >= config.angry_score):
+    # The calibrated score, not the most likely level: "angry" by a nose (P 0.4 against
+    # 0.35 annoyed) is not evidence enough for an urgent ticket.
+    if not short and message.frustration_score >= config.angry_score:
         found[ANGRY] = Evidence(ANGRY, "angry_model", f"{message.frustration_level} ({message.frustration_score:.2f})", _score(message))
     sure = message.intent_confidence >= config.min_intent_confidence
     if not short and sure and message.intent in config.threat_intents:
         found[THREAT] = Evidence(THREAT, "threat_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))
-    if ANGRY not in found and not short and is_rising(frustration_scores, config):
-        recent = ", ".join(f"{s:.2f}" for s in list(frustration_scores)[-config.window :])
-        found[RISING] = Evidence(RISING, "rising_scores", recent, {"running": running_frustration(frustration_scores, config.decay)})
+    if ANGRY not in found and not short:
+        rule = "rising_scores" if is_rising(frustration_scores, config) else "sustained_scores" if is_sustained(frustration_scores, config) else None
+        if rule:
+            recent = ", ".join(f"{s:.2f}" for s in list(frustration_scores)[-config.window :])
+            found[RISING] = Evidence(RISING, rule, recent, {"running": running_frustration(frustration_scores, config.decay)})
+    threat_words = message.reading.threat if message.reading is not None else None
+    if THREAT not in found and threat_words:
+        found[THREAT] = Evidence(THREAT, "threat_words", f"«{threat_words}»", _score(message))
     asks = message.reading.person_request if message.reading is not None else None
     if not short and sure and message.intent in config.request_intents:
         found[REQUEST] = Evidence(REQUEST, "request_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))

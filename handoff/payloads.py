@@ -139,7 +139,8 @@ def _evidence(item: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
         value = item.get(key)
         return _CONTROL.sub("", value)[:limit] if isinstance(value, str) else None
 
-    scores = item.get("scores") if isinstance(item.get("scores"), dict) else {}
+    raw = item.get("scores")
+    scores: Dict[str, Any] = raw if isinstance(raw, dict) else {}
     return {
         "reason": text("reason", 40),
         "rule": text("rule", 80),

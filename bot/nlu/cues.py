@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -142,6 +142,8 @@ class Reading:
             outage is over, scheduled or in the past (the latest cue wins).
         short_reply: only yes/no/thanks/ok/greeting/closing words, numbers, dates and emoji.
         person_request: the words that ask for a person, if any.
+        threat: the words that threaten outside action (regulator, court, press,
+            social media, switching provider), if any.
     """
 
     tokens: Tuple[RawToken, ...]
@@ -151,6 +153,7 @@ class Reading:
     blocked_by: Optional[str]
     short_reply: bool
     person_request: Optional[str]
+    threat: Optional[str] = None
 
 
 def _token_index(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -196,7 +199,7 @@ def is_short_reply(tokens: Sequence[RawToken], cues: Optional[Cues] = None) -> b
     cues = cues or load_cues()
     if not tokens:  # only punctuation ("؟؟؟", "...") is left to the models
         return False
-    covered = set()
+    covered: Set[int] = set()
     for match in find(tokens, ["short_reply", "date_words"], cues):
         covered.update(range(match.start, match.end))
     for i, token in enumerate(tokens):
@@ -245,4 +248,5 @@ def read(text: str, cues: Optional[Cues] = None) -> Reading:
         blocked_by=blocked,
         short_reply=is_short_reply(tokens, cues),
         person_request=person_request(tokens),
+        threat=next((m.words for m in find(tokens, ["threat"], cues)), None),
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -79,15 +79,15 @@ class FrustrationStack:
         return cls(list(data["labels"]), np.asarray(data["coef"], np.float64), np.asarray(data["intercept"], np.float64))
 
 
-def expected_calibration_error(probabilities: np.ndarray, truth: Sequence[int], bins: int = 10) -> float:
+def expected_calibration_error(probabilities: np.ndarray, truth: Union[Sequence[int], np.ndarray], bins: int = 10) -> float:
     """Top-label expected calibration error: the confidence-weighted gap between how
     sure the model is and how often it is right, over ``bins`` equal-width bins."""
     probabilities = np.asarray(probabilities)
-    truth = np.asarray(truth)
-    if len(truth) == 0:
+    labels = np.asarray(truth)
+    if len(labels) == 0:
         return 0.0
     confidence = probabilities.max(axis=1)
-    correct = (probabilities.argmax(axis=1) == truth).astype(float)
+    correct = (probabilities.argmax(axis=1) == labels).astype(float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     error = 0.0
     for low, high in zip(edges[:-1], edges[1:], strict=True):
@@ -112,7 +112,7 @@ def cross_validated(x: np.ndarray, y: np.ndarray, labels: Sequence[str], weights
     return out
 
 
-def summary(probabilities: np.ndarray, truth: Sequence[int]) -> Dict[str, float]:
+def summary(probabilities: np.ndarray, truth: Union[Sequence[int], np.ndarray]) -> Dict[str, float]:
     """Macro-F1 and ECE of frustration probabilities against label indices."""
     from bot.signals.metrics import macro_f1
 

@@ -21,11 +21,18 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from bot.signals import calibration
 from bot.signals.combine import combine
 from bot.signals.data import REPO_ROOT
 from bot.signals.labels import SIGNAL_HEADS
-from bot.signals import calibration
-from bot.signals.layout import JOINT_LINEAR_FILE, LABELS_FILE, LINEAR_FILE, SELECTION_FILE, SENTIMENT_LINEAR_FILE, STACK_FILE
+from bot.signals.layout import (
+    JOINT_LINEAR_FILE,
+    LABELS_FILE,
+    LINEAR_FILE,
+    SELECTION_FILE,
+    SENTIMENT_LINEAR_FILE,
+    STACK_FILE,
+)
 from bot.signals.linear import LinearSignals
 from bot.signals.text import prepare
 

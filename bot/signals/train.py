@@ -23,7 +23,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -31,7 +31,14 @@ from bot.signals import card as cards
 from bot.signals import corpus, data, shared
 from bot.signals.combine import CRITICAL, choose
 from bot.signals.labels import SENTIMENT, SIGNAL_HEADS
-from bot.signals.layout import JOINT_LINEAR_FILE, LINEAR_FILE, SELECTION_FILE, SENTIMENT_LINEAR_FILE, STACK_FILE, TRAINING_FILE
+from bot.signals.layout import (
+    JOINT_LINEAR_FILE,
+    LINEAR_FILE,
+    SELECTION_FILE,
+    SENTIMENT_LINEAR_FILE,
+    STACK_FILE,
+    TRAINING_FILE,
+)
 from bot.signals.text import model_input
 
 
@@ -282,7 +289,7 @@ def train(args: argparse.Namespace) -> Dict:
     if sentiment_linear is not None:
         step_start = time.time()
         joint_linear, stack, stack_info = _frustration_stack(
-            recipe, model, linear, sentiment_linear, selection["frustration"]["choice"],
+            recipe, model, linear, sentiment_linear, str(selection["frustration"]["choice"]),
             train_x, train_labels["frustration"], valid_x, valid_labels["frustration"],
             transformer_valid["frustration"], linear_valid["frustration"], sentiment_train, sentiment_valid, args.seed,
         )
@@ -419,7 +426,7 @@ def _frustration_stack(
         "joint": (np.exp(x[:, 0:3]), "TF-IDF + logistic regression on in-domain rows and tweets (the baseline)"),
         "stack": (out_of_fold, "calibrated stack, out of fold"),
     }
-    validation = {}
+    validation: Dict[str, Dict[str, Any]] = {}
     for name, (probabilities, what) in candidates.items():
         validation[name] = {
             "what": what,

@@ -319,6 +319,7 @@ def test_handoff_creates_a_ticket_and_says_when(load_tracker, run, store) -> Non
         "requested_slot": None,
         "escalation_reasons": None,
         "escalation_priority": None,
+        "escalation_evidence": None,
     }
     assert any(e["event"] == "active_loop" and e["name"] is None for e in events)  # any open form is closed
 

@@ -100,3 +100,17 @@ def test_every_lexicon_entry_is_a_string(tmp_path: Path):
     broken.write_text(text.replace('  - "no"\n', "  - no\n", 1), encoding="utf-8")
     with pytest.raises(ValueError, match="not strings"):
         cues.load_cues(broken)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["بشتكي عليكم عند هيئة تنظيم الكهرباء", "والله لأكتب عنكم في تويتر", "رح غير الشركة", "I will switch provider",
+     "ghadi nbeddel la société", "سأرفع قضية في المحكمة"],
+)
+def test_threats_of_outside_action_are_read(text):
+    assert cues.read(text).threat
+
+
+@pytest.mark.parametrize("text", ["كيف الغي الاشتراك", "عندي قضية مع الفاتورة", "press the button", "ابغى اشتكي على الفني"])
+def test_cancelling_or_complaining_is_no_threat(text):
+    assert cues.read(text).threat is None

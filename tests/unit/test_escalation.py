@@ -6,7 +6,9 @@ import pytest
 import yaml
 
 from bot import escalation
-from bot.escalation import Decision, MessageView, decide, is_rising, running_frustration
+from bot.escalation import Context, Decision, MessageView, decide, is_rising, running_frustration
+from bot.nlu import cues
+from tests.unit.test_cues import SHORT_REPLIES
 
 CONFIG = escalation.load_config()
 
@@ -107,9 +109,6 @@ def test_consecutive_fallbacks_counts_from_the_newest():
 
 
 # ---------------------------------------------------------------- evidence and context
-from bot.nlu import cues  # noqa: E402
-from bot.escalation import Context  # noqa: E402
-from tests.unit.test_cues import SHORT_REPLIES  # noqa: E402
 
 
 def said(text, intent="inform", level="calm", score=0.0, service="none", urgency=0.0, entities=(), confidence=0.9):
@@ -180,3 +179,19 @@ def test_every_reason_carries_its_evidence_in_order():
     assert decision.reasons == ("essential_outage", "angry")
     assert [e.reason for e in decision.evidence] == ["essential_outage", "angry"]
     assert decision.evidence[1].as_dict()["scores"]["frustration"] == 0.95
+
+
+def test_frustration_that_stays_annoyed_is_a_reason_like_rising_frustration():
+    decision = decide(said("صار لي ساعة اعيد نفس الكلام وما فيه فايدة", "complaint", "annoyed", 0.43), [0.45, 0.44, 0.43], 0, CONFIG)
+    assert decision.reasons == ("rising_frustration",) and decision.evidence[0].rule == "sustained_scores"
+    assert not decide(said("طيب وكم المبلغ", "bill_inquiry", "annoyed", 0.31), [0.1, 0.45, 0.31], 0, CONFIG).handoff
+
+
+def test_angry_needs_the_score_not_just_the_most_likely_level():
+    assert not decide(said("I'm moving house next month, how do I move the service?", "move_service", "angry", 0.76), [0.76], 0, CONFIG).handoff
+    assert decide(said("انتم شركة نصابين وخدمتكم زبالة", "complaint", "angry", 0.92), [0.92], 0, CONFIG).reasons == ("angry",)
+
+
+def test_a_threat_in_words_the_classifier_missed():
+    decision = decide(said("deja glt lkom 3 merat, ghadi nbeddel la société", "nlu_fallback", "annoyed", 0.3, confidence=0.3), [0.3], 0, CONFIG)
+    assert decision.reasons == ("escalation_threat",) and decision.evidence[0].rule == "threat_words"

@@ -1,0 +1,26 @@
+"""Which lead (none, acknowledgement, apology) the customer's message earns."""
+
+import pytest
+
+from actions import empathy
+
+
+def message(text, level, score, calm):
+    probabilities = {"calm": calm, "annoyed": max(0.0, 1 - calm - max(0.0, score - (1 - calm) / 2)), "angry": 0.0}
+    return {"text": text, "signals": {"frustration": {"level": level, "score": score, "probabilities": probabilities}}}
+
+
+@pytest.mark.parametrize(
+    "latest, running, level",
+    [
+        (message("دفعت الفاتورة امس وما ظهرت", "annoyed", 0.3, 0.4), None, "calm"),  # a polite report, annoyed by a nose
+        (message("ثالث مرة اكلمكم وما احد رد علي", "annoyed", 0.45, 0.1), None, "annoyed"),
+        (message("I'm moving house next month", "angry", 0.55, 0.05), None, "annoyed"),  # angry by a nose: no apology
+        (message("انتم حرامية!!!", "angry", 0.97, 0.01), None, "angry"),
+        (message("لا", "annoyed", 0.4, 0.1), None, "calm"),  # a short reply has no mood of its own
+        (message("لا", "calm", 0.1, 0.8), 0.5, "annoyed"),  # ... but the conversation's does
+        ({"text": "متى تفتحون؟"}, None, "calm"),
+    ],
+)
+def test_the_level_the_assistant_answers_to(latest, running, level):
+    assert empathy.frustration_level(latest, running) == level
