@@ -256,6 +256,7 @@ def run_relay_benchmark(
             handoff_port = redis_server.free_port()
             token = secrets.token_urlsafe(24)
             env = dict(os.environ, REDIS_URL=redis_url, HANDOFF_PORT=str(handoff_port), HANDOFF_SERVICE_TOKEN=token,
+                       HANDOFF_LOCAL_MODE="1",  # plain http: the session cookie must not be Secure
                        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
             log = open(Path(tmp) / "handoff.log", "wb")
             service = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -125,6 +125,11 @@ class WhatsAppSettings:
             24-hour window only these may be sent.
         window_seconds: the customer-service window after the customer's last message.
         request_timeout_seconds: one Graph API call.
+        max_message_age_seconds: a message whose signed ``timestamp`` is older is
+            dropped (``WHATSAPP_MAX_MESSAGE_AGE_SECONDS``): a replayed webhook body
+            keeps a valid signature forever, and the de-duplication keys last 7 days.
+        max_clock_skew_seconds: how far in the future a ``timestamp`` may be
+            (``WHATSAPP_MAX_CLOCK_SKEW_SECONDS``).
     """
 
     access_token: str = ""
@@ -135,6 +140,8 @@ class WhatsAppSettings:
     templates: Tuple[Tuple[str, str], ...] = ()
     window_seconds: int = 24 * 3600
     request_timeout_seconds: float = 10.0
+    max_message_age_seconds: int = 24 * 3600
+    max_clock_skew_seconds: int = 300
 
     @property
     def configured(self) -> bool:
@@ -155,6 +162,8 @@ class WhatsAppSettings:
             templates=tuple(templates),
             window_seconds=env_int("WHATSAPP_WINDOW_SECONDS", cls.window_seconds),
             request_timeout_seconds=env_float("WHATSAPP_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds),
+            max_message_age_seconds=env_int("WHATSAPP_MAX_MESSAGE_AGE_SECONDS", cls.max_message_age_seconds),
+            max_clock_skew_seconds=env_int("WHATSAPP_MAX_CLOCK_SKEW_SECONDS", cls.max_clock_skew_seconds),
         )
 
 

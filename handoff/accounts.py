@@ -7,6 +7,7 @@ where they would end up in the shell history.
 Examples:
     python -m handoff.accounts add amal --role agent --name "أمل"
     python -m handoff.accounts add sara --role supervisor
+    python -m handoff.accounts add amal --role supervisor   # a new role or password signs her out
     python -m handoff.accounts list
     python -m handoff.accounts remove amal
 """
@@ -40,8 +41,10 @@ async def run(args: argparse.Namespace, settings: HandoffSettings) -> int:
     accounts = Accounts(store, settings)
     try:
         if args.command == "add":
-            await accounts.add(args.username, read_password(), args.role, args.name or args.username)
+            revoked = await accounts.add(args.username, read_password(), args.role, args.name or args.username)
             print(f"account {args.username} ({args.role}) saved")
+            if revoked:
+                print("password or role changed: its open sessions are signed out")
         elif args.command == "remove":
             removed = await store.delete_account(args.username)
             print(f"account {args.username} {'removed' if removed else 'did not exist'}")

@@ -157,7 +157,9 @@ async def login(request: web.Request) -> web.Response:
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > 1024:
         raise PayloadError(422, "missing_credentials", "أدخل اسم المستخدم وكلمة المرور.")
     accounts = request.app[ACCOUNTS_KEY]
-    token, user = await accounts.sign_in(username.strip(), password)
+    # request.remote is the peer; behind a reverse proxy that is the proxy, so
+    # the per-address limit (HANDOFF_LOGIN_MAX_FAILURES_PER_ADDRESS) is generous
+    token, user = await accounts.sign_in(username.strip(), password, request.remote or "")
     response = web.json_response(user.public())
     accounts.set_cookie(response, token)
     return response

@@ -2,13 +2,20 @@
 
 Pure functions: they take bytes or dicts and return clean values or raise
 :class:`PayloadError`; the HTTP layer turns that into a JSON response.
+
+Every JSON body of the service (console, internal API, trainer workbench) goes
+through :func:`parse_json_object`, which refuses deep nesting before parsing.
+Customer text (transcript lines, evidence, slots, comments) and what agents type
+loses its C0/C1 controls and its invisible bidi / zero-width controls here, so
+nothing can reorder what the next person reads (``bot/untrusted.py``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List, Optional
+
+from bot.untrusted import MAX_JSON_DEPTH, JsonTooDeep, loads_limited, strip_invisible
 
 # Conversation ids travel into Redis keys and logs (same alphabet as the REST channel's senders).
 CONVERSATION_ID = re.compile(r"^[\w.:@+-]{1,128}$")
@@ -16,6 +23,11 @@ CONVERSATION_ID = re.compile(r"^[\w.:@+-]{1,128}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 ROLES = ("customer", "bot", "agent", "system")
 MAX_BODY_BYTES = 512 * 1024
+
+
+def plain(text: str) -> str:
+    """``text`` without control characters: C0/C1 and the invisible bidi / zero-width ones."""
+    return strip_invisible(_CONTROL.sub("", text))
 
 
 class PayloadError(Exception):
@@ -36,15 +48,19 @@ def parse_json_object(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Dict[str,
     """Decode a JSON object body.
 
     Raises:
-        PayloadError: too large, not UTF-8, not JSON, or not an object.
+        PayloadError: too large, not UTF-8, nested deeper than
+            :data:`bot.untrusted.MAX_JSON_DEPTH` (checked before parsing: deep
+            nesting would end in a RecursionError, a 500), not JSON, or not an object.
     """
     if len(body) > max_bytes:
         raise PayloadError(413, "body_too_large", "الطلب أكبر من المسموح.")
     try:
-        payload = json.loads(body.decode("utf-8")) if body.strip() else None
+        payload = loads_limited(body) if body.strip() else None
     except UnicodeDecodeError:
         raise PayloadError(400, "invalid_utf8", "الترميز ليس UTF-8.") from None
-    except json.JSONDecodeError:
+    except JsonTooDeep:
+        raise PayloadError(400, "json_too_deep", f"الطلب متداخل بأكثر من {MAX_JSON_DEPTH} مستوى.") from None
+    except ValueError:  # JSONDecodeError, or a number too long to convert
         raise PayloadError(400, "invalid_json", "صيغة JSON غير صحيحة.") from None
     if not isinstance(payload, dict):
         raise PayloadError(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
@@ -59,7 +75,7 @@ def clean_text(value: Any, max_chars: int, field: str = "text") -> str:
     """
     if not isinstance(value, str):
         raise PayloadError(422, f"missing_{field}", "النص مفقود.")
-    text = _CONTROL.sub("", value).strip()
+    text = plain(value).strip()
     if not text:
         raise PayloadError(422, f"empty_{field}", "النص فارغ.")
     if len(text) > max_chars:
@@ -99,11 +115,12 @@ def validate_ticket(payload: Dict[str, Any], max_chars: int = 2000) -> Dict[str,
     slots = payload.get("slots") or {}
     if not isinstance(slots, dict):
         raise PayloadError(422, "invalid_slots", "الخانات يجب أن تكون كائناً.")
+    slots = _plain_values(slots)
     transcript = []
     for line in _list_of_dicts(payload.get("transcript"), "transcript"):
         role = line.get("role") if line.get("role") in ROLES else "system"
-        text = line.get("text")
-        if isinstance(text, str) and text.strip():
+        text = plain(line["text"]).strip() if isinstance(line.get("text"), str) else ""
+        if text:
             transcript.append({"ts": _number(line.get("ts")), "role": role, "text": text[: max_chars * 2]})
     signals = []
     for point in _list_of_dicts(payload.get("signals"), "signals"):
@@ -116,20 +133,20 @@ def validate_ticket(payload: Dict[str, Any], max_chars: int = 2000) -> Dict[str,
             }
         )
     evidence = [_evidence(item, max_chars) for item in _list_of_dicts(payload.get("evidence"), "evidence")]
-    display = payload.get("customer_display")
+    display = plain(payload["customer_display"]) if isinstance(payload.get("customer_display"), str) else ""
     return {
         "conversation_id": conversation_id,
         "channel": channel,
-        "customer_display": display if isinstance(display, str) and display else mask_customer(conversation_id),
+        "customer_display": display or mask_customer(conversation_id),
         "reasons": reasons,
         "evidence": evidence,
         "priority": priority,
         "signals": signals,
         "intents": [i for i in payload.get("intents") or [] if isinstance(i, str)],
         "slots": slots,
-        "entities": _list_of_dicts(payload.get("entities"), "entities"),
+        "entities": [_plain_values(entity) for entity in _list_of_dicts(payload.get("entities"), "entities")],
         "transcript": transcript,
-        "summary_ar": payload.get("summary_ar") if isinstance(payload.get("summary_ar"), str) else "",
+        "summary_ar": plain(payload["summary_ar"]) if isinstance(payload.get("summary_ar"), str) else "",
     }
 
 
@@ -137,7 +154,7 @@ def _evidence(item: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
     """One entry of what decided a handoff (bot/escalation.py ``Evidence``), texts only."""
     def text(key: str, limit: int) -> Optional[str]:
         value = item.get(key)
-        return _CONTROL.sub("", value)[:limit] if isinstance(value, str) else None
+        return plain(value)[:limit] if isinstance(value, str) else None
 
     raw = item.get("scores")
     scores: Dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -159,8 +176,13 @@ def validate_rating(payload: Dict[str, Any], max_chars: int = 2000) -> Dict[str,
     comment = payload.get("comment")
     if comment is not None and not isinstance(comment, str):
         raise PayloadError(422, "invalid_comment", "التعليق يجب أن يكون نصاً.")
-    comment = _CONTROL.sub("", comment or "").strip()[:max_chars]
+    comment = plain(comment or "").strip()[:max_chars]
     return {"rating": rating, "comment": comment or None}
+
+
+def _plain_values(record: Dict[str, Any]) -> Dict[str, Any]:
+    """``record`` with :func:`plain` string values (slot values and entities quote the customer)."""
+    return {key: plain(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
 def _number(value: Any) -> Optional[float]:

@@ -71,7 +71,19 @@ class HandoffSettings:
         config_path: queue rules (``HANDOFF_CONFIG``).
         canned_replies_path: editable Arabic canned replies (``HANDOFF_CANNED_REPLIES``).
         session_hours: how long a console sign-in lasts (``HANDOFF_SESSION_HOURS``).
-        secure_cookies: mark cookies ``Secure`` (``HANDOFF_SECURE_COOKIES``; on behind HTTPS).
+        local_mode: plain-HTTP development on this machine (``HANDOFF_LOCAL_MODE``;
+            ``make run`` sets it). Only then does the session cookie lose ``Secure``.
+        secure_cookies: ``HANDOFF_SECURE_COOKIES`` (default on); ``0`` also drops
+            ``Secure``, for a deployment that terminates TLS elsewhere and says so.
+        login_max_failures: failed sign-ins of one username within
+            ``login_window_seconds`` before it is locked (``HANDOFF_LOGIN_MAX_FAILURES``).
+        login_max_failures_per_address: the same for one client address
+            (``HANDOFF_LOGIN_MAX_FAILURES_PER_ADDRESS``); higher, because a call
+            centre's agents often share one address behind NAT.
+        login_window_seconds: how long failures are remembered (``HANDOFF_LOGIN_WINDOW_SECONDS``).
+        login_lock_seconds: first lock; each further failure doubles it
+            (``HANDOFF_LOGIN_LOCK_SECONDS``) up to ``login_lock_max_seconds``
+            (``HANDOFF_LOGIN_LOCK_MAX_SECONDS``).
         max_message_chars: longest agent message or note.
         position_update_seconds: overrides the config file when > 0
             (``HANDOFF_POSITION_UPDATE_SECONDS``; tests set it short).
@@ -87,7 +99,13 @@ class HandoffSettings:
     config_path: Path = PACKAGE_DIR / "config.yml"
     canned_replies_path: Path = PACKAGE_DIR / "canned_replies.yml"
     session_hours: int = 12
-    secure_cookies: bool = False
+    local_mode: bool = False
+    secure_cookies: bool = True
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 15 * 60
+    login_lock_seconds: int = 60
+    login_lock_max_seconds: int = 3600
     max_message_chars: int = 2000
     position_update_seconds: int = 0
     timezone: str = "Asia/Riyadh"
@@ -106,11 +124,24 @@ class HandoffSettings:
             config_path=Path(env.get("HANDOFF_CONFIG") or cls.config_path),
             canned_replies_path=Path(env.get("HANDOFF_CANNED_REPLIES") or cls.canned_replies_path),
             session_hours=env_int("HANDOFF_SESSION_HOURS", cls.session_hours),
+            local_mode=env_bool("HANDOFF_LOCAL_MODE", cls.local_mode),
             secure_cookies=env_bool("HANDOFF_SECURE_COOKIES", cls.secure_cookies),
+            login_max_failures=env_int("HANDOFF_LOGIN_MAX_FAILURES", cls.login_max_failures),
+            login_max_failures_per_address=env_int(
+                "HANDOFF_LOGIN_MAX_FAILURES_PER_ADDRESS", cls.login_max_failures_per_address
+            ),
+            login_window_seconds=env_int("HANDOFF_LOGIN_WINDOW_SECONDS", cls.login_window_seconds),
+            login_lock_seconds=env_int("HANDOFF_LOGIN_LOCK_SECONDS", cls.login_lock_seconds),
+            login_lock_max_seconds=env_int("HANDOFF_LOGIN_LOCK_MAX_SECONDS", cls.login_lock_max_seconds),
             max_message_chars=env_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
             position_update_seconds=env_int("HANDOFF_POSITION_UPDATE_SECONDS", cls.position_update_seconds),
             timezone=env.get("TIMEZONE") or cls.timezone,
         )
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether the session cookie carries ``Secure``: always, unless local mode or an explicit opt-out."""
+        return self.secure_cookies and not self.local_mode
 
     def with_overrides(self, **changes: Any) -> HandoffSettings:
         """A copy with some fields changed (tests, benchmarks)."""

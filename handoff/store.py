@@ -17,6 +17,8 @@ Keys:
     handoff:online                      zset agent -> last console heartbeat (ms)
     handoff:account:<username>          hash: an agent's account
     handoff:session:<token>             hash: a console sign-in (expires)
+    handoff:login:failures:<scope>:<id> failed sign-ins of a username / address (expires)
+    handoff:login:lock:<scope>:<id>     sign-in refused until this key expires
     handoff:outbox:<channel>:<sender>   list: relay deliveries waiting for a pull channel (REST)
     handoff:relayed:<message_id>        a control message the relay carried out
 
@@ -177,6 +179,22 @@ def _event_from_entry(ticket_id: str, entry_id: str, fields: Dict[str, str]) -> 
         data=json.loads(fields.get("data") or "{}"),
     )
 
+# One failed sign-in, atomically across service processes. KEYS: failure counter,
+# lock. ARGV: failures allowed, window s, first lock s, longest lock s. Returns
+# the lock just set in seconds (0: none). Each failure past the limit doubles the
+# lock; the counter outlives the lock, so the next failure after it doubles again.
+_LOGIN_FAILURE = """
+local count = redis.call('INCR', KEYS[1])
+local allowed, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lock = 0
+if count >= allowed then
+  lock = math.floor(math.min(tonumber(ARGV[3]) * 2 ^ (count - allowed), tonumber(ARGV[4])))
+  if lock > 0 then redis.call('SET', KEYS[2], count, 'EX', lock) end
+end
+redis.call('EXPIRE', KEYS[1], window + lock)
+return lock
+"""
+
 
 class HandoffStore:
     """Async access to every ``handoff:`` key in Redis.
@@ -197,6 +215,7 @@ class HandoffStore:
         )
         self._create = self.redis.register_script(_CREATE)
         self._transition = self.redis.register_script(_TRANSITION)
+        self._login_failure = self.redis.register_script(_LOGIN_FAILURE)
 
     async def close(self) -> None:
         await self.redis.close()
@@ -544,3 +563,17 @@ class HandoffStore:
 
     async def delete_session(self, token_hash: str) -> None:
         await self.redis.delete(f"{PREFIX}session:{token_hash}")
+
+    # ------------------------------------------------------- sign-in throttle
+    async def login_locked_for(self, scope: str, key: str) -> int:
+        """Seconds until sign-ins of ``key`` (a hashed username or address) are allowed again; 0 now."""
+        remaining_ms = await self.redis.pttl(f"{PREFIX}login:lock:{scope}:{key}")
+        return max(0, -(-remaining_ms // 1000))
+
+    async def record_login_failure(self, scope: str, key: str, allowed: int, window_s: int, lock_s: int, max_lock_s: int) -> int:
+        """Count a failed sign-in; returns the lock it started in seconds (0 when none)."""
+        keys = [f"{PREFIX}login:failures:{scope}:{key}", f"{PREFIX}login:lock:{scope}:{key}"]
+        return int(await self._login_failure(keys=keys, args=[allowed, window_s, lock_s, max_lock_s]))
+
+    async def clear_login_failures(self, scope: str, key: str) -> None:
+        await self.redis.delete(f"{PREFIX}login:failures:{scope}:{key}", f"{PREFIX}login:lock:{scope}:{key}")

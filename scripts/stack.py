@@ -94,6 +94,9 @@ class Stack:
         env["HANDOFF_PORT"] = str(self.handoff_port)
         env["HANDOFF_URL"] = f"http://localhost:{self.handoff_port}"
         env.setdefault("RASA_PUBLIC_URL", f"http://localhost:{self.rasa_port}")
+        # the console is served over plain http here: without local mode its Secure
+        # session cookie would never come back and nobody could sign in
+        env.setdefault("HANDOFF_LOCAL_MODE", "1")
         # the demo page (handoff service) embeds the web chat widget of the Rasa server
         env.setdefault(
             "WEBCHAT_ALLOWED_ORIGINS",

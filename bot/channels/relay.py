@@ -33,6 +33,7 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.events import BotUttered, ConversationResumed
 
 from bot.settings import redis_url
+from bot.untrusted import strip_invisible
 from handoff.store import OPEN_STATES, HandoffStore
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,10 @@ class HandoffRelay:
             data["message_id"] = message_id
         if metadata:
             data["metadata"] = metadata
-        await self.store.add_event(ticket["ticket_id"], "message", "customer", text, data=data)
+        # the agent must read what the customer wrote in the order it was written:
+        # invisible bidi / zero-width controls go (channels strip them too; this is
+        # the door into the handoff store, whatever channel calls it)
+        await self.store.add_event(ticket["ticket_id"], "message", "customer", strip_invisible(text), data=data)
         return True
 
     async def on_customer_typing(self, channel: str, sender_id: str) -> None:

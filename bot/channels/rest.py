@@ -10,7 +10,6 @@ leaves a request hanging. It is registered as ``rest``, so the URL stays
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
@@ -21,7 +20,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import relay_link
 from bot.channels.validation import SENDER_PATTERN as _SENDER
-from bot.channels.validation import InputError, clean_text
+from bot.channels.validation import InputError, clean_text, parse_json_object
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -32,16 +31,7 @@ def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[D
     Raises:
         InputError: for anything the bot cannot or should not process.
     """
-    if len(body) > settings.max_body_bytes:
-        raise InputError(413, "body_too_large", "الطلب أكبر من المسموح.")
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(400, "invalid_utf8", "تعذّرت قراءة الرسالة: الترميز ليس UTF-8.") from None
-    except json.JSONDecodeError:
-        raise InputError(400, "invalid_json", "تعذّرت قراءة الطلب: صيغة JSON غير صحيحة.") from None
-    if not isinstance(payload, dict):
-        raise InputError(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
+    payload = parse_json_object(body, settings.max_body_bytes)
     sender = payload.get("sender")
     if not isinstance(sender, str) or not _SENDER.match(sender):
         raise InputError(400, "invalid_sender", "معرّف المرسل مفقود أو غير صالح.")

@@ -7,6 +7,12 @@ public URL and the form fields), rebuilding the URL Twilio called from
 ``TWILIO_WEBHOOK_URL``. Replies go out through the persistent outbox to Twilio's
 Messages API. Twilio's WhatsApp sandbox has no free-form buttons, so choices are sent
 as a numbered list and a reply of ``2`` (or the choice's title) picks the second.
+
+A signature header or proxy header with non-ASCII bytes is a wrong signature (401),
+never a 500. Replays: Twilio's webhook carries no timestamp, neither in the signed
+form fields nor in a header (``X-Twilio-Signature`` covers only the URL and the
+fields), so there is no freshness window to check here; a replayed request is
+caught only by the ``MessageSid`` de-duplication (7 days, ``messaging.py``).
 """
 
 from __future__ import annotations
@@ -157,9 +163,13 @@ class TwilioWhatsAppInput(InputChannel):
 
     def signature_valid(self, request: Request, form: Dict[str, str]) -> bool:
         signature = request.headers.get("X-Twilio-Signature")
-        if not signature:
+        # a real signature is base64 (ASCII); anything else is simply wrong
+        if not signature or not signature.isascii():
             return False
-        return bool(self.validator.validate(public_url(request, self.settings.public_url), form, signature))
+        try:
+            return bool(self.validator.validate(public_url(request, self.settings.public_url), form, signature))
+        except UnicodeError:  # a proxy header with undecodable bytes: the URL cannot be what Twilio signed
+            return False
 
     async def handle(self, form: Dict[str, str], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Process one inbound message exactly once (a failure lets Twilio's retry in)."""

@@ -1,16 +1,19 @@
 """Validation shared by every input channel (REST, web chat, WhatsApp, Twilio).
 
 One place decides what a customer message may look like, so every channel gives the
-same clear error for the same bad input.
+same clear error for the same bad input: :func:`parse_json_object` for JSON bodies
+and frames (nesting refused before parsing), :func:`clean_text` for the text.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Dict, Union
 
 from sanic import response
 from sanic.response import HTTPResponse
+
+from bot.untrusted import MAX_JSON_DEPTH, JsonTooDeep, loads_limited, strip_invisible
 
 # Sender ids travel into Redis keys and logs: keep them to a safe alphabet.
 SENDER_PATTERN = re.compile(r"^[\w.:@+-]{1,128}$")
@@ -38,8 +41,35 @@ class InputError(Exception):
         return response.json(self.as_dict(), status=self.status)
 
 
+def parse_json_object(raw: Union[bytes, str], max_bytes: int) -> Dict[str, Any]:
+    """Decode a JSON object (a webhook body or a WebSocket frame).
+
+    Nesting is checked before ``json.loads``: ``"[" * 20000`` would otherwise end
+    in a RecursionError, a 500 instead of a 400.
+
+    Raises:
+        InputError: too large (413), not UTF-8, too deep, not JSON or not an object (400).
+    """
+    if len(raw) > max_bytes:
+        raise InputError(413, "body_too_large", "الطلب أكبر من المسموح.")
+    try:
+        payload = loads_limited(raw)
+    except UnicodeDecodeError:
+        raise InputError(400, "invalid_utf8", "تعذّرت قراءة الرسالة: الترميز ليس UTF-8.") from None
+    except JsonTooDeep:
+        raise InputError(400, "json_too_deep", f"الطلب متداخل بأكثر من {MAX_JSON_DEPTH} مستوى.") from None
+    except ValueError:  # JSONDecodeError, or a number too long to convert
+        raise InputError(400, "invalid_json", "تعذّرت قراءة الطلب: صيغة JSON غير صحيحة.") from None
+    if not isinstance(payload, dict):
+        raise InputError(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
+    return payload
+
+
 def clean_text(text: Any, max_chars: int) -> str:
     """Return the customer's text without control characters and outer spaces.
+
+    Invisible bidi and zero-width controls go too: they would let a message
+    reorder what the agent or the trainer reads later.
 
     Args:
         text: the ``message`` value of a request (anything JSON can hold).
@@ -50,7 +80,7 @@ def clean_text(text: Any, max_chars: int) -> str:
     """
     if not isinstance(text, str):
         raise InputError(400, "missing_message", "الرسالة مفقودة.")
-    text = _CONTROL.sub("", text).strip()
+    text = strip_invisible(_CONTROL.sub("", text)).strip()
     if not text:
         raise InputError(400, "empty_message", "الرسالة فارغة، اكتب سؤالك من فضلك.")
     if len(text) > max_chars:

@@ -38,8 +38,9 @@ from sanic.response import HTTPResponse
 
 from bot.channels import relay_link
 from bot.channels.redis_client import get_redis
-from bot.channels.validation import InputError, clean_text
+from bot.channels.validation import InputError, clean_text, parse_json_object
 from bot.settings import Settings, WebchatSettings
+from bot.untrusted import safe_equal
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class TokenSigner:
         self.ttl_seconds = ttl_seconds
 
     def _mac(self, message: str) -> str:
-        digest = hmac.new(self._key, message.encode("utf-8"), hashlib.sha256).digest()
+        # surrogatepass: a forged token may carry a lone surrogate ("\ud800" in JSON)
+        digest = hmac.new(self._key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
     def issue(self, session_id: str, now: Optional[float] = None) -> str:
@@ -69,7 +71,7 @@ class TokenSigner:
         if not isinstance(token, str) or len(token) > 256 or token.count(".") != 2:
             return None
         session_id, issued, mac = token.split(".")
-        if not hmac.compare_digest(mac, self._mac(f"{session_id}.{issued}")):
+        if not safe_equal(mac, self._mac(f"{session_id}.{issued}")):
             return None
         if not issued.isdigit() or (now if now is not None else time.time()) - int(issued) > self.ttl_seconds:
             return None
@@ -380,17 +382,11 @@ class WebchatInput(InputChannel):
         raw = await ws.recv(timeout)
         if raw is None:
             return None
-        if len(raw) > self.limits.max_body_bytes:
-            await ws.send(json.dumps({"type": "error", "error": "body_too_large", "message": "الرسالة أكبر من المسموح."}, ensure_ascii=False))
-            return None
         try:
-            frame = json.loads(raw)
-        except ValueError:
-            frame = None
-        if not isinstance(frame, dict):
-            await ws.send(json.dumps({"type": "error", "error": "invalid_json", "message": "تعذّرت قراءة الرسالة: صيغة JSON غير صحيحة."}, ensure_ascii=False))
+            return parse_json_object(raw, self.limits.max_body_bytes)
+        except InputError as error:
+            await ws.send(json.dumps({"type": "error", **error.as_dict()}, ensure_ascii=False))
             return None
-        return frame
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("webchat", __name__)

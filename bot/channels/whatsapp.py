@@ -3,8 +3,14 @@
 - ``GET``: Meta's subscription handshake (``hub.mode=subscribe``, ``hub.verify_token``),
   answered with ``hub.challenge``; 403 otherwise.
 - ``POST``: ``X-Hub-Signature-256`` must be ``sha256=`` + HMAC-SHA256 of the raw body
-  with the app secret (compared in constant time), else 401. Meta signs the bytes it
-  sends (Arabic escaped as ``\\uXXXX``), so the body is never re-serialised first.
+  with the app secret (compared in constant time, as bytes: a non-ASCII header is a
+  wrong signature, 401, never a 500), else 401. Meta signs the bytes it sends (Arabic
+  escaped as ``\\uXXXX``), so the body is never re-serialised first. The body is
+  parsed by ``validation.parse_json_object`` (nesting bounded before parsing).
+- Replays: every message carries Meta's ``timestamp`` (Unix seconds) inside the
+  signed body. A message older than ``max_message_age_seconds`` (24 h) or more than
+  ``max_clock_skew_seconds`` in the future is dropped (acknowledged, not processed),
+  so a captured body cannot be replayed after its de-duplication key expires.
 - Text, interactive button and list replies go to the bot; status callbacks are
   ignored; images, audio, locations and the like get a polite Arabic reply. Each
   WhatsApp message id is processed once (Meta retries deliveries).
@@ -22,6 +28,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
@@ -34,8 +41,9 @@ from sanic.response import HTTPResponse
 from bot.channels import relay_link
 from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
-from bot.channels.validation import InputError, clean_text
+from bot.channels.validation import InputError, clean_text, parse_json_object
 from bot.settings import OutboxSettings, Settings, WhatsAppSettings
+from bot.untrusted import safe_equal
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +75,7 @@ def verify_signature(raw_body: bytes, header: Optional[str], app_secret: str) ->
     if not header or not app_secret or not header.startswith("sha256="):
         return False
     expected = hmac.new(app_secret.encode("utf-8"), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
+    return safe_equal(header[len("sha256=") :].strip().lower(), expected)
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ class Inbound:
         kind: ``text``, ``interactive``, ``button`` or an unsupported type (``image`` ...).
         text: what goes to the bot (the reply id of a tapped button), None if unsupported.
         name: the customer's profile name, when sent.
+        timestamp: when WhatsApp received it (Unix seconds, signed with the body); None if absent.
     """
 
     wa_id: str
@@ -87,6 +96,11 @@ class Inbound:
     kind: str
     text: Optional[str]
     name: Optional[str] = None
+    timestamp: Optional[int] = None
+
+    def fresh(self, now: float, max_age_s: int, max_skew_s: int) -> bool:
+        """Whether the signed timestamp is recent enough to act on (no timestamp: refused)."""
+        return self.timestamp is not None and now - max_age_s <= self.timestamp <= now + max_skew_s
 
 
 def parse_webhook(payload: Dict[str, Any]) -> List[Inbound]:
@@ -100,8 +114,14 @@ def parse_webhook(payload: Dict[str, Any]) -> List[Inbound]:
                 wa_id, message_id, kind = message.get("from"), message.get("id"), message.get("type", "")
                 if not isinstance(wa_id, str) or not isinstance(message_id, str):
                     continue
-                found.append(Inbound(wa_id, message_id, kind, _message_text(message), names.get(wa_id)))
+                found.append(Inbound(wa_id, message_id, kind, _message_text(message), names.get(wa_id), _timestamp(message)))
     return found
+
+
+def _timestamp(message: Dict[str, Any]) -> Optional[int]:
+    raw = message.get("timestamp")
+    # Meta sends a string of ASCII digits; anything else counts as missing
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
 
 
 def _message_text(message: Dict[str, Any]) -> Optional[str]:
@@ -279,7 +299,14 @@ class WhatsAppInput(InputChannel):
             await self.enqueue(to, text_body(to, part))
 
     async def handle(self, inbound: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        """Process one customer message exactly once (a failure lets Meta's retry in)."""
+        """Process one customer message exactly once (a failure lets Meta's retry in).
+
+        A stale or future-dated message (a replayed body) is dropped before anything
+        else: it must not reopen the 24-hour window or reach the bot or an agent.
+        """
+        if not inbound.fresh(time.time(), self.settings.max_message_age_seconds, self.settings.max_clock_skew_seconds):
+            logger.warning("whatsapp: message %s dropped, timestamp %s outside the window", inbound.message_id, inbound.timestamp)
+            return
         if not await self.runtime.first_delivery(inbound.message_id):
             logger.info("whatsapp: duplicate delivery of %s ignored", inbound.message_id)
             return
@@ -314,7 +341,7 @@ class WhatsAppInput(InputChannel):
             if (
                 self.settings.verify_token
                 and args.get("hub.mode") == "subscribe"
-                and hmac.compare_digest(args.get("hub.verify_token") or "", self.settings.verify_token)
+                and safe_equal(args.get("hub.verify_token"), self.settings.verify_token)
             ):
                 return response.text(args.get("hub.challenge") or "")
             return response.json({"error": "forbidden", "message": "رمز التحقق غير صحيح."}, status=403)
@@ -324,16 +351,15 @@ class WhatsAppInput(InputChannel):
             if not self.settings.configured:
                 return response.json({"error": "not_configured", "message": "قناة واتساب غير مهيأة."}, status=503)
             raw = request.body or b""
-            if len(raw) > self.limits.max_body_bytes * 4:  # Meta batches; still bound memory
+            max_bytes = self.limits.max_body_bytes * 4  # Meta batches; still bound memory
+            if len(raw) > max_bytes:
                 return InputError(413, "body_too_large", "الطلب أكبر من المسموح.").response()
             if not verify_signature(raw, request.headers.get("X-Hub-Signature-256"), self.settings.app_secret):
                 return response.json({"error": "invalid_signature", "message": "التوقيع غير صحيح."}, status=401)
             try:
-                payload = json.loads(raw.decode("utf-8"))
-                if not isinstance(payload, dict):
-                    raise ValueError("not an object")
-            except (UnicodeDecodeError, ValueError):
-                return InputError(400, "invalid_json", "تعذّرت قراءة الطلب: صيغة JSON غير صحيحة.").response()
+                payload = parse_json_object(raw, max_bytes)
+            except InputError as error:
+                return error.response()
             for inbound in parse_webhook(payload):
                 await self.handle(inbound, on_new_message)
             return response.json({"status": "received"})

@@ -3,6 +3,12 @@
 Pure functions over the JSON that Rasa's RedisTrackerStore writes (a serialised
 ``Dialogue``: ``{"name": sender_id, "events": [...]}``); the Redis access lives in
 :mod:`handoff.workbench.store`.
+
+Trackers keep what customers typed, invisible bidi and zero-width controls
+included (older messages, other channels). The inbox strips them before masking
+(so a phone number split by a zero-width space is still masked) and moves the
+entity offsets with the text, so the trainer reads the characters in the order
+they were typed.
 """
 
 from __future__ import annotations
@@ -10,9 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from bot.nlu.arabic_text import normalize
+from bot.untrusted import strip_invisible, strip_invisible_mapped
 from handoff.workbench.masking import mask
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -39,7 +46,7 @@ class InboxItem:
     Attributes:
         id: ``<conversation id>|<index of the event>``, stable while the tracker lives.
         conversation_id: Rasa's sender id.
-        text: the message, masked; same length as what the customer typed.
+        text: the message, invisible controls removed, then masked (same length).
         intent / confidence: what the NLU predicted (``nlu_fallback`` included).
         ranking: the top intents with confidences (fallback excluded).
         entities: extracted entities, offsets on ``text``, values masked.
@@ -141,14 +148,19 @@ def _signals(parse: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def _masked_entities(text: str, masked: str, entities: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def _masked_entities(text: str, masked: str, entities: Iterable[Dict[str, Any]],
+                     moved: Callable[[int], int] = lambda offset: offset) -> List[Dict[str, Any]]:
+    """Entities with offsets on ``masked``; ``moved`` maps offsets of ``text`` (the
+    tracker's) to the visible text ``masked`` was made from."""
     out = []
     for entity in entities or []:
         start, end = entity.get("start"), entity.get("end")
         if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(text):
             continue
-        out.append({"entity": entity.get("entity"), "start": start, "end": end, "value": masked[start:end],
-                    "extractor": entity.get("extractor")})
+        start, end = moved(start), moved(end)
+        if start < end:  # an entity made only of invisible controls disappears with them
+            out.append({"entity": entity.get("entity"), "start": start, "end": end, "value": masked[start:end],
+                        "extractor": entity.get("extractor")})
     return out
 
 
@@ -167,9 +179,10 @@ def _handoff_evidence(answer: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     for item in recorded:
         if isinstance(item, dict):
             out.append({
-                "reason": item.get("reason"), "rule": item.get("rule"), "detail": mask(str(item.get("detail") or "")),
+                "reason": item.get("reason"), "rule": item.get("rule"),
+                "detail": mask(strip_invisible(str(item.get("detail") or ""))),
                 "scores": {k: v for k, v in (item.get("scores") or {}).items() if isinstance(v, (int, float))},
-                "bot_asked": mask(str(item.get("bot_asked") or "")),
+                "bot_asked": mask(strip_invisible(str(item.get("bot_asked") or ""))),
             })
     return out
 
@@ -215,7 +228,8 @@ def items_from_dialogue(conversation_id: str, dialogue: Dict[str, Any], low_conf
         evidence = _handoff_evidence(events[index + 1 : next_index])
         if evidence:
             flags.append("escalated")
-        masked = mask(text)
+        visible, moved = strip_invisible_mapped(text)
+        masked = mask(visible)
         timestamp = float(event.get("timestamp") or 0.0)
         items.append(
             InboxItem(
@@ -225,7 +239,7 @@ def items_from_dialogue(conversation_id: str, dialogue: Dict[str, Any], low_conf
                 intent=name,
                 confidence=round(confidence, 4),
                 ranking=[{"name": r.get("name"), "confidence": round(float(r.get("confidence") or 0), 4)} for r in ranking],
-                entities=_masked_entities(text, masked, parse.get("entities") or []),
+                entities=_masked_entities(text, masked, parse.get("entities") or [], moved),
                 channel=event.get("input_channel"),
                 timestamp=timestamp,
                 date=datetime.fromtimestamp(timestamp, tz=timezone.utc).date().isoformat() if timestamp else "",

@@ -123,3 +123,17 @@ def test_outage_is_retried_from_the_outbox(twilio: ChannelServer, fake_api: Fake
     time.sleep(0.3)
     assert bodies(fake_api) == ["وصلتني رسالتك: الموية مقطوعة"]
     assert [r["status"] for r in fake_api.requests("twilio")] == [503, 503, 201]
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Twilio-Signature": "ééé".encode()},
+    {"X-Twilio-Signature": "تجربة".encode()},
+    {"X-Twilio-Signature": b"\xff\xfe"},
+    {"X-Forwarded-Host": b"bot.example.org\xff", "X-Forwarded-Proto": "https"},
+], ids=["latin", "arabic", "not_utf8", "proxy_host_not_utf8"])
+def test_non_ascii_signature_or_proxy_headers_get_401_not_500(twilio: ChannelServer, headers: Dict[str, object]) -> None:
+    form = inbound("مرحبا", "SM-hdr")
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{twilio.url}/webhook", form)
+    reply = requests.post(f"{twilio.url}/webhook", data=form, headers={"X-Twilio-Signature": signature, **headers}, timeout=10)
+    assert reply.status_code == 401
+    assert twilio.bot.received == []  # type: ignore[attr-defined]

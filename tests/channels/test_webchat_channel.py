@@ -265,3 +265,33 @@ def test_a_redis_restart_loses_no_message(webchat: ChannelServer, redis_server_p
             assert [h["text"] for h in history if h["role"] == "customer"] == ["قبل إعادة التشغيل", "بعد إعادة التشغيل"]
 
     run(scenario())
+
+
+def test_deep_frames_get_an_error_frame_and_the_session_goes_on(webchat: ChannelServer) -> None:
+    async def scenario() -> None:
+        async with Client(webchat) as client:
+            await client.hello()
+            await client.ws.send("[" * 2000 + "]" * 2000)  # under the size limit; json.loads alone would hit RecursionError
+            deep = await client.next("error")
+            assert deep["error"] == "json_too_deep" and deep["message"]
+            await client.ws.send(json.dumps({"type": "message", "text": "x", "extra": json.loads("[" * 40 + "]" * 40)}))
+            assert (await client.next("error"))["error"] == "json_too_deep"
+            await client.say("مرحبا\u202e بعد\u200b ذلك")
+            assert (await client.next("message", role="bot"))["text"] == "وصلتني رسالتك: مرحبا بعد ذلك"
+
+    run(scenario())
+    assert [m.text for m in webchat.bot.received] == ["مرحبا بعد ذلك"]  # type: ignore[attr-defined]
+
+
+def test_forged_non_ascii_tokens_open_a_new_session_instead_of_crashing(webchat: ChannelServer) -> None:
+    async def scenario() -> None:
+        for token in ("تجربة.123.تجربة", "web-x.123.ééé"):
+            async with Client(webchat) as client:
+                session = await client.hello(token)
+                assert session["token"] and not session["token"].startswith(token.split(".")[0])
+        async with Client(webchat) as client:
+            await client.ws.send('{"type": "hello", "token": "\\ud800.1.abc"}')  # a lone surrogate
+            assert (await client.next("session"))["token"]
+
+    run(scenario())
+    assert TokenSigner(SECRET, 60).session_of("تجربة.1.ééé") is None

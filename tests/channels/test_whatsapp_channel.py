@@ -146,16 +146,16 @@ def test_status_callbacks_are_ignored_cleanly(whatsapp: ChannelServer, fake_api:
 
 
 def test_button_and_list_replies_send_their_ids_to_the_bot(whatsapp: ChannelServer) -> None:
-    button = {"context": {"from": "15550783881", "id": "wamid.q1"}, "from": CUSTOMER, "id": "wamid.btn-1", "timestamp": "1700000001", "type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": '/choose{"service":"water"}', "title": "الماء"}}}
-    listed = {"context": {"from": "15550783881", "id": "wamid.q2"}, "from": CUSTOMER, "id": "wamid.list-1", "timestamp": "1700000002", "type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "/opt4", "title": "خيار 4", "description": ""}}}
+    button = {"context": {"from": "15550783881", "id": "wamid.q1"}, "from": CUSTOMER, "id": "wamid.btn-1", "timestamp": str(int(time.time())), "type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": '/choose{"service":"water"}', "title": "الماء"}}}
+    listed = {"context": {"from": "15550783881", "id": "wamid.q2"}, "from": CUSTOMER, "id": "wamid.list-1", "timestamp": str(int(time.time())), "type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "/opt4", "title": "خيار 4", "description": ""}}}
     body = meta_body(envelope([button, listed]))
     assert post(whatsapp, body, sign(body)).status_code == 200
     assert [m.text for m in whatsapp.bot.received] == ['/choose{"service":"water"}', "/opt4"]  # type: ignore[attr-defined]
 
 
 def test_unsupported_types_get_a_polite_arabic_reply(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
-    image = {"from": CUSTOMER, "id": "wamid.img-1", "timestamp": "1700000003", "type": "image", "image": {"caption": "", "mime_type": "image/jpeg", "sha256": "abc", "id": "1234"}}
-    location = {"from": CUSTOMER, "id": "wamid.loc-1", "timestamp": "1700000004", "type": "location", "location": {"latitude": 24.7, "longitude": 46.6}}
+    image = {"from": CUSTOMER, "id": "wamid.img-1", "timestamp": str(int(time.time())), "type": "image", "image": {"caption": "", "mime_type": "image/jpeg", "sha256": "abc", "id": "1234"}}
+    location = {"from": CUSTOMER, "id": "wamid.loc-1", "timestamp": str(int(time.time())), "type": "location", "location": {"latitude": 24.7, "longitude": 46.6}}
     body = meta_body(envelope([image, location]))
     assert post(whatsapp, body, sign(body)).status_code == 200
     assert whatsapp.bot.received == []  # type: ignore[attr-defined]
@@ -245,3 +245,42 @@ def test_unconfigured_channel_answers_503(redis_url: str, monkeypatch: pytest.Mo
         assert post(server, body, sign(body)).status_code == 503
     finally:
         server.stop()
+
+
+def test_deep_json_with_a_valid_signature_gets_a_clean_400(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    deep = b"[" * 20000 + b"]" * 20000
+    reply = post(whatsapp, deep, sign(deep))
+    assert reply.status_code == 400 and reply.json()["error"] == "json_too_deep" and reply.json()["message"]
+    nested = b'{"entry": ' + b"[" * 40 + b"]" * 40 + b"}"
+    assert post(whatsapp, nested, sign(nested)).json()["error"] == "json_too_deep"
+    assert whatsapp.bot.received == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("signature", ["sha256=ééé".encode(), "sha256=تجربة".encode(), b"sha256=\xff\xfe", "ééé".encode()])
+def test_non_ascii_signature_headers_get_401_not_500(whatsapp: ChannelServer, fake_api: FakeGraphApi, signature: bytes) -> None:
+    body = meta_body(envelope([text_message("مرحبا", "wamid.hdr-1")]))
+    reply = requests.post(f"{whatsapp.url}/webhook", data=body, headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature}, timeout=10)
+    assert reply.status_code == 401 and reply.json()["error"] == "invalid_signature"
+    assert whatsapp.bot.received == []  # type: ignore[attr-defined]
+    assert not verify_signature(body, "sha256=ééé", APP_SECRET)
+
+
+def test_non_ascii_verify_token_gets_403_not_500(whatsapp: ChannelServer) -> None:
+    reply = requests.get(f"{whatsapp.url}/webhook", params={"hub.mode": "subscribe", "hub.verify_token": "تجربة", "hub.challenge": "1"}, timeout=5)
+    assert reply.status_code == 403
+
+
+def test_replayed_or_future_dated_messages_are_dropped(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
+    now = int(time.time())
+    stale = {**text_message("رسالة قديمة معادة", "wamid.old-1"), "timestamp": str(now - 2 * 24 * 3600)}
+    future = {**text_message("رسالة من المستقبل", "wamid.future-1"), "timestamp": str(now + 3600)}
+    missing = {k: v for k, v in text_message("بلا وقت", "wamid.none-1").items() if k != "timestamp"}
+    fresh = text_message("رسالة جديدة", "wamid.new-1")
+    body = meta_body(envelope([stale, future, missing, fresh]))
+    # correctly signed (a captured body): acknowledged so Meta stops retrying, but only the fresh one is processed
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    assert [m.text for m in whatsapp.bot.received] == ["رسالة جديدة"]  # type: ignore[attr-defined]
+    wait_until(lambda: texts_sent(fake_api))
+    time.sleep(0.2)
+    receipts = [r["json"]["message_id"] for r in fake_api.requests() if r["json"].get("status") == "read"]
+    assert receipts == ["wamid.new-1"]  # the stale ones did not reopen the 24-hour window either

@@ -72,6 +72,7 @@ def make_settings(redis_url: str, **overrides: Any) -> HandoffSettings:
         public_url=f"http://127.0.0.1:{port}",
         service_token=SERVICE_TOKEN,
         position_update_seconds=3600,
+        local_mode=True,  # the tests speak plain http: a Secure cookie would never come back
     )
     return base.with_overrides(**overrides)
 

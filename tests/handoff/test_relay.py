@@ -278,3 +278,13 @@ def test_typing_reaches_both_sides(relay_setup):
     assert seen["ticket_id"] == ticket_id and seen["role"] == "customer"
     # typing is never recorded in the tracker
     assert all(e.text for e in bot_texts(app, "web-t1"))
+
+
+def test_bidi_controls_in_a_live_customer_message_never_reach_the_console(relay_setup):
+    service, relay, _channel, _app = relay_setup
+    ticket_id, console = open_and_claim(service, "web-bidi")
+    # "pay to 1234 5678" shown reversed by a right-to-left override, split by a zero-width space
+    hidden = "حوّل إلى \u202e8765\u200b 4321\u202c من فضلك\ufeff"
+    assert service.call(relay.on_customer_message("webchat", "web-bidi", hidden, message_id="m-bidi")) is True
+    events = console.get(f"/api/tickets/{ticket_id}").json()["events"]
+    assert [e["text"] for e in events if e["role"] == "customer"] == ["حوّل إلى 8765 4321 من فضلك"]

@@ -134,7 +134,8 @@ def service(redis_url, nlu_copy, tmp_path, artifacts_dir):
     port = redis_server.free_port()
     env = dict(os.environ, REDIS_URL=redis_url, HANDOFF_PORT=str(port), HANDOFF_HOST="127.0.0.1",
                TRAINER_NLU_DATA=str(nlu_copy), TRAINER_WORK_DIR=str(tmp_path / "work"), RASA_URL="http://127.0.0.1:9",
-               PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+               PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false",
+               HANDOFF_LOCAL_MODE="1")  # plain http: the session cookie must not be Secure
     log = open(artifacts_dir / "workbench-service.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

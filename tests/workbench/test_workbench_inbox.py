@@ -84,3 +84,25 @@ def test_corrections_are_recognised(text):
 @pytest.mark.parametrize("text", ["لا شكرا", "تمام", "ابغى اغلط؟"])
 def test_ordinary_replies_are_not_corrections(text):
     assert not is_correction(text)
+
+
+def test_invisible_controls_are_removed_before_the_trainer_reads_and_masking_runs():
+    from bot.untrusted import INVISIBLE
+    from handoff.workbench.inbox import items_from_dialogue
+
+    # a right-to-left override reorders what is shown; a zero-width space inside the
+    # phone number would hide it from masking
+    text = "اشحن\u202e رقمي 05512\u200b34567 \u202cبسرعة"
+    start = text.index("0")
+    end = text.index(" ", start)
+    dialogue = {"events": [{
+        "event": "user", "text": text, "timestamp": 1_700_000_000.0, "input_channel": "whatsapp",
+        "parse_data": {"intent": {"name": "recharge", "confidence": 0.9},
+                       "entities": [{"entity": "phone_number", "start": start, "end": end, "value": text[start:end]}]},
+    }]}
+    item = items_from_dialogue("conv-bidi", dialogue)[0]
+    assert not INVISIBLE.search(item.text)
+    # read in typed order, the whole number masked: the zero-width space did not hide it
+    assert item.text == "اشحن رقمي 0000000000 بسرعة"
+    entity = item.entities[0]
+    assert item.text[entity["start"]:entity["end"]] == entity["value"] and len(entity["value"]) == 10
