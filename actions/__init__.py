@@ -12,6 +12,12 @@ repository root. Modules:
 - ``forms``: form validation and form questions;
 - ``actions``: every other action.
 
-Only rasa_sdk, the standard library, PyYAML, redis-py and ``bot.nlu.arabic_text``
-are imported, so the action server does not need Rasa itself.
+Only rasa_sdk, the standard library, PyYAML, redis-py, ``bot.nlu.arabic_text`` and
+``bot.masking`` are imported, so the action server does not need Rasa itself.
+Importing the package installs the logging filter that masks personal data
+(``bot.log_privacy``): rasa_sdk imports it before any action runs.
 """
+
+from bot import log_privacy
+
+log_privacy.install()

@@ -24,7 +24,6 @@ import asyncio
 import json
 import logging
 import math
-import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from actions.knowledge_base import KnowledgeBase, get_knowledge_base, strip_dist
 from actions.rating import parse_rating
 from actions.tickets import canonical_ticket_id, get_ticket_store
 from bot import escalation
+from bot.masking import mask_customer
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +56,6 @@ TICKET_SLOTS = ("service_type", "account_number", "district", "city", "ticket_nu
 FALLBACK_SUMMARY_MESSAGES = 3
 # A rating comment longer than this is cut (the rest is not worth a failed call).
 MAX_COMMENT_CHARS = 1000
-# Channels whose sender ids are phone numbers.
-PHONE_CHANNELS = {"whatsapp", "twilio"}
-_PHONE = re.compile(r"^\+?\d{8,15}$")
 # The handoff service refuses bodies over 512 KiB; a very long conversation keeps
 # its latest messages (and says how many earlier ones are left out) to stay below.
 MAX_TICKET_BYTES = 400_000
@@ -69,18 +66,11 @@ _RATING_FORM = "rating_form"
 def customer_display(sender_id: str, channel: str | None) -> str:
     """How the agent console names the customer without exposing them.
 
-    Phone numbers (WhatsApp senders) keep the country code and the last three
-    digits: ``+966•••••4567`` → ``+966••••••567``; other sender ids (web
-    sessions) show their first six characters only.
+    Phone numbers keep the country code and the last three digits
+    (``+966••••••567``); other sender ids (web sessions) show their first six
+    characters. One rule for every process: :func:`bot.masking.mask_customer`.
     """
-    raw = re.sub(r"^(whatsapp|tel|sms):", "", str(sender_id or "").strip(), flags=re.IGNORECASE)
-    compact = re.sub(r"[\s\-()]", "", raw)
-    if _PHONE.match(compact) and (channel in PHONE_CHANNELS or compact.startswith("+")):
-        digits = compact.lstrip("+")
-        return f"+{digits[:3]}{'•' * (len(digits) - 6)}{digits[-3:]}"
-    if len(raw) <= 6:
-        return f"session {raw}"
-    return f"session {raw[:6]}…"
+    return mask_customer(sender_id, channel)
 
 
 def _intent(event: Mapping[str, Any]) -> str | None:

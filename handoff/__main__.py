@@ -6,11 +6,13 @@ import logging
 
 from aiohttp import web
 
+from bot import log_privacy
 from handoff.app import create_app
 from handoff.settings import HandoffSettings
 
 
 def main() -> None:
+    log_privacy.install()  # before anything logs: no phone number reaches the service's logs
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = HandoffSettings.from_env()
     if not settings.service_token:

@@ -48,6 +48,7 @@ from handoff.payloads import (
 from handoff.service import HandoffService
 from handoff.settings import PACKAGE_DIR, HandoffSettings
 from handoff.store import BOT, RESOLVED, TICKET_ID, HandoffStore, StoreError
+from handoff.visibility import can_see, feed_entry_for, for_role
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,20 @@ def ticket_id_of(request: web.Request) -> str:
     return ticket_id
 
 
+async def visible_ticket(request: web.Request) -> Dict[str, Any]:
+    """The ticket of the URL, when the signed-in user may see it (403 otherwise)."""
+    user = request["user"]
+    ticket = await request.app[STORE_KEY].require_ticket(ticket_id_of(request))
+    if not can_see(user.role, user.username, ticket):
+        raise StoreError(403, "not_your_ticket", ticket["ticket_id"])
+    return ticket
+
+
+def shown(request: web.Request, ticket: Dict[str, Any]) -> Dict[str, Any]:
+    """A ticket as the signed-in user may see it (raw customer ids only for supervisors)."""
+    return for_role(ticket, request["user"].role)
+
+
 # ------------------------------------------------------------------ public
 async def health(request: web.Request) -> web.Response:
     try:
@@ -184,12 +199,14 @@ async def queue(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     service = request.app[SERVICE_KEY]
     config = service.config
+    user = request["user"]
+    open_tickets = [t for t in await store.open_tickets() if can_see(user.role, user.username, t)]
     return web.json_response(
         {
             "now_ms": int(time.time() * 1000),
             "feed_id": await store.feed_last_id(),
-            "queue": await store.queue(),
-            "open": await store.open_tickets(),
+            "queue": [shown(request, t) for t in await store.queue()],
+            "open": [shown(request, t) for t in open_tickets],
             "agents_on_duty": await store.agents_on_duty(config.heartbeat_seconds),
             "sla_minutes": {str(k): v for k, v in config.sla_minutes.items()},
         }
@@ -199,17 +216,17 @@ async def queue(request: web.Request) -> web.Response:
 @require_role(*AGENT_ROLES)
 async def ticket_detail(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    ticket = await store.require_ticket(ticket_id_of(request))
+    ticket = await visible_ticket(request)
     events = [event.as_dict() for event in await store.events(ticket["ticket_id"])]
     position = await store.position(ticket["ticket_id"])
-    return web.json_response({"ticket": ticket, "events": events, "position": position})
+    return web.json_response({"ticket": shown(request, ticket), "events": events, "position": position})
 
 
 @require_role(*AGENT_ROLES)
 async def claim(request: web.Request) -> web.Response:
     user = request["user"]
     ticket = await request.app[SERVICE_KEY].claim(ticket_id_of(request), user.username, user.name)
-    return web.json_response({"ticket": ticket})
+    return web.json_response({"ticket": shown(request, ticket)})
 
 
 @require_role(*AGENT_ROLES)
@@ -224,6 +241,7 @@ async def send_message(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     user = request["user"]
     text = clean_text((await read_json(request)).get("text"), request.app[SETTINGS_KEY].max_message_chars)
+    await visible_ticket(request)  # no notes on a colleague's or a closed ticket
     event = await request.app[SERVICE_KEY].add_note(ticket_id_of(request), user.username, text)
     return web.json_response({"event": event}, status=201)
 
@@ -242,7 +260,7 @@ async def transfer(request: web.Request) -> web.Response:
     if not isinstance(target, str) or not target or len(target) > 64:
         raise PayloadError(422, "missing_agent", "اختر الزميل الذي تحوّل إليه المحادثة.")
     ticket = await request.app[SERVICE_KEY].transfer(ticket_id_of(request), user.username, user.role, target)
-    return web.json_response({"ticket": ticket})
+    return web.json_response({"ticket": shown(request, ticket)})
 
 
 def close_handler(new_state: str) -> Handler:
@@ -250,7 +268,7 @@ def close_handler(new_state: str) -> Handler:
     async def close(request: web.Request) -> web.Response:
         user = request["user"]
         ticket = await request.app[SERVICE_KEY].close(ticket_id_of(request), user.username, user.role, new_state)
-        return web.json_response({"ticket": ticket})
+        return web.json_response({"ticket": shown(request, ticket)})
 
     return close
 
@@ -302,6 +320,19 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
         after = await store.feed_last_id()
     await ws.send_json({"kind": "hello", "feed_id": after, "user": user.username})
 
+    # agents get entries of the tickets they may see only, without raw customer ids
+    known: Dict[str, Dict[str, Any]] = {}
+    seen: set = set()
+
+    async def visible(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        ticket_id = str(body.get("ticket_id") or "")
+        if isinstance(body.get("ticket"), dict):
+            known[ticket_id] = body["ticket"]
+        elif ticket_id not in known:
+            ticket = await store.get_ticket(ticket_id)
+            known[ticket_id] = store.summary(ticket) if ticket else {}
+        return feed_entry_for(user.role, user.username, body, known[ticket_id] or None, seen)
+
     async def forward() -> None:
         cursor = after
         while not ws.closed:
@@ -316,7 +347,9 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
                 continue
             for feed_id, body in entries:
                 cursor = feed_id
-                await ws.send_json({**body, "feed_id": feed_id})
+                entry = await visible(body)
+                if entry is not None:
+                    await ws.send_json({**entry, "feed_id": feed_id})
 
     task = asyncio.create_task(forward())
     try:

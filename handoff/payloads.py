@@ -1,5 +1,8 @@
 """Validation of request bodies: clear 4xx errors instead of stack traces.
 
+``mask_customer`` (the masked display of a customer) is :func:`bot.masking.mask_customer`,
+re-exported here for the service's callers.
+
 Pure functions: they take bytes or dicts and return clean values or raise
 :class:`PayloadError`; the HTTP layer turns that into a JSON response.
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
+from bot.masking import mask, mask_customer
 from bot.untrusted import MAX_JSON_DEPTH, JsonTooDeep, loads_limited, strip_invisible
 
 # Conversation ids travel into Redis keys and logs (same alphabet as the REST channel's senders).
@@ -133,11 +137,13 @@ def validate_ticket(payload: Dict[str, Any], max_chars: int = 2000) -> Dict[str,
             }
         )
     evidence = [_evidence(item, max_chars) for item in _list_of_dicts(payload.get("evidence"), "evidence")]
+    # the action server masks the display already; masking again costs nothing and keeps
+    # a raw number out of every console even if a client sends one
     display = plain(payload["customer_display"]) if isinstance(payload.get("customer_display"), str) else ""
     return {
         "conversation_id": conversation_id,
         "channel": channel,
-        "customer_display": display or mask_customer(conversation_id),
+        "customer_display": mask(display[:80], digit_runs=True) if display else mask_customer(conversation_id, channel),
         "reasons": reasons,
         "evidence": evidence,
         "priority": priority,
@@ -189,13 +195,4 @@ def _number(value: Any) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def mask_customer(conversation_id: str) -> str:
-    """What colleagues see of a customer: a masked phone or the web session.
-
-    >>> mask_customer("whatsapp:+966512341234")
-    '+9665••••1234'
-    """
-    digits = re.sub(r"[^\d+]", "", conversation_id.split(":")[-1])
-    if len(digits.lstrip("+")) >= 9:
-        return f"{digits[:5]}••••{digits[-4:]}"
-    return f"web {conversation_id[:12]}"
+__all__ = ["PayloadError", "clean_text", "mask_customer", "parse_json_object", "validate_rating", "validate_ticket"]

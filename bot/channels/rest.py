@@ -18,12 +18,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import relay_link
+from bot.channels import commands, relay_link
+from bot.channels.redis_client import get_redis
 from bot.channels.validation import SENDER_PATTERN as _SENDER
 from bot.channels.validation import InputError, clean_text, parse_json_object
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+OFFER_TTL_SECONDS = 24 * 3600
 
 def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[Dict[str, Any]]]:
     """Validate a webhook body and return (sender, text, metadata).
@@ -55,6 +58,8 @@ class ValidatedRestInput(InputChannel):
 
     def __init__(self, settings: Optional[Settings] = None) -> None:
         self.settings = settings or Settings.from_env()
+        # buttons a REST client shows come back as their payloads; nothing else may be a command
+        self.offered = commands.OfferedPayloads(get_redis, self.name(), OFFER_TTL_SECONDS)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("validated_rest_webhook", __name__)
@@ -73,6 +78,7 @@ class ValidatedRestInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 sender, text, metadata = parse_request(request.body or b"", self.settings)
+                text = await commands.customer_text(self.offered, sender, text)
             except InputError as error:
                 return error.response()
             # persisted for the agent first when a person has the conversation; Rasa's
@@ -85,9 +91,19 @@ class ValidatedRestInput(InputChannel):
             except asyncio.TimeoutError:
                 logger.error("reply timed out for sender %s", sender)
                 return InputError(504, "timeout", "تأخر الرد، حاول مرة أخرى بعد قليل.").response()
+            await self._remember_buttons(sender, collector.messages)
             return response.json(await relayed_messages(sender) + collector.messages)
 
         return hook
+
+    async def _remember_buttons(self, sender: str, messages: List[Dict[str, Any]]) -> None:
+        payloads = commands.button_payloads(messages)
+        if not payloads:
+            return
+        try:
+            await self.offered.offer(sender, payloads)
+        except Exception:  # the reply still goes out; the buttons then arrive as plain text
+            logger.exception("could not remember the buttons offered to %s", sender)
 
 
 async def deliver_later(sender_id: str, message: Dict[str, Any]) -> None:

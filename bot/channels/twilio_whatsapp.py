@@ -30,7 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from bot.channels import relay_link
+from bot.channels import commands, relay_link
 from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
 from bot.channels.validation import SENDER_PATTERN, InputError, clean_text
@@ -131,6 +131,7 @@ class TwilioWhatsAppInput(InputChannel):
         self.client = TwilioApiClient(self.settings)
         self.validator = RequestValidator(self.settings.auth_token)
         self.runtime = MessagingRuntime(CHANNEL, self._send, window_seconds, outbox_settings)
+        self.offered = commands.OfferedPayloads(lambda: self.runtime.redis, CHANNEL, window_seconds)
         if not self.settings.configured:
             logger.warning("Twilio WhatsApp channel loaded without TWILIO_* settings; its webhook answers 503")
 
@@ -146,6 +147,7 @@ class TwilioWhatsAppInput(InputChannel):
 
     async def remember_choices(self, to: str, choices: List[Dict[str, str]]) -> None:
         await self.runtime.redis.set(f"{CHANNEL}:choices:{to}", json.dumps(choices, ensure_ascii=False), ex=self.runtime.window_seconds)
+        await self.offered.offer(to, [c["payload"] for c in choices])
 
     async def resolve_choice(self, to: str, text: str) -> Optional[str]:
         """The payload of the offered choice the customer picked by number or title."""
@@ -186,11 +188,13 @@ class TwilioWhatsAppInput(InputChannel):
                 return
             try:
                 text = clean_text(body, self.limits.max_message_chars)
+                # a choice picked by number or title is a payload we offered; a typed
+                # "/EXTERNAL_..." or "/restart" is text
+                text = await self.resolve_choice(sender, text) or await commands.customer_text(self.offered, sender, text)
             except InputError as error:
                 if error.code != "empty_message":
                     await self.send_text(sender, error.message_ar)
                 return
-            text = await self.resolve_choice(sender, text) or text
             metadata = {"twilio": {"message_sid": message_sid, "profile_name": form.get("ProfileName")}}
             await relay_link.customer_message(CHANNEL, sender, text, message_id=message_sid, metadata=metadata)
             output = TwilioWhatsAppOutput(self)

@@ -37,6 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import relay_link
+from bot.channels.commands import OfferedPayloads
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import InputError, clean_text, parse_json_object
 from bot.settings import Settings, WebchatSettings
@@ -87,6 +88,7 @@ class SessionStore:
 
     def __init__(self, settings: WebchatSettings) -> None:
         self.settings = settings
+        self.offered = OfferedPayloads(get_redis, "webchat", settings.token_ttl_seconds)
 
     @property
     def redis(self) -> Any:
@@ -120,16 +122,10 @@ class SessionStore:
 
     async def offer(self, session_id: str, payloads: List[str]) -> None:
         """Remember the button payloads just offered: only these may come back as payloads."""
-        key = f"webchat:offered:{session_id}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            if payloads:
-                pipe.sadd(key, *payloads)
-                pipe.expire(key, self.settings.token_ttl_seconds)
-            await pipe.execute()
+        await self.offered.offer(session_id, payloads)
 
     async def was_offered(self, session_id: str, payload: str) -> bool:
-        return bool(await self.redis.sismember(f"webchat:offered:{session_id}", payload))
+        return await self.offered.was_offered(session_id, payload)
 
     async def within_limit(self, key: str, limit: int, window_seconds: int) -> bool:
         """Fixed-window counter: True while ``key`` has been hit at most ``limit`` times."""

@@ -38,7 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import relay_link
+from bot.channels import commands, relay_link
 from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
 from bot.channels.validation import InputError, clean_text, parse_json_object
@@ -214,10 +214,11 @@ class GraphApiClient:
 
 
 class WhatsAppOutput(OutputChannel):
-    """Queues the bot's replies to one customer in the outbox."""
+    """Queues the bot's replies to one customer in the outbox; remembers the buttons offered."""
 
-    def __init__(self, enqueue: Callable[[str, Dict[str, Any]], Awaitable[str]]) -> None:
+    def __init__(self, enqueue: Callable[[str, Dict[str, Any]], Awaitable[str]], offered: Optional[commands.OfferedPayloads] = None) -> None:
         self.enqueue = enqueue
+        self.offered = offered
 
     @classmethod
     def name(cls) -> str:
@@ -228,6 +229,8 @@ class WhatsAppOutput(OutputChannel):
             await self.enqueue(recipient_id, text_body(recipient_id, part))
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], **kwargs: Any) -> None:
+        if self.offered is not None:
+            await self.offered.offer(recipient_id, [str(b.get("payload") or b.get("title"))[:MAX_REPLY_ID] for b in buttons])
         await self.enqueue(recipient_id, buttons_body(recipient_id, text, buttons))
 
     async def send_quick_replies(self, recipient_id: str, text: str, quick_replies: List[Dict[str, Any]], **kwargs: Any) -> None:
@@ -264,6 +267,7 @@ class WhatsAppInput(InputChannel):
         self.limits = limits or Settings.from_env()
         self.client = GraphApiClient(self.settings)
         self.runtime = MessagingRuntime(CHANNEL, self._send, self.settings.window_seconds, outbox_settings)
+        self.offered = commands.OfferedPayloads(lambda: self.runtime.redis, CHANNEL, self.settings.window_seconds)
         if not self.settings.configured:
             logger.warning("WhatsApp channel loaded without WHATSAPP_* settings; its webhook answers 503")
 
@@ -274,7 +278,7 @@ class WhatsAppInput(InputChannel):
         return await self.runtime.outbox().enqueue(recipient, body)
 
     def get_output_channel(self) -> OutputChannel:
-        return WhatsAppOutput(self.enqueue)
+        return WhatsAppOutput(self.enqueue, self.offered)
 
     @property
     def template_names(self) -> str:
@@ -318,13 +322,15 @@ class WhatsAppInput(InputChannel):
                 return
             try:
                 text = clean_text(inbound.text, self.limits.max_message_chars)
+                # a typed "/restart" is text; a tapped button's id is a payload we offered
+                text = await commands.customer_text(self.offered, inbound.wa_id, text)
             except InputError as error:
                 if error.code != "empty_message":
                     await self._send_agent_text(inbound.wa_id, error.message_ar)
                 return
             metadata = {"whatsapp": {"message_id": inbound.message_id, "type": inbound.kind, "name": inbound.name}}
             await relay_link.customer_message(CHANNEL, inbound.wa_id, text, message_id=inbound.message_id, metadata=metadata)
-            output = WhatsAppOutput(self.enqueue)
+            output = WhatsAppOutput(self.enqueue, self.offered)
             await on_new_message(UserMessage(text, output, inbound.wa_id, input_channel=CHANNEL, message_id=inbound.message_id, metadata=metadata))
         except BaseException:
             await self.runtime.forget_delivery(inbound.message_id)

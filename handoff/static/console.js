@@ -214,8 +214,16 @@ function renderQueue() {
   if (state.current) renderWait();
 }
 
+// Agents see the queue and their own tickets; the server announces a ticket leaving
+// their sight (taken by a colleague, closed) with its state only, so drop it here.
+function visibleToMe(summary) {
+  if (summary.state === "queued") return true;
+  if (summary.state !== "with_agent") return false;
+  return state.me.role === "supervisor" || summary.agent === state.me.username;
+}
+
 function upsertTicket(summary) {
-  if (summary.state === "queued" || summary.state === "with_agent") state.tickets.set(summary.ticket_id, summary);
+  if (visibleToMe(summary)) state.tickets.set(summary.ticket_id, summary);
   else state.tickets.delete(summary.ticket_id);
   queueSort();
   renderQueue();

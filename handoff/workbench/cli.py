@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
+from bot import log_privacy
 from handoff.workbench import health
 from handoff.workbench.inbox import InboxFilter
 from handoff.workbench.nlu_files import EntitySpan, NewExample
@@ -167,5 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    log_privacy.install()
     args = build_parser().parse_args(argv)
     return asyncio.run(run(args, WorkbenchSettings.from_env()))

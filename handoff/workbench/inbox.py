@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+from bot.masking import mask, mask_customer
 from bot.nlu.arabic_text import normalize
 from bot.untrusted import strip_invisible, strip_invisible_mapped
-from handoff.workbench.masking import mask
 
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = {"action_fallback", "action_default_fallback", "action_default_ask_affirmation"}
@@ -44,8 +44,11 @@ class InboxItem:
     """One customer message as the trainer sees it (personal data masked).
 
     Attributes:
-        id: ``<conversation id>|<index of the event>``, stable while the tracker lives.
-        conversation_id: Rasa's sender id.
+        id: ``<conversation reference>|<index of the event>``, stable while the tracker
+            lives; the reference is opaque (a keyed hash, see :func:`bot.masking.conversation_ref`)
+            because the sender id of a WhatsApp customer is their phone number.
+        conversation_id: Rasa's sender id (shown to supervisors only, see routes.py).
+        customer_display: the masked customer, as the agent console shows it.
         text: the message, invisible controls removed, then masked (same length).
         intent / confidence: what the NLU predicted (``nlu_fallback`` included).
         ranking: the top intents with confidences (fallback excluded).
@@ -75,6 +78,7 @@ class InboxItem:
     date: str = ""
     flags: List[str] = field(default_factory=list)
     handoff_evidence: List[Dict[str, Any]] = field(default_factory=list)
+    customer_display: str = ""
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -187,13 +191,17 @@ def _handoff_evidence(answer: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
-def items_from_dialogue(conversation_id: str, dialogue: Dict[str, Any], low_confidence: float = 0.5) -> List[InboxItem]:
+def items_from_dialogue(
+    conversation_id: str, dialogue: Dict[str, Any], low_confidence: float = 0.5, ref: Optional[Callable[[str], str]] = None
+) -> List[InboxItem]:
     """Customer messages of one serialised tracker, with their flags.
 
     Args:
         conversation_id: the sender id (the Redis key without its prefix).
         dialogue: the JSON the tracker store saved.
         low_confidence: confidence under which ``low_confidence`` is flagged.
+        ref: the conversation's opaque reference for item ids (None: the id itself,
+            for tests and tools that never show ids to people).
 
     Returns:
         One item per user message with text, oldest first.
@@ -202,6 +210,7 @@ def items_from_dialogue(conversation_id: str, dialogue: Dict[str, Any], low_conf
     handoff_at = max((i for i, e in enumerate(events) if e.get("event") == "action" and e.get("name") in HANDOFF_ACTIONS), default=-1)
     user_indices = [i for i, e in enumerate(events) if e.get("event") == "user" and (e.get("text") or "").strip()]
     items = []
+    reference = ref(conversation_id) if ref else conversation_id
     for position, index in enumerate(user_indices):
         event = events[index]
         text = event.get("text") or ""
@@ -233,8 +242,9 @@ def items_from_dialogue(conversation_id: str, dialogue: Dict[str, Any], low_conf
         timestamp = float(event.get("timestamp") or 0.0)
         items.append(
             InboxItem(
-                id=f"{conversation_id}|{index}",
+                id=f"{reference}|{index}",
                 conversation_id=conversation_id,
+                customer_display=mask_customer(conversation_id, event.get("input_channel")),
                 text=masked,
                 intent=name,
                 confidence=round(confidence, 4),

@@ -10,9 +10,9 @@ import asyncio
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from bot.masking import conversation_ref, mask
 from handoff.workbench import nlu_files
 from handoff.workbench.inbox import InboxFilter, InboxItem, items_from_dialogue, select
-from handoff.workbench.masking import mask
 from handoff.workbench.rasa_client import RasaError
 from handoff.workbench.settings import WorkbenchSettings
 from handoff.workbench.store import WorkbenchStore
@@ -49,8 +49,13 @@ class Workbench:
 
     async def all_items(self) -> List[InboxItem]:
         items: List[InboxItem] = []
+        key = await self.store.ref_key()
+
+        def ref(conversation_id: str) -> str:
+            return conversation_ref(conversation_id, key)
+
         async for conversation_id, dialogue in self.store.dialogues():
-            items.extend(items_from_dialogue(conversation_id, dialogue, self.settings.low_confidence))
+            items.extend(items_from_dialogue(conversation_id, dialogue, self.settings.low_confidence, ref))
         return items
 
     async def inbox(self, inbox_filter: InboxFilter, limit: int = 200) -> List[InboxItem]:

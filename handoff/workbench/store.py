@@ -9,6 +9,7 @@ Keys (prefix ``trainer:`` by default, see PROTOCOL.md):
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
@@ -51,6 +52,11 @@ class WorkbenchStore:
                 seen += 1
                 if seen >= limit:
                     return
+
+    async def ref_key(self) -> bytes:
+        """The secret of opaque conversation references, made once per deployment (``trainer:ref_key``)."""
+        await self.redis.set(self._key("ref_key"), secrets.token_hex(32), nx=True)
+        return str(await self.redis.get(self._key("ref_key"))).encode("ascii")
 
     async def reviewed(self) -> List[str]:
         return list(await self.redis.smembers(self._key("reviewed")))

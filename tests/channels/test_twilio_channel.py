@@ -116,6 +116,24 @@ def test_choices_are_numbered_and_a_number_picks_the_payload(twilio: ChannelServ
     assert texts == ["buttons", '/choose{"service":"water"}', '/choose{"service":"internet"}']
 
 
+@pytest.mark.parametrize("field", ["Body", "ButtonPayload"])
+def test_typed_commands_reach_the_bot_as_plain_text(twilio: ChannelServer, field: str) -> None:
+    forged = '/EXTERNAL_handoff_resolved{"handoff_ticket_id":"HO-000001"}'
+    assert post(twilio, inbound("", "SM-c1", **{field: forged})).status_code == 200
+    assert post(twilio, inbound("/restart", "SM-c2")).status_code == 200
+    texts = [m.text for m in twilio.bot.received]  # type: ignore[attr-defined]
+    assert texts == ['EXTERNAL_handoff_resolved{"handoff_ticket_id":"HO-000001"}', "restart"]
+
+
+def test_offered_choices_still_arrive_as_payloads(twilio: ChannelServer, fake_api: FakeGraphApi) -> None:
+    assert post(twilio, inbound("rate", "SM-r1")).status_code == 200
+    assert post(twilio, inbound("4", "SM-r2")).status_code == 200  # picked by number
+    assert post(twilio, inbound("", "SM-r3", ButtonPayload='/rate{"rating":5}')).status_code == 200  # offered payload
+    assert post(twilio, inbound('/rate{"rating":6}', "SM-r4")).status_code == 200  # never offered
+    texts = [m.text for m in twilio.bot.received]  # type: ignore[attr-defined]
+    assert texts == ["rate", '/rate{"rating":4}', '/rate{"rating":5}', 'rate{"rating":6}']
+
+
 def test_outage_is_retried_from_the_outbox(twilio: ChannelServer, fake_api: FakeGraphApi) -> None:
     fake_api.fail_next(2, status=503)
     assert post(twilio, inbound("الموية مقطوعة", "SM-out-1")).status_code == 200

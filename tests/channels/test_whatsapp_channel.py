@@ -146,11 +146,41 @@ def test_status_callbacks_are_ignored_cleanly(whatsapp: ChannelServer, fake_api:
 
 
 def test_button_and_list_replies_send_their_ids_to_the_bot(whatsapp: ChannelServer) -> None:
+    # the bot offers the buttons first: only offered payloads may come back as commands
+    offered = meta_body(envelope([text_message("buttons", "wamid.ask-1")]))
+    assert post(whatsapp, offered, sign(offered)).status_code == 200
+    whatsapp.bot.received.clear()  # type: ignore[attr-defined]
     button = {"context": {"from": "15550783881", "id": "wamid.q1"}, "from": CUSTOMER, "id": "wamid.btn-1", "timestamp": str(int(time.time())), "type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": '/choose{"service":"water"}', "title": "الماء"}}}
     listed = {"context": {"from": "15550783881", "id": "wamid.q2"}, "from": CUSTOMER, "id": "wamid.list-1", "timestamp": str(int(time.time())), "type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "/opt4", "title": "خيار 4", "description": ""}}}
-    body = meta_body(envelope([button, listed]))
+    body = meta_body(envelope([button]))
     assert post(whatsapp, body, sign(body)).status_code == 200
-    assert [m.text for m in whatsapp.bot.received] == ['/choose{"service":"water"}', "/opt4"]  # type: ignore[attr-defined]
+    menu = meta_body(envelope([text_message("menu", "wamid.ask-2")]))
+    assert post(whatsapp, menu, sign(menu)).status_code == 200
+    body = meta_body(envelope([listed]))
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    texts = [m.text for m in whatsapp.bot.received]  # type: ignore[attr-defined]
+    assert texts[0] == '/choose{"service":"water"}' and texts[-1] == "/opt4"
+
+
+@pytest.mark.parametrize("typed, reads", [
+    ('/EXTERNAL_handoff_resolved{"handoff_ticket_id":"HO-000001"}', 'EXTERNAL_handoff_resolved{"handoff_ticket_id":"HO-000001"}'),
+    ("/restart", "restart"),
+    ("/ /restart", "restart"),
+    ('/choose{"service":"water"}', 'choose{"service":"water"}'),  # a real payload, but never offered here
+])
+def test_typed_commands_reach_the_bot_as_plain_text(whatsapp: ChannelServer, typed: str, reads: str) -> None:
+    body = meta_body(envelope([text_message(typed, "wamid.cmd-1")]))
+    assert post(whatsapp, body, sign(body)).status_code == 200
+    assert [m.text for m in whatsapp.bot.received] == [reads]  # type: ignore[attr-defined]
+    assert not any(m.text.startswith("/") for m in whatsapp.bot.received)  # type: ignore[attr-defined]
+
+
+def test_an_offered_payload_is_a_command_only_while_it_is_on_offer(whatsapp: ChannelServer) -> None:
+    for i, text in enumerate(["rate", '/rate{"rating":5}', "menu", '/rate{"rating":1}']):
+        body = meta_body(envelope([text_message(text, f"wamid.offer-{i}")]))
+        assert post(whatsapp, body, sign(body)).status_code == 200
+    # the rating was offered, then replaced by the menu: the second one is text
+    assert [m.text for m in whatsapp.bot.received] == ["rate", '/rate{"rating":5}', "menu", 'rate{"rating":1}']  # type: ignore[attr-defined]
 
 
 def test_unsupported_types_get_a_polite_arabic_reply(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:

@@ -26,8 +26,10 @@ def test_queue_orders_by_priority_then_waiting_time(service):
     add_account(service, "amal")
     for conversation, priority in [("n1", 3), ("u1", 1), ("h1", 2), ("u2", 1)]:
         assert internal(service, "POST", "/api/internal/tickets", json=ticket_payload(conversation, priority)).status_code == 201
-    queue = Console(service, "amal").get("/api/queue").json()["queue"]
+    add_account(service, "sara", role="supervisor")
+    queue = Console(service, "sara").get("/api/queue").json()["queue"]  # raw ids: supervisors only
     assert [t["conversation_id"] for t in queue] == ["u1", "u2", "h1", "n1"]
+    assert len(Console(service, "amal").get("/api/queue").json()["queue"]) == 4
 
 
 def test_claim_is_atomic_under_concurrency(service):
@@ -51,7 +53,9 @@ def test_claim_is_atomic_under_concurrency(service):
     winners = [name for name, status in statuses.items() if status == 200]
     assert len(winners) == 1, statuses
     assert sorted(statuses.values()).count(409) == len(consoles) - 1
-    ticket = consoles[0].get(f"/api/tickets/{ticket_id}").json()["ticket"]
+    winner = next(c for c in consoles if c.user["username"] == winners[0])  # a held ticket is its holder's
+    assert consoles[0] is winner or consoles[0].get(f"/api/tickets/{ticket_id}").status_code == 403
+    ticket = winner.get(f"/api/tickets/{ticket_id}").json()["ticket"]
     assert ticket["agent"] == winners[0] and ticket["state"] == "with_agent"
 
 

@@ -242,7 +242,10 @@ def test_return_and_resolve_close_the_ticket_and_store_the_rating(relay_setup):
     assert internal(service, "GET", "/api/internal/conversations/web-c5").status_code == 404
     rated = internal(service, "POST", f"/api/internal/tickets/{ticket_id}/rating", json={"rating": 4, "comment": "شكراً <script>"})
     assert rated.status_code == 200
-    ticket = console.get(f"/api/tickets/{ticket_id}").json()["ticket"]
+    # a closed ticket is for supervisors (handoff/visibility.py)
+    assert console.get(f"/api/tickets/{ticket_id}").status_code == 403
+    add_account(service, "sara", role="supervisor")
+    ticket = Console(service, "sara").get(f"/api/tickets/{ticket_id}").json()["ticket"]
     assert ticket["state"] == "resolved" and ticket["rating"] == 4 and ticket["rating_comment"] == "شكراً <script>"
     # closed: no more agent messages, and a new handoff opens a new ticket
     assert console.post(f"/api/tickets/{ticket_id}/messages", {"text": "x"}).status_code == 409
@@ -252,7 +255,7 @@ def test_return_and_resolve_close_the_ticket_and_store_the_rating(relay_setup):
     assert console.post(f"/api/tickets/{second}/claim").status_code == 200
     assert console.post(f"/api/tickets/{second}/return").status_code == 200
     wait_for(lambda: [m for m in channel.delivered if m.get("state") == "bot"])
-    assert console.get(f"/api/tickets/{second}").json()["ticket"]["state"] == "bot"
+    assert Console(service, "sara").get(f"/api/tickets/{second}").json()["ticket"]["state"] == "bot"
 
 
 def test_typing_reaches_both_sides(relay_setup):

@@ -38,8 +38,9 @@ def test_callback_time_when_nobody_can_answer():
 
 
 def test_customers_are_masked():
-    assert mask_customer("whatsapp:+966512341234") == "+9665••••1234"
-    assert mask_customer("web-3f9a") == "web web-3f9a"
+    # one rule with the action server's customer_display (bot.masking)
+    assert mask_customer("whatsapp:+966512341234") == "+966••••••234"
+    assert mask_customer("web-3f9a") == "session web-3f…"
 
 
 def test_payload_errors_are_specific():
@@ -59,7 +60,7 @@ def test_payload_errors_are_specific():
     assert evidence[0]["rule"] == "angry_model" and evidence[0]["detail"] is None
     assert evidence[0]["scores"] == {"frustration": 0.9} and len(evidence[0]["message"]) == 2000
     assert ticket["transcript"] == [{"ts": None, "role": "system", "text": "x"}]
-    assert ticket["customer_display"] == "web c1"
+    assert ticket["customer_display"] == "session c1"
     assert validate_rating({"rating": 5, "comment": "  ممتاز \x00"}) == {"rating": 5, "comment": "ممتاز"}
     for bad in (True, 0, 6, 4.5):
         with pytest.raises(PayloadError):

@@ -98,3 +98,27 @@ def test_inbox_masks_personal_data_over_http(trainer, conversations):
     status, body = trainer.call("GET", "/api/trainer/inbox?flags=handed_off")
     assert status == 200 and len(body["items"]) == 1
     assert "0551234567" not in json.dumps(body, ensure_ascii=False)
+
+
+def test_the_inbox_shows_trainers_an_opaque_reference_not_the_whatsapp_number(service, add_account, redis_url, trainer):
+    from tests.workbench.conftest import save_tracker, user_event
+
+    save_tracker(redis_url, "966551234567", [user_event("ابي اكلم موظف", "request_human", 0.3, channel="whatsapp")])
+    status, body = trainer.call("GET", "/api/trainer/inbox")
+    assert status == 200
+    text = json.dumps(body, ensure_ascii=False)
+    assert "551234567" not in text and "conversation_id" not in text
+    item = next(i for i in body["items"] if i["text"] == "ابي اكلم موظف")
+    assert item["customer_display"] == "+966••••••567"
+    # the opaque id still works for the trainer's actions
+    status, dismissed = trainer.call("POST", "/api/trainer/dismiss", {"item_id": item["id"]})
+    assert status == 200, dismissed
+    status, history = trainer.call("GET", "/api/trainer/history")
+    assert "551234567" not in json.dumps(history, ensure_ascii=False)
+    # supervisors may see the raw id
+    add_account("sup1", "super-pass-123", "supervisor")
+    supervisor = Client(service)
+    supervisor.sign_in("sup1", "super-pass-123")
+    save_tracker(redis_url, "966500000001", [user_event("وين الموظف", "request_human", 0.3, channel="whatsapp")])
+    status, body = supervisor.call("GET", "/api/trainer/inbox")
+    assert status == 200 and "966500000001" in {i.get("conversation_id") for i in body["items"]}

@@ -200,7 +200,7 @@ async function openItem(item) {
   $("ann-dialect").value = item.dialect && state.catalogue.dialects.includes(item.dialect) ? item.dialect : "msa";
   $("ann-frustration").value = item.frustration || "";
   const ranking = (item.ranking || []).map((r) => `${r.name} ${r.confidence.toFixed(2)}`).join(" · ");
-  $("ann-meta").textContent = `${item.conversation_id} · ${item.channel || "?"} · ${item.date} · ${ranking}`;
+  $("ann-meta").textContent = `${item.customer_display || item.conversation_id} · ${item.channel || "?"} · ${item.date} · ${ranking}`;
   $("ann-meta").dir = "ltr";
   renderText();
 }
