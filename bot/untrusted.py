@@ -19,7 +19,7 @@ import bisect
 import hmac
 import json
 import re
-from typing import Any, Callable, Tuple, Union
+from typing import Any, Callable, Dict, Tuple, Union
 
 # Deep enough for every payload we accept (tickets nest four levels), shallow
 # enough that json.loads never comes near the recursion limit.
@@ -69,6 +69,41 @@ def loads_limited(raw: Union[bytes, str], max_depth: int = MAX_JSON_DEPTH) -> An
     if json_depth_exceeds(text, max_depth):
         raise JsonTooDeep(f"JSON nested deeper than {max_depth} levels")
     return json.loads(text)
+
+
+class RefusedBody(ValueError):
+    """A request body refused before use, with the HTTP status, a code and the Arabic reason."""
+
+    def __init__(self, status: int, code: str, message_ar: str) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message_ar = message_ar
+
+
+def json_object(raw: Union[bytes, str], max_bytes: int) -> Dict[str, Any]:
+    """The JSON object of a request body (a webhook, a WebSocket frame, an API call).
+
+    One reading for the channels and the handoff service: size first, then the
+    nesting (``"[" * 20000`` would otherwise end in a RecursionError, a 500), then
+    UTF-8, JSON and the object shape.
+
+    Raises:
+        RefusedBody: too large (413), not UTF-8, too deep, not JSON or not an object (400).
+    """
+    if len(raw) > max_bytes:
+        raise RefusedBody(413, "body_too_large", "الطلب أكبر من المسموح.")
+    try:
+        payload = loads_limited(raw) if raw.strip() else None
+    except UnicodeDecodeError:
+        raise RefusedBody(400, "invalid_utf8", "تعذّرت قراءة الطلب: الترميز ليس UTF-8.") from None
+    except JsonTooDeep:
+        raise RefusedBody(400, "json_too_deep", f"الطلب متداخل بأكثر من {MAX_JSON_DEPTH} مستوى.") from None
+    except ValueError:  # JSONDecodeError, or a number too long to convert
+        raise RefusedBody(400, "invalid_json", "تعذّرت قراءة الطلب: صيغة JSON غير صحيحة.") from None
+    if not isinstance(payload, dict):
+        raise RefusedBody(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
+    return payload
 
 
 def _as_bytes(value: str) -> bytes:

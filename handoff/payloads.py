@@ -19,7 +19,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from bot.masking import mask, mask_customer
-from bot.untrusted import MAX_JSON_DEPTH, JsonTooDeep, loads_limited, strip_invisible
+from bot.untrusted import RefusedBody, json_object, strip_invisible
 
 # Conversation ids travel into Redis keys and logs (same alphabet as the REST channel's senders).
 CONVERSATION_ID = re.compile(r"^[\w.:@+-]{1,128}$")
@@ -56,19 +56,10 @@ def parse_json_object(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Dict[str,
             :data:`bot.untrusted.MAX_JSON_DEPTH` (checked before parsing: deep
             nesting would end in a RecursionError, a 500), not JSON, or not an object.
     """
-    if len(body) > max_bytes:
-        raise PayloadError(413, "body_too_large", "الطلب أكبر من المسموح.")
     try:
-        payload = loads_limited(body) if body.strip() else None
-    except UnicodeDecodeError:
-        raise PayloadError(400, "invalid_utf8", "الترميز ليس UTF-8.") from None
-    except JsonTooDeep:
-        raise PayloadError(400, "json_too_deep", f"الطلب متداخل بأكثر من {MAX_JSON_DEPTH} مستوى.") from None
-    except ValueError:  # JSONDecodeError, or a number too long to convert
-        raise PayloadError(400, "invalid_json", "صيغة JSON غير صحيحة.") from None
-    if not isinstance(payload, dict):
-        raise PayloadError(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
-    return payload
+        return json_object(body, max_bytes)
+    except RefusedBody as refused:
+        raise PayloadError(refused.status, refused.code, refused.message_ar) from None
 
 
 def clean_text(value: Any, max_chars: int, field: str = "text") -> str:

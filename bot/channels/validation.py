@@ -13,7 +13,7 @@ from typing import Any, Dict, Union
 from sanic import response
 from sanic.response import HTTPResponse
 
-from bot.untrusted import MAX_JSON_DEPTH, JsonTooDeep, loads_limited, strip_invisible
+from bot.untrusted import RefusedBody, json_object, strip_invisible
 
 # Sender ids travel into Redis keys and logs: keep them to a safe alphabet.
 SENDER_PATTERN = re.compile(r"^[\w.:@+-]{1,128}$")
@@ -50,19 +50,10 @@ def parse_json_object(raw: Union[bytes, str], max_bytes: int) -> Dict[str, Any]:
     Raises:
         InputError: too large (413), not UTF-8, too deep, not JSON or not an object (400).
     """
-    if len(raw) > max_bytes:
-        raise InputError(413, "body_too_large", "الطلب أكبر من المسموح.")
     try:
-        payload = loads_limited(raw)
-    except UnicodeDecodeError:
-        raise InputError(400, "invalid_utf8", "تعذّرت قراءة الرسالة: الترميز ليس UTF-8.") from None
-    except JsonTooDeep:
-        raise InputError(400, "json_too_deep", f"الطلب متداخل بأكثر من {MAX_JSON_DEPTH} مستوى.") from None
-    except ValueError:  # JSONDecodeError, or a number too long to convert
-        raise InputError(400, "invalid_json", "تعذّرت قراءة الطلب: صيغة JSON غير صحيحة.") from None
-    if not isinstance(payload, dict):
-        raise InputError(400, "invalid_payload", "الطلب يجب أن يكون كائن JSON.")
-    return payload
+        return json_object(raw, max_bytes)
+    except RefusedBody as refused:
+        raise InputError(refused.status, refused.code, refused.message_ar) from None
 
 
 def clean_text(text: Any, max_chars: int) -> str:

@@ -53,4 +53,4 @@ def test_the_conversation_subset(stack, artifacts):
     assert not urgent, failing
     assert total["needless_rate"] <= 0.10, failing
     assert total["reached_rate"] >= 0.80, failing
-    assert total["apology_to_calm"] <= 2, failing
+    assert total["apology_to_calm"] <= 3, failing
