@@ -95,6 +95,10 @@ def describe(message: Dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False)
 
 
+# A reply is complete when no part of it arrived for this long.
+QUIET_S = 1.5
+
+
 def play(rasa_url: str, fake: FakeGraphApi, conversation: List[str], env: Dict[str, str], wait_s: float = 30.0) -> List[Dict[str, Any]]:
     """Send each customer message and collect the replies that reached the fake Graph API.
 
@@ -110,7 +114,13 @@ def play(rasa_url: str, fake: FakeGraphApi, conversation: List[str], env: Dict[s
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline and len(fake.sent_messages()) == before:
             time.sleep(0.1)
-        time.sleep(0.5)  # the rest of a multi-part reply
+        # the rest of a multi-part reply: wait until nothing new came for a while (a
+        # loaded machine spaces the parts out), so no part is counted for the next turn
+        quiet_since, seen = time.monotonic(), len(fake.sent_messages())
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < QUIET_S:
+            time.sleep(0.1)
+            if len(fake.sent_messages()) != seen:
+                quiet_since, seen = time.monotonic(), len(fake.sent_messages())
         transcript.append({"customer": text, "replies": fake.sent_messages()[before:]})
     return transcript
 
