@@ -16,6 +16,10 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
+# Secrets of `make run` (.env.local, scripts/secrets_file.py) for the commands that call
+# its Rasa API; a variable already set in the environment wins.
+LOCAL_SECRETS = if [ -f .env.local ]; then while IFS='=' read -r k v; do case "$$k" in [A-Z]*) [ -n "$${!k}" ] || export "$$k=$$v";; esac; done < .env.local; fi;
+
 .PHONY: help venv train train-signals eval-signals eval-conversations run shell test validate eval bench bench-quick lint clean agent trainer whatsapp-demo
 
 help: ## Show this help
@@ -46,7 +50,7 @@ eval-signals: venv ## Signals report: JSON, Markdown and confusion matrices in r
 	$(BIN)/python -m bot.signals.evaluate --model models/signals --out reports/signals --card
 
 eval-conversations: train ## Play tests/conversations/ against the running stack (make run; else starts one) -> reports/conversations
-	$(BIN)/python -m scripts.eval_conversations --out reports/conversations
+	@$(LOCAL_SECRETS) $(BIN)/python -m scripts.eval_conversations --out reports/conversations
 
 run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio) and the handoff console; Ctrl-C stops them
 	$(BIN)/python -m scripts.stack run
@@ -84,7 +88,7 @@ agent: venv ## Manage console accounts: make agent ARGS="add amal --role agent" 
 # --- trainer workbench ---------------------------------------------------------
 .PHONY: trainer
 trainer: venv ## Trainer workbench on the command line: make trainer ARGS="inbox --flags fallback" (label, undo, health, train)
-	$(BIN)/python -m handoff.workbench $(ARGS)
+	@$(LOCAL_SECRETS) $(BIN)/python -m handoff.workbench $(ARGS)
 
 whatsapp-demo: venv ## Play a WhatsApp conversation end to end against the local fake Graph API (needs a model: make train)
 	$(BIN)/python -m scripts.whatsapp_demo

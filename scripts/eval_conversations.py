@@ -249,15 +249,17 @@ class Target:
     token: Optional[str] = None
     timeout: float = 60.0
 
-    def headers(self) -> Dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def params(self) -> Dict[str, str]:
+        """Query parameters of a call to Rasa's HTTP API: Rasa's ``--auth-token``
+        scheme is ``?token=`` (a Bearer header is only read as a JWT)."""
+        return {"token": self.token} if self.token else {}
 
 
 def _play_rest(target: Target, sender: str, turns: Sequence[str]) -> None:
     import requests
 
+    # the REST webhook is a public channel: the API token is not sent there
     with requests.Session() as session:
-        session.headers.update(target.headers())
         for text in turns:
             response = session.post(f"{target.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=target.timeout)
             if response.status_code >= 500:
@@ -288,7 +290,7 @@ async def _play_webchat(target: Target, turns: Sequence[str]) -> str:
 def tracker_events(target: Target, sender: str) -> List[Dict[str, Any]]:
     import requests
 
-    response = requests.get(f"{target.url}/conversations/{sender}/tracker", headers=target.headers(), timeout=target.timeout)
+    response = requests.get(f"{target.url}/conversations/{sender}/tracker", params=target.params(), timeout=target.timeout)
     response.raise_for_status()
     return list(response.json().get("events") or [])
 
@@ -423,7 +425,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             data_dir=Path(args.out) / "redis", log_dir=Path(args.out) / "logs",
         )
         stack.start()
-        target = Target(f"http://127.0.0.1:{stack.rasa_port}", args.token)
+        target = Target(f"http://127.0.0.1:{stack.rasa_port}", stack.rasa_token)
     start = time.time()
     try:
         outcomes = run(conversations, target, args.workers)

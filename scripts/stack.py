@@ -22,11 +22,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
-from scripts import redis_server
+from scripts import redis_server, secrets_file
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRETS_FILE = ROOT / ".env.local"
 
 
 def redis_env(url: str) -> Dict[str, str]:
@@ -81,6 +82,10 @@ class Stack:
     processes: List[subprocess.Popen] = field(default_factory=list)
     # shared secret of service-to-service calls; one per run unless the environment sets it
     service_token: str = field(default_factory=lambda: os.environ.get("HANDOFF_SERVICE_TOKEN") or secrets.token_urlsafe(32))
+    # Rasa's HTTP API token (`?token=`) and the secret Rasa sends the action server;
+    # likewise from the environment (make run: .env.local) or one per run
+    rasa_token: str = field(default_factory=lambda: os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(32))
+    action_token: str = field(default_factory=lambda: os.environ.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32))
 
     @property
     def python(self) -> str:
@@ -89,8 +94,11 @@ class Stack:
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
         env.update(redis_env(self.redis_url or "redis://localhost:6379/0"))
-        env.setdefault("ACTION_SERVER_URL", f"http://localhost:{self.action_port}/webhook")
+        # the action server listens on loopback (IPv4) only
+        env.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{self.action_port}/webhook")
         env["HANDOFF_SERVICE_TOKEN"] = self.service_token
+        env["RASA_TOKEN"] = self.rasa_token
+        env["ACTION_SERVER_TOKEN"] = self.action_token
         env["HANDOFF_PORT"] = str(self.handoff_port)
         env["HANDOFF_URL"] = f"http://localhost:{self.handoff_port}"
         env.setdefault("RASA_PUBLIC_URL", f"http://localhost:{self.rasa_port}")
@@ -108,6 +116,11 @@ class Stack:
         env.setdefault("LANG", "C.UTF-8")
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")
         return env
+
+    def api_url(self, path: str) -> str:
+        """A URL of this stack's Rasa HTTP API, with the token (``?token=``)."""
+        separator = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.rasa_port}{path}{separator}token={quote(self.rasa_token, safe='')}"
 
     def _spawn(self, name: str, cmd: List[str]) -> subprocess.Popen:
         out = None
@@ -139,12 +152,15 @@ class Stack:
         wait_http(f"http://127.0.0.1:{self.handoff_port}/health", timeout, proc)
 
     def start_actions(self, timeout: float = 60) -> None:
-        proc = self._spawn("actions", [self.python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)])
+        # loopback only, and every call but /health needs ACTION_SERVER_TOKEN (from env())
+        proc = self._spawn("actions", [self.python, "-m", "scripts.action_server", "--actions", "actions", "--port", str(self.action_port)])
         wait_http(f"http://127.0.0.1:{self.action_port}/health", timeout, proc)
 
     def start_rasa(self, timeout: float = 180) -> None:
+        # scripts.rasa_run adds `--auth-token $RASA_TOKEN` inside the process, so the
+        # token is required on the API but never on the command line
         cmd = [
-            self.python, "-m", "rasa", "run",
+            self.python, "-m", "scripts.rasa_run", "run",
             "--model", str(self.model),
             "--port", str(self.rasa_port),
             "--endpoints", "endpoints.yml",
@@ -153,7 +169,7 @@ class Stack:
             "--cors", os.environ.get("CORS_ORIGINS", "http://localhost:5005"),
         ]
         proc = self._spawn("rasa", cmd)
-        wait_http(f"http://127.0.0.1:{self.rasa_port}/status", timeout, proc)
+        wait_http(self.api_url("/status"), timeout, proc)
 
     def start(self) -> None:
         self.start_redis()
@@ -188,6 +204,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     # A supervisor (systemd, docker, `kill`) stops us with SIGTERM: treat it like
     # Ctrl-C so the children, which run in their own sessions, are stopped too.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # every local secret generated once into .env.local (0600, git-ignored) and reused;
+    # values already in the environment win. Children get them through the environment.
+    values, written = secrets_file.load_or_create(SECRETS_FILE)
+    os.environ.update(values)
+    print(f"Secrets          {SECRETS_FILE}  ({'generated' if written else 'reused'}; the environment wins)", flush=True)
     stack = Stack(model=args.model, redis_url=os.environ.get("REDIS_URL") or None, log_dir=ROOT / "data" / "logs")
     try:
         stack.start_redis()
@@ -200,7 +221,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.mode == "shell":
             return subprocess.call([stack.python, "-m", "rasa", "shell", "--model", str(args.model), "--endpoints", "endpoints.yml"], cwd=ROOT, env=stack.env())
         stack.start_rasa()
-        print(f"Rasa server      http://localhost:{stack.rasa_port}/status", flush=True)
+        print(f"Rasa server      http://localhost:{stack.rasa_port}/status?token=<RASA_TOKEN from {SECRETS_FILE.name}>", flush=True)
         print(f"Chat demo        http://localhost:{stack.handoff_port}/", flush=True)
         print(f"Agent console    http://localhost:{stack.handoff_port}/console  (accounts: make agent)", flush=True)
         print(f"Trainer          http://localhost:{stack.handoff_port}/trainer", flush=True)

@@ -42,7 +42,7 @@ def test_a_levantine_request_for_a_person_after_a_no_reaches_a_person(stack):
 
 def test_the_conversation_subset(stack, artifacts):
     conversations = ev.subset(ev.load_conversations(), SUBSET)
-    outcomes = ev.run(conversations, ev.Target(f"http://127.0.0.1:{stack.rasa_port}"), workers=3)
+    outcomes = ev.run(conversations, ev.Target(f"http://127.0.0.1:{stack.rasa_port}", stack.rasa_token), workers=3)
     summary = ev.report(outcomes)
     (artifacts / "conversations_subset.md").write_text(ev.markdown(summary, f"{len(outcomes)} conversations"), encoding="utf-8")
     total = summary["total"]

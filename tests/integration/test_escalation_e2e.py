@@ -10,7 +10,7 @@ APOLOGY_WORDS = ("أعتذر", "آسف", "نعتذر", "سامحنا", "حقك �
 
 
 def stored_events(stack, sender):
-    tracker = requests.get(f"http://127.0.0.1:{stack.rasa_port}/conversations/{sender}/tracker", timeout=60).json()
+    tracker = requests.get(stack.api_url(f"/conversations/{sender}/tracker"), timeout=60).json()
     return tracker["events"]
 
 
@@ -47,7 +47,7 @@ def test_calm_branch_question_is_answered_without_an_apology(stack):
 
 def test_signals_reach_the_parse_output(stack):
     parsed = requests.post(
-        f"http://127.0.0.1:{stack.rasa_port}/model/parse", json={"text": "ما في مي من امبارح والولاد بالبيت"}, timeout=60
+        stack.api_url("/model/parse"), json={"text": "ما في مي من امبارح والولاد بالبيت"}, timeout=60
     ).json()
     signals = parsed["signals"]
     assert set(signals) >= {"frustration", "urgency", "dialect"}
@@ -58,6 +58,6 @@ def test_signals_reach_the_parse_output(stack):
 def test_running_frustration_is_kept_in_slots(stack):
     sender = f"running-{uuid.uuid4().hex[:6]}"
     send(stack, "السلام عليكم، كم فاتورتي هالشهر؟", sender)
-    tracker = requests.get(f"http://127.0.0.1:{stack.rasa_port}/conversations/{sender}/tracker", timeout=60).json()
+    tracker = requests.get(stack.api_url(f"/conversations/{sender}/tracker"), timeout=60).json()
     assert len(tracker["slots"]["frustration_scores"]) == 1
     assert 0.0 <= tracker["slots"]["conversation_frustration"] <= 1.0

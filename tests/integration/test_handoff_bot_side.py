@@ -19,7 +19,8 @@ TIMEOUT = 60
 
 
 def rasa(stack, path):
-    return f"http://127.0.0.1:{stack.rasa_port}{path}"
+    """A Rasa HTTP API URL with the stack's token (the API needs ``?token=``)."""
+    return stack.api_url(path)
 
 
 def agent_on_duty(stack):

@@ -185,7 +185,7 @@ def test_rest_customer_reaches_an_agent_and_is_returned_to_the_bot(stack):
     assert console.post(f"{base}/api/tickets/{ticket_id}/messages", json={"text": reply}, headers=headers, timeout=10).status_code == 201
     wait_for(lambda: any(
         (e.get("metadata") or {}).get("handoff", {}).get("kind") == "agent"
-        for e in requests.get(f"http://127.0.0.1:{stack.rasa_port}/conversations/{sender}/tracker", timeout=30).json()["events"]
+        for e in requests.get(stack.api_url(f"/conversations/{sender}/tracker"), timeout=30).json()["events"]
         if e["event"] == "bot"
     ), timeout=30)
     relayed = say("شكراً")
@@ -193,7 +193,7 @@ def test_rest_customer_reaches_an_agent_and_is_returned_to_the_bot(stack):
 
     # return to the bot: the bot says it is back and answers again
     assert console.post(f"{base}/api/tickets/{ticket_id}/return", headers=headers, timeout=10).status_code == 200
-    wait_for(lambda: not requests.get(f"http://127.0.0.1:{stack.rasa_port}/conversations/{sender}/tracker", timeout=30).json()["paused"], timeout=30)
+    wait_for(lambda: not requests.get(stack.api_url(f"/conversations/{sender}/tracker"), timeout=30).json()["paused"], timeout=30)
     answer = say("متى يفتح فرع العليا؟")
     assert any(m.get("custom", {}).get("handoff", {}).get("kind") == "bot" for m in answer), answer
     assert "العليا" in " ".join(m.get("text", "") for m in answer)

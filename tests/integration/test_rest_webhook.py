@@ -39,7 +39,7 @@ def test_bill_conversation_reaches_the_bill_summary(stack):
 
 
 def test_electricity_outage_in_a_district_is_recognised(stack):
-    parsed = requests.post(url(stack, "/model/parse"), json={"text": "الكهربا مقطوعة عندنا في حي النرجس"}, timeout=TIMEOUT).json()
+    parsed = requests.post(stack.api_url("/model/parse"), json={"text": "الكهربا مقطوعة عندنا في حي النرجس"}, timeout=TIMEOUT).json()
     assert parsed["intent"]["name"] == "report_outage"
     assert {"service_type": "electricity", "district": "النرجس"}.items() <= {e["entity"]: e["value"] for e in parsed["entities"]}.items()
     reply = texts(send(stack, "الكهربا مقطوعة عندنا في حي النرجس"))

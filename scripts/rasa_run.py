@@ -1,0 +1,35 @@
+"""``python -m rasa`` with the API token taken from the environment.
+
+Rasa reads its API token only from ``--auth-token``. Passing it on the command line
+would show it to every local user (``ps``, ``/proc/<pid>/cmdline``), so this wrapper
+appends it to ``sys.argv`` inside the process, where the operating system does not
+show it, and then runs Rasa's own command line.
+
+Usage (as ``scripts/stack.py`` does)::
+
+    RASA_TOKEN=... python -m scripts.rasa_run run --enable-api --port 5005 ...
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+
+def with_token(argv: List[str], token: Optional[str]) -> List[str]:
+    """``argv`` plus ``--auth-token <token>`` when a token is set and none is given."""
+    if not token or any(arg == "--auth-token" or arg.startswith("--auth-token=") for arg in argv):
+        return list(argv)
+    return [*argv, "--auth-token", token]
+
+
+def main() -> None:
+    sys.argv = [sys.argv[0], *with_token(sys.argv[1:], os.environ.get("RASA_TOKEN"))]
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
