@@ -90,6 +90,8 @@ class OutboxSettings:
         backoff_base_seconds / backoff_max_seconds: wait base * 2**(attempt-1), capped.
         poll_seconds: how often the worker looks for due replies.
         lease_seconds: a claimed reply is retried after this long if its worker died.
+        dead_letter_retention_seconds: the dead-letter list expires this long after its
+            last entry (``RETENTION_DAYS_DEAD_LETTERS``, default 30 days).
     """
 
     max_attempts: int = 8
@@ -97,6 +99,7 @@ class OutboxSettings:
     backoff_max_seconds: float = 300.0
     poll_seconds: float = 0.2
     lease_seconds: float = 60.0
+    dead_letter_retention_seconds: int = 30 * 86400
 
     @classmethod
     def from_env(cls) -> OutboxSettings:
@@ -106,7 +109,16 @@ class OutboxSettings:
             backoff_max_seconds=env_float("OUTBOX_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds),
             poll_seconds=env_float("OUTBOX_POLL_SECONDS", cls.poll_seconds),
             lease_seconds=env_float("OUTBOX_LEASE_SECONDS", cls.lease_seconds),
+            dead_letter_retention_seconds=_days("RETENTION_DAYS_DEAD_LETTERS", cls.dead_letter_retention_seconds),
         )
+
+
+def _days(name: str, default_seconds: int) -> int:
+    """A retention setting in days (fractions allowed), as seconds; must be positive."""
+    days = env_float(name, default_seconds / 86400)
+    if days <= 0:
+        raise ValueError(f"environment variable {name} must be a positive number of days, got {days}")
+    return max(1, int(days * 86400))
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,27 @@ def test_tracker_expiry_comes_from_retention_days() -> None:
     assert retention_env({"TRACKER_RECORD_EXP_SECONDS": "60"}) == {"TRACKER_RECORD_EXP_SECONDS": "60"}
     with pytest.raises(ValueError):
         retention_env({"RETENTION_DAYS_TRACKERS": "0"})
+
+
+def test_rasa_trackers_saved_with_the_shipped_endpoints_expire(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """endpoints.yml + RETENTION_DAYS_TRACKERS -> Rasa's RedisTrackerStore sets a TTL."""
+    import asyncio
+
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.core.utils import read_endpoints_from_path
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    monkeypatch.setenv("RETENTION_DAYS_TRACKERS", "7")
+    monkeypatch.delenv("TRACKER_RECORD_EXP_SECONDS", raising=False)
+    for name, value in {**redis_env(redis_url), **retention_env(), "ACTION_SERVER_URL": "http://127.0.0.1:1/webhook", "ACTION_SERVER_TOKEN": "x"}.items():
+        monkeypatch.setenv(name, value)
+    endpoints = read_endpoints_from_path(str(stack_module.ROOT / "endpoints.yml"))
+    store = TrackerStore.create(endpoints.tracker_store, Domain.empty())
+    asyncio.run(store.save(DialogueStateTracker.from_events("ret-sender", [UserUttered("مرحبا")])))
+    client = redis.Redis.from_url(redis_url)
+    keys = client.keys("*ret-sender*")
+    assert keys, "the tracker was not saved"
+    assert all(7 * 86400 - 60 <= client.ttl(key) <= 7 * 86400 for key in keys)
+    client.close()
