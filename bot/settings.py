@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Tuple
 
-from bot.env import env_float, env_int, env_list, env_str
+from bot.env import env_bool, env_float, env_int, env_list, env_str
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,17 @@ class Settings:
         max_message_chars: longest customer message accepted (longer: HTTP 413).
         max_body_bytes: largest request body accepted.
         reply_timeout_seconds: a request waiting longer for the bot gets HTTP 504.
+        rest_api_key: what REST callers must send (``REST_API_KEY``; header ``X-Api-Key``
+            or ``Authorization: Bearer``).
+        local_mode: ``NOOR_LOCAL_MODE=1`` (``make run``, the test stacks): the REST
+            channel needs no key. Without a key and outside local mode it answers 503.
     """
 
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024
     reply_timeout_seconds: int = 30
+    rest_api_key: str = field(default="", repr=False)
+    local_mode: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,6 +34,8 @@ class Settings:
             max_message_chars=env_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
             max_body_bytes=env_int("MAX_BODY_BYTES", cls.max_body_bytes),
             reply_timeout_seconds=env_int("REPLY_TIMEOUT_SECONDS", cls.reply_timeout_seconds),
+            rest_api_key=env_str("REST_API_KEY"),
+            local_mode=env_bool("NOOR_LOCAL_MODE", False),
         )
 
 
