@@ -17,8 +17,10 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 # Secrets of `make run` (.env.local, scripts/secrets_file.py) for the commands that call
-# its Rasa API; a variable already set in the environment wins.
-LOCAL_SECRETS = if [ -f .env.local ]; then while IFS='=' read -r k v; do case "$$k" in [A-Z]*) [ -n "$${!k}" ] || export "$$k=$$v";; esac; done < .env.local; fi;
+# its Rasa API or its Redis (REDIS_URL with the password of .env.local, unless set);
+# a variable already set in the environment wins.
+LOCAL_SECRETS = if [ -f .env.local ]; then while IFS='=' read -r k v; do case "$$k" in [A-Z]*) [ -n "$${!k}" ] || export "$$k=$$v";; esac; done < .env.local; fi;\
+	[ -n "$$REDIS_URL" ] || [ -z "$$REDIS_PASSWORD" ] || export REDIS_URL="redis://:$$REDIS_PASSWORD@127.0.0.1:$${REDIS_PORT:-6379}/0";
 
 .PHONY: help venv train train-signals eval-signals eval-conversations run shell test validate eval bench bench-quick lint clean agent trainer whatsapp-demo
 
@@ -83,7 +85,7 @@ clean: ## Remove trained models, local Redis data and caches
 # --- handoff service (agent console) -----------------------------------------
 .PHONY: agent
 agent: venv ## Manage console accounts: make agent ARGS="add amal --role agent" (also: list, remove NAME)
-	$(BIN)/python -m handoff.accounts $(ARGS)
+	@$(LOCAL_SECRETS) $(BIN)/python -m handoff.accounts $(ARGS)
 
 # --- trainer workbench ---------------------------------------------------------
 .PHONY: trainer

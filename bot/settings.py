@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Tuple
 
-from bot.env import env_float, env_int, env_list, env_str
+from bot.env import env_bool, env_float, env_int, env_list, env_str
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,17 @@ class Settings:
         max_message_chars: longest customer message accepted (longer: HTTP 413).
         max_body_bytes: largest request body accepted.
         reply_timeout_seconds: a request waiting longer for the bot gets HTTP 504.
+        rest_api_key: what REST callers must send (``REST_API_KEY``; header ``X-Api-Key``
+            or ``Authorization: Bearer``).
+        local_mode: ``NOOR_LOCAL_MODE=1`` (``make run``, the test stacks): the REST
+            channel needs no key. Without a key and outside local mode it answers 503.
     """
 
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024
     reply_timeout_seconds: int = 30
+    rest_api_key: str = field(default="", repr=False)
+    local_mode: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,6 +34,8 @@ class Settings:
             max_message_chars=env_int("MAX_MESSAGE_CHARS", cls.max_message_chars),
             max_body_bytes=env_int("MAX_BODY_BYTES", cls.max_body_bytes),
             reply_timeout_seconds=env_int("REPLY_TIMEOUT_SECONDS", cls.reply_timeout_seconds),
+            rest_api_key=env_str("REST_API_KEY"),
+            local_mode=env_bool("NOOR_LOCAL_MODE", False),
         )
 
 
@@ -90,6 +98,8 @@ class OutboxSettings:
         backoff_base_seconds / backoff_max_seconds: wait base * 2**(attempt-1), capped.
         poll_seconds: how often the worker looks for due replies.
         lease_seconds: a claimed reply is retried after this long if its worker died.
+        dead_letter_retention_seconds: the dead-letter list expires this long after its
+            last entry (``RETENTION_DAYS_DEAD_LETTERS``, default 30 days).
     """
 
     max_attempts: int = 8
@@ -97,6 +107,7 @@ class OutboxSettings:
     backoff_max_seconds: float = 300.0
     poll_seconds: float = 0.2
     lease_seconds: float = 60.0
+    dead_letter_retention_seconds: int = 30 * 86400
 
     @classmethod
     def from_env(cls) -> OutboxSettings:
@@ -106,7 +117,16 @@ class OutboxSettings:
             backoff_max_seconds=env_float("OUTBOX_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds),
             poll_seconds=env_float("OUTBOX_POLL_SECONDS", cls.poll_seconds),
             lease_seconds=env_float("OUTBOX_LEASE_SECONDS", cls.lease_seconds),
+            dead_letter_retention_seconds=_days("RETENTION_DAYS_DEAD_LETTERS", cls.dead_letter_retention_seconds),
         )
+
+
+def _days(name: str, default_seconds: int) -> int:
+    """A retention setting in days (fractions allowed), as seconds; must be positive."""
+    days = env_float(name, default_seconds / 86400)
+    if days <= 0:
+        raise ValueError(f"environment variable {name} must be a positive number of days, got {days}")
+    return max(1, int(days * 86400))
 
 
 @dataclass(frozen=True)

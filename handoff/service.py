@@ -111,6 +111,8 @@ class HandoffService:
         )
         ticket = await self.store.require_ticket(ticket_id)
         await self.store.add_event(ticket_id, "state", "system", "", agent=agent, data={"state": new_state})
+        # retention (RETENTION_DAYS_TICKETS) counts from closing
+        await self.store.expire_closed(ticket_id)
         await self.store.push_outbound(ticket, "state", "", state=new_state)
         await self._ticket_changed(ticket)
         return ticket

@@ -24,6 +24,10 @@ Keys:
 
 Every state change is one Lua script, so two agents claiming the same ticket at
 the same moment cannot both win.
+
+Retention: when a ticket is closed (resolved or returned to the bot) its hash and its
+event stream expire ``RETENTION_DAYS_TICKETS`` days later (default 365), counted from
+closing; open tickets never expire.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.env import env_float
+
 PREFIX = "handoff:"
 QUEUE = PREFIX + "queue"
 OPEN = PREFIX + "open"
@@ -52,6 +58,15 @@ SEQ = PREFIX + "seq"
 ACCOUNTS = PREFIX + "accounts"
 FEED_MAXLEN = 20000
 OUTBOUND_MAXLEN = 100000
+DEFAULT_RETENTION_DAYS_TICKETS = 365.0
+
+
+def ticket_retention_seconds() -> int:
+    """How long a closed ticket and its events are kept (``RETENTION_DAYS_TICKETS``)."""
+    days = env_float("RETENTION_DAYS_TICKETS", DEFAULT_RETENTION_DAYS_TICKETS)
+    if days <= 0:
+        raise ValueError(f"RETENTION_DAYS_TICKETS must be positive, got {days}")
+    return max(1, int(days * 86400))
 
 # Ticket states. "queued" and "with_agent" are open: the conversation is with a person.
 QUEUED, WITH_AGENT, BOT, RESOLVED = "queued", "with_agent", "bot", "resolved"
@@ -204,8 +219,9 @@ class HandoffStore:
             restart delays operations instead of failing them.
     """
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, closed_ticket_ttl_seconds: Optional[int] = None) -> None:
         self.redis_url = redis_url
+        self.closed_ticket_ttl_seconds = closed_ticket_ttl_seconds or ticket_retention_seconds()
         self.redis: aioredis.Redis = aioredis.Redis.from_url(
             redis_url,
             decode_responses=True,
@@ -366,6 +382,18 @@ class HandoffStore:
         if outcome == "holder":
             raise StoreError(403, "not_your_ticket", detail)
         return str(detail)
+
+    async def expire_closed(self, ticket_id: str) -> None:
+        """Start the retention clock of a closed ticket: its hash and event stream expire.
+
+        Called after the closing event is stored, so the stream exists; later events
+        (a rating) keep the expiry, since XADD and HSET do not clear a key's TTL.
+        """
+        ttl = self.closed_ticket_ttl_seconds
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.expire(_ticket_key(ticket_id), ttl)
+            pipe.expire(_events_key(ticket_id), ttl)
+            await pipe.execute()
 
     async def claim(self, ticket_id: str, agent: str) -> Dict[str, Any]:
         """Give a waiting ticket to ``agent``; exactly one of concurrent claims wins."""

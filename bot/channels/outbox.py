@@ -9,7 +9,8 @@ advanced once its oldest message was delivered.
 Redis keys (``<channel>`` is e.g. ``whatsapp``):
     ``outbox:<channel>:due``       sorted set: recipient -> time its next attempt is due
     ``outbox:<channel>:q:<to>``    list of jobs (JSON), oldest first
-    ``outbox:<channel>:dead``      list of jobs that failed for good
+    ``outbox:<channel>:dead``      list of jobs that failed for good; expires
+                                   ``RETENTION_DAYS_DEAD_LETTERS`` days after its latest entry
 
 Delivery is at least once: a worker that dies after the API accepted a message but
 before removing it sends that message again after its lease expires.
@@ -156,6 +157,8 @@ class Outbox:
                 async with self.redis.pipeline(transaction=True) as pipe:
                     pipe.lpop(queue)
                     pipe.rpush(self.dead_key, json.dumps(job, ensure_ascii=False))
+                    # retention (RETENTION_DAYS_DEAD_LETTERS), counted from the latest dead letter
+                    pipe.expire(self.dead_key, self.settings.dead_letter_retention_seconds)
                     await pipe.execute()
                 continue
             await self.redis.lpop(queue)

@@ -5,12 +5,22 @@ straight to the pipeline. This one answers each with a clear 4xx (JSON body with
 an English ``error`` code and an Arabic ``message`` for the customer) and never
 leaves a request hanging. It is registered as ``rest``, so the URL stays
 ``/webhooks/rest/webhook``.
+
+Only trusted callers: every POST needs ``REST_API_KEY`` (header ``X-Api-Key`` or
+``Authorization: Bearer``, compared in constant time), else 401. With no key configured
+the channel answers 503, unless ``NOOR_LOCAL_MODE=1`` (``make run``, the test stacks).
+
+Sender ids are namespaced: Rasa keys conversations by sender id alone, so a REST
+``sender`` that has another channel's form (``web-…`` of the web chat, a phone number /
+WhatsApp id, anything with ``:`` such as ``whatsapp:+…`` of Twilio) is refused with 400:
+a REST caller cannot read or continue another channel's conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -23,10 +33,36 @@ from bot.channels.redis_client import get_redis
 from bot.channels.validation import SENDER_PATTERN as _SENDER
 from bot.channels.validation import InputError, clean_text, parse_json_object
 from bot.settings import Settings
+from bot.untrusted import safe_equal
 
 logger = logging.getLogger(__name__)
 
 OFFER_TTL_SECONDS = 24 * 3600
+
+# sender ids of the other channels: web chat sessions (``web-``), WhatsApp ids and phone
+# numbers (digits, maybe ``+``), Twilio's ``whatsapp:+…`` and any other ``namespace:``
+_FOREIGN_SENDER = re.compile(r"^(?:web-|\+?[0-9]+$)|:", re.IGNORECASE)
+
+
+def is_foreign_sender(sender: str) -> bool:
+    """True for a sender id of the form another channel uses."""
+    return bool(_FOREIGN_SENDER.search(sender))
+
+
+def api_key_error(headers: Any, settings: Settings) -> Optional[InputError]:
+    """Why a request may not use the channel, or None when it may."""
+    if not settings.rest_api_key:
+        if settings.local_mode:
+            return None
+        return InputError(503, "rest_not_configured", "قناة REST غير مفعّلة: لم يُضبط REST_API_KEY.")
+    given = headers.get("X-Api-Key")
+    if given is None:
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" else None
+    if not safe_equal(given, settings.rest_api_key):
+        return InputError(401, "unauthorized", "مفتاح الوصول مفقود أو غير صحيح.")
+    return None
+
 
 def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[Dict[str, Any]]]:
     """Validate a webhook body and return (sender, text, metadata).
@@ -38,6 +74,8 @@ def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[D
     sender = payload.get("sender")
     if not isinstance(sender, str) or not _SENDER.match(sender):
         raise InputError(400, "invalid_sender", "معرّف المرسل مفقود أو غير صالح.")
+    if is_foreign_sender(sender):
+        raise InputError(400, "foreign_sender", "معرّف المرسل محجوز لقناة أخرى.")
     text = clean_text(payload.get("message"), settings.max_message_chars)
     metadata = payload.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
@@ -76,6 +114,9 @@ class ValidatedRestInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            refused = api_key_error(request.headers, self.settings)
+            if refused is not None:
+                return refused.response()
             try:
                 sender, text, metadata = parse_request(request.body or b"", self.settings)
                 text = await commands.customer_text(self.offered, sender, text)

@@ -15,7 +15,7 @@ from bot.settings import Settings
 @pytest.fixture
 def rest(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelServer]:
     monkeypatch.setenv("REDIS_URL", redis_url)
-    server = ChannelServer(ValidatedRestInput(Settings())).start()
+    server = ChannelServer(ValidatedRestInput(Settings(local_mode=True))).start()
     yield server
     server.stop()
 

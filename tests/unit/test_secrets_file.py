@@ -6,7 +6,7 @@ from itertools import count
 from scripts import secrets_file
 from scripts.rasa_run import with_token
 
-NAMES = ("RASA_TOKEN", "HANDOFF_SERVICE_TOKEN", "WEBCHAT_SECRET", "ACTION_SERVER_TOKEN")
+NAMES = ("RASA_TOKEN", "HANDOFF_SERVICE_TOKEN", "WEBCHAT_SECRET", "ACTION_SERVER_TOKEN", "REDIS_PASSWORD")
 
 
 def numbered():

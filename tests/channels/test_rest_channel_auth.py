@@ -1,0 +1,88 @@
+"""REST channel only for trusted callers (REST_API_KEY), and a REST caller cannot take
+over another channel's conversation by sending its sender id."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+import requests
+from channel_harness import ChannelServer
+
+from bot.channels.rest import ValidatedRestInput, is_foreign_sender
+from bot.settings import Settings
+
+KEY = "rest-key-0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def serve(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    servers = []
+
+    def start(settings: Settings) -> ChannelServer:
+        server = ChannelServer(ValidatedRestInput(settings)).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def post(server: ChannelServer, sender: str = "c1", headers: Any = None) -> requests.Response:
+    return requests.post(f"{server.url}/webhook", json={"sender": sender, "message": "مرحبا"}, headers=headers or {}, timeout=10)
+
+
+def test_without_a_key_outside_local_mode_the_channel_is_closed(serve: Any) -> None:
+    server = serve(Settings())
+    response = post(server)
+    assert response.status_code == 503
+    assert response.json()["error"] == "rest_not_configured"
+    assert server.bot.received == []  # type: ignore[attr-defined]
+
+
+def test_a_configured_key_is_required(serve: Any) -> None:
+    server = serve(Settings(rest_api_key=KEY))
+    for headers in ({}, {"X-Api-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY},
+                    {"X-Api-Key": KEY[:-1]}, {"Authorization": f"Basic {KEY}"}):
+        response = post(server, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["error"] == "unauthorized"
+    assert server.bot.received == []  # type: ignore[attr-defined]
+    assert post(server, headers={"X-Api-Key": KEY}).status_code == 200
+    assert post(server, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    assert len(server.bot.received) == 2  # type: ignore[attr-defined]
+
+
+def test_local_mode_needs_no_key_but_a_configured_key_still_applies(serve: Any) -> None:
+    assert post(serve(Settings(local_mode=True))).status_code == 200
+    assert post(serve(Settings(local_mode=True, rest_api_key=KEY))).status_code == 401
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REST_API_KEY", raising=False)
+    monkeypatch.delenv("NOOR_LOCAL_MODE", raising=False)
+    assert Settings.from_env().local_mode is False and Settings.from_env().rest_api_key == ""
+    monkeypatch.setenv("REST_API_KEY", KEY)
+    monkeypatch.setenv("NOOR_LOCAL_MODE", "1")
+    settings = Settings.from_env()
+    assert settings.rest_api_key == KEY and settings.local_mode is True
+    assert KEY not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["966501234567", "+966501234567", "whatsapp:+966501234567", "twilio:abc", "web-3f2a9c", "WEB-3f2a9c", "rest:c1"],
+)
+def test_another_channels_sender_id_is_refused(serve: Any, sender: str) -> None:
+    server = serve(Settings(rest_api_key=KEY))
+    response = post(server, sender=sender, headers={"X-Api-Key": KEY})
+    assert response.status_code == 400
+    assert response.json()["error"] == "foreign_sender"
+    assert server.bot.received == []  # type: ignore[attr-defined]
+
+
+def test_plain_rest_senders_still_work() -> None:
+    for sender in ("eval-1a2b-c01", "rest-abcd1234", "t1", "u1", "c-42", "bill-0a1b2c", "user@example.com"):
+        assert not is_foreign_sender(sender), sender
