@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 from urllib.parse import quote, unquote, urlparse
 
 from scripts import redis_server, secrets_file
@@ -46,17 +46,17 @@ def redis_env(url: str) -> Dict[str, str]:
     }
 
 
-def retention_env(environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def retention_env(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """``TRACKER_RECORD_EXP_SECONDS`` for endpoints.yml (Rasa's ``record_exp``).
 
     From ``RETENTION_DAYS_TRACKERS`` (default 90) unless set directly. Rasa cannot
     be told "never" through the environment, so the value must be positive: a
     conversation expires that many days after its last message.
     """
-    environ = os.environ if environ is None else environ
-    if environ.get("TRACKER_RECORD_EXP_SECONDS", "").strip():
-        return {"TRACKER_RECORD_EXP_SECONDS": environ["TRACKER_RECORD_EXP_SECONDS"].strip()}
-    raw = environ.get("RETENTION_DAYS_TRACKERS", "").strip() or str(DEFAULT_RETENTION_DAYS_TRACKERS)
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    if env.get("TRACKER_RECORD_EXP_SECONDS", "").strip():
+        return {"TRACKER_RECORD_EXP_SECONDS": env["TRACKER_RECORD_EXP_SECONDS"].strip()}
+    raw = env.get("RETENTION_DAYS_TRACKERS", "").strip() or str(DEFAULT_RETENTION_DAYS_TRACKERS)
     try:
         days = float(raw)
     except ValueError as error:

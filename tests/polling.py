@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from typing import Any, Callable
 
@@ -19,3 +20,12 @@ def poll_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Ask a server the test started to stop; kill it if it does not within ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()

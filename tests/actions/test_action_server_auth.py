@@ -17,6 +17,7 @@ import requests
 
 from scripts import redis_server
 from scripts.stack import ROOT
+from tests.polling import stop_process
 
 TOKEN = "action-secret-for-tests"
 
@@ -53,11 +54,7 @@ def action_server() -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def test_forged_tracker_without_the_token_is_refused(action_server):

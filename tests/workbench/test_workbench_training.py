@@ -18,6 +18,7 @@ from handoff.workbench.settings import ROOT, WorkbenchSettings
 from handoff.workbench.training import TrainingJob
 from scripts import redis_server
 from scripts.stack import wait_http
+from tests.polling import stop_process
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny"
 
@@ -85,11 +86,7 @@ def tiny_rasa(tmp_path):
     try:
         yield proc, f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 
