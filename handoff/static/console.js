@@ -351,9 +351,15 @@ function renderEvidence(evidence) {
     const line = el("li", "evidence");
     line.dir = "auto";
     line.append(el("strong", null, names[item.reason] || item.reason || ""));
-    line.append(el("span", null, ` · ${item.rule || ""} · ${item.detail || ""}${scores ? ` · ${scores}` : ""}`));
-    if (item.message) line.append(el("div", "evidence-message", `${t("evidence_message")}: «${item.message}»`));
-    if (item.bot_asked) line.append(el("div", "evidence-message", `${t("evidence_asked")}: «${item.bot_asked}»`));
+    // customer and bot words go in <bdi>, so Arabic inside an English line keeps its order
+    line.append(el("span", null, ` · ${item.rule || ""} · `), el("bdi", null, item.detail || ""));
+    if (scores) line.append(el("span", null, ` · ${scores}`));
+    for (const [key, text] of [["evidence_message", item.message], ["evidence_asked", item.bot_asked]]) {
+      if (!text) continue;
+      const quoted = el("div", "evidence-message", `${t(key)}: `);
+      quoted.append(el("bdi", null, text));
+      line.append(quoted);
+    }
     list.append(line);
   });
   $("t-evidence-box").hidden = evidence.length === 0;
