@@ -235,8 +235,22 @@ def person_request(tokens: Sequence[RawToken]) -> Optional[str]:
 
 
 def read(text: str, cues: Optional[Cues] = None) -> Reading:
-    """Everything this module can say about one raw message."""
-    cues = cues or load_cues()
+    """Everything this module can say about one raw message.
+
+    With the shipped lexicon the reading is cached per text: the escalation policy
+    reads every message of the session again at each turn.
+    """
+    if cues is None:
+        return _read_shipped(text or "")
+    return _read(text, cues)
+
+
+@lru_cache(maxsize=8192)
+def _read_shipped(text: str) -> Reading:
+    return _read(text, load_cues())
+
+
+def _read(text: str, cues: Cues) -> Reading:
     tokens = tuple(tokenize(text or ""))
     mentions = find_services(list(tokens))
     cue, service, blocked = _outage(tokens, mentions, cues)
