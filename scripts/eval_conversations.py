@@ -52,7 +52,6 @@ REASON_BY_INTENT = {
     "nlu_fallback": "repeated_misunderstanding",
     "affirm": "repeated_misunderstanding",  # "yes" to the offer of a person after a misunderstanding
 }
-WEBCHAT_SOCKET = "/webhooks/webchat/socket"
 
 
 class ConversationFileError(ValueError):
@@ -270,8 +269,11 @@ def _play_rest(target: Target, sender: str, turns: Sequence[str]) -> None:
 
 
 async def _play_webchat(target: Target, turns: Sequence[str]) -> str:
-    """Play the turns on a web chat socket as the widget does; returns the session id."""
+    """Play the turns on a web chat socket as the widget does (the benchmark's client,
+    ``bench.e2e``); returns the session id, the conversation's sender id."""
     from websockets.client import connect
+
+    from bench.e2e import WEBCHAT_SOCKET, _webchat_turn
 
     url = target.url.replace("http", "ws", 1) + WEBCHAT_SOCKET
     async with connect(url, open_timeout=target.timeout, max_size=2**22) as ws:
@@ -280,13 +282,9 @@ async def _play_webchat(target: Target, turns: Sequence[str]) -> str:
         if session.get("type") != "session":
             raise ConnectionRefusedError(str(session.get("error") or "no web chat session"))
         for text in turns:
-            await ws.send(json.dumps({"type": "message", "text": text, "client_id": uuid.uuid4().hex}, ensure_ascii=False))
-            while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), target.timeout))
-                if frame.get("type") == "typing" and frame.get("role") == "bot" and frame.get("on") is False:
-                    break
-                if frame.get("type") == "error":
-                    raise RuntimeError(f"web chat: {frame.get('error') or frame.get('code')}")
+            status, _ = await _webchat_turn(ws, text, target.timeout)
+            if status != "ok":
+                raise RuntimeError(f"web chat: {status}")
         return str(session["session_id"])
 
 
