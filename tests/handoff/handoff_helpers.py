@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
+import aiohttp
 import requests
 from aiohttp import web
 
@@ -135,3 +137,27 @@ def ticket_payload(conversation_id: str, priority: int = 1, **extra: Any) -> Dic
 
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+async def feed_entries(url: str, username: str, after: str, timeout: float = 10.0, events: Optional[int] = None) -> List[Dict[str, Any]]:
+    """Sign in, open the live feed after ``after`` and collect its entries (hello left out).
+
+    Stops after ``events`` entries of kind ``event`` when given, else when the feed is
+    quiet until ``timeout`` (to show that nothing else arrives).
+    """
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with session.post(f"{url}/api/login", json={"username": username, "password": PASSWORD}) as response:
+            assert response.status == 200
+        received: List[Dict[str, Any]] = []
+        async with session.ws_connect(f"{url}/api/ws?after={after}") as ws:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if events is not None and len([r for r in received if r["kind"] == "event"]) >= events:
+                    break
+                try:
+                    message = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    break
+                if message["kind"] != "hello":
+                    received.append(message)
+        return received

@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 import aiohttp
 import pytest
-from handoff_helpers import PASSWORD, Console, add_account, internal, ticket_payload
+from handoff_helpers import PASSWORD, Console, add_account, feed_entries, internal, ticket_payload
 from polling import poll_until
 from rasa.shared.core.events import BotUttered
 
@@ -162,33 +162,18 @@ def test_waiting_customer_hears_their_position(service_factory):
         service.call(relay.store.close())
 
 
-async def _ws_events(url: str, username: str, after: str, expected: int, timeout: float = 10) -> List[Dict[str, Any]]:
-    """Sign in, open the live feed after ``after`` and collect ``expected`` event entries."""
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        async with session.post(f"{url}/api/login", json={"username": username, "password": PASSWORD}) as response:
-            assert response.status == 200
-        received: List[Dict[str, Any]] = []
-        async with session.ws_connect(f"{url}/api/ws?after={after}") as ws:
-            deadline = time.monotonic() + timeout
-            while len([r for r in received if r["kind"] == "event"]) < expected and time.monotonic() < deadline:
-                message = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
-                if message["kind"] != "hello":
-                    received.append(message)
-        return received
-
-
 def test_live_feed_resumes_after_the_last_seen_id(relay_setup):
     service, relay, _channel, app = relay_setup
     paused_tracker(app, "web-c4")
     ticket_id, console = open_and_claim(service, "web-c4")
     feed_id = console.get("/api/queue").json()["feed_id"]
     service.call(relay.on_customer_message("webchat", "web-c4", "الرسالة الأولى"))
-    first = asyncio.run(_ws_events(service.url, "amal", feed_id, expected=1))
+    first = asyncio.run(feed_entries(service.url, "amal", feed_id, events=1))
     assert [e["event"]["text"] for e in first if e["kind"] == "event"] == ["الرسالة الأولى"]
     # disconnected: two more messages arrive; reconnecting after the last id gets exactly those
     service.call(relay.on_customer_message("webchat", "web-c4", "الثانية"))
     service.call(relay.on_customer_message("webchat", "web-c4", "الثالثة"))
-    resumed = asyncio.run(_ws_events(service.url, "amal", first[-1]["feed_id"], expected=2))
+    resumed = asyncio.run(feed_entries(service.url, "amal", first[-1]["feed_id"], events=2))
     assert [e["event"]["text"] for e in resumed if e["kind"] == "event"] == ["الثانية", "الثالثة"]
     assert ticket_id == resumed[0]["ticket_id"]
 

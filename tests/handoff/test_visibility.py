@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from typing import Any, Dict, List
+from typing import Any
 
-import aiohttp
-from handoff_helpers import PASSWORD, Console, add_account, internal, ticket_payload
+from handoff_helpers import Console, add_account, feed_entries, internal, ticket_payload
 
 from handoff.store import HandoffStore
 
@@ -74,23 +72,6 @@ def test_agents_see_masked_customers_and_only_the_queue_and_their_own_tickets(se
     assert sara.get(f"/api/tickets/{held}").status_code == 200
 
 
-async def _feed(url: str, username: str, after: str, seconds: float) -> List[Dict[str, Any]]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        async with session.post(f"{url}/api/login", json={"username": username, "password": PASSWORD}) as response:
-            assert response.status == 200
-        received: List[Dict[str, Any]] = []
-        async with session.ws_connect(f"{url}/api/ws?after={after}") as ws:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                try:
-                    message = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
-                except asyncio.TimeoutError:
-                    break
-                if message["kind"] != "hello":
-                    received.append(message)
-        return received
-
-
 def test_the_live_feed_shows_agents_only_what_they_may_see(service):
     for name, role in [("amal", "agent"), ("badr", "agent"), ("sara", "supervisor")]:
         add_account(service, name, role=role)
@@ -101,7 +82,7 @@ def test_the_live_feed_shows_agents_only_what_they_may_see(service):
     _customer_says(service, held, "رقمي الثاني هو نفس رقم الواتساب")
     _customer_says(service, waiting, "متى يرد علي احد؟")
 
-    seen_by_amal = asyncio.run(_feed(service.url, "amal", after, 2.0))
+    seen_by_amal = asyncio.run(feed_entries(service.url, "amal", after, 2.0))
     _no_raw_ids(seen_by_amal)
     events = [e for e in seen_by_amal if e["kind"] == "event"]
     # nothing badr's customer says (the claim's own state event comes while it is still queued)
@@ -111,6 +92,6 @@ def test_the_live_feed_shows_agents_only_what_they_may_see(service):
     taken = [e for e in seen_by_amal if e["ticket_id"] == held and e["kind"] == "ticket_updated"]
     assert taken and set(taken[-1]["ticket"]) == {"ticket_id", "state", "agent"}
 
-    seen_by_sara = asyncio.run(_feed(service.url, "sara", after, 2.0))
+    seen_by_sara = asyncio.run(feed_entries(service.url, "sara", after, 2.0))
     assert {e["ticket_id"] for e in seen_by_sara if e["kind"] == "event"} == {held, waiting}
     assert any(e.get("ticket", {}).get("conversation_id") == PHONE for e in seen_by_sara)
