@@ -25,7 +25,6 @@ and :data:`handoff.auth.ACCOUNTS_KEY`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import time
@@ -35,6 +34,7 @@ from urllib.parse import urlparse
 
 from aiohttp import WSMsgType, web
 
+from bot.tasks import stop_task
 from handoff.auth import ACCOUNTS_KEY, Accounts, AuthError, authenticate, require_role, require_service_token
 from handoff.canned import CannedReplies
 from handoff.payloads import (
@@ -360,9 +360,7 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
             elif message.type == WSMsgType.ERROR:
                 break
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await stop_task(task)
     return ws
 
 
@@ -470,9 +468,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     """Position updates while the app runs; the store closes with the app."""
     task = asyncio.create_task(app[SERVICE_KEY].position_loop())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_task(task)
     await app[STORE_KEY].close()
 
 

@@ -29,6 +29,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.settings import OutboxSettings
+from bot.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class Outbox:
         self.dead_key = f"outbox:{channel}:dead"
         self._held: Set[str] = set()
         self._task: Optional[asyncio.Task] = None
+        self._stopping = False
         self._wake = asyncio.Event()
 
     def queue_key(self, recipient: str) -> str:
@@ -165,7 +167,7 @@ class Outbox:
 
     async def run(self) -> None:
         """Worker loop: send due messages until cancelled; survives Redis outages."""
-        while True:
+        while not self._stopping:
             try:
                 await self.process_due()
             except asyncio.CancelledError:
@@ -186,18 +188,15 @@ class Outbox:
         """Start the worker on the running loop (idempotent)."""
         if self._task is None or self._task.done():
             self._wake = asyncio.Event()
+            self._stopping = False
             self._task = asyncio.create_task(self.run(), name=f"outbox-{self.channel}")
         return self._task
 
     async def stop(self) -> None:
         """Stop the worker; recipients it was serving become due again at once."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        self._stopping = True
+        task, self._task = self._task, None
+        await stop_task(task)
         if self._held:
             try:
                 await self.redis.zadd(self.due_key, {recipient: time.time() for recipient in self._held}, xx=True)

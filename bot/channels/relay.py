@@ -21,7 +21,6 @@ See ``handoff/PROTOCOL.md`` for the interface::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -33,6 +32,7 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.events import BotUttered, ConversationResumed
 
 from bot.settings import redis_url
+from bot.tasks import stop_task
 from bot.untrusted import strip_invisible
 from handoff.store import OPEN_STATES, HandoffStore
 
@@ -99,6 +99,7 @@ class HandoffRelay:
         self.output_channels: Dict[str, OutputChannelFactory] = {}
         self.app: Any = None
         self._task: Optional[asyncio.Task] = None
+        self._stopping = False
         self._last_typing: Dict[str, float] = {}
 
     @classmethod
@@ -130,15 +131,15 @@ class HandoffRelay:
     async def start(self, app: Any) -> None:
         """Start consuming ``handoff:outbound`` (idempotent; call from ``before_server_start``)."""
         self.app = app
+        self._stopping = False
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._consume())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        """Stop consuming (bounded: see :mod:`bot.tasks`)."""
+        self._stopping = True
+        task, self._task = self._task, None
+        await stop_task(task)
 
     # ------------------------------------------------------------ customer side
     async def on_customer_message(
@@ -186,7 +187,7 @@ class HandoffRelay:
     async def _consume(self) -> None:
         """Read, record, deliver, acknowledge; forever, surviving Redis restarts."""
         last_reclaim = 0.0
-        while True:
+        while not self._stopping:
             try:
                 await self.store.ensure_relay_group()
                 if time.monotonic() - last_reclaim > 5:
@@ -196,6 +197,8 @@ class HandoffRelay:
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis restarting or a bad entry: retry shortly
+                if self._stopping:
+                    return
                 logger.exception("handoff relay: consumer error, retrying")
                 await asyncio.sleep(0.5)
 
