@@ -22,6 +22,7 @@ from actions.billing import Account, Bill, clean_account_number, get_billing_cli
 from actions.dates import parse_date
 from actions.knowledge_base import KnowledgeBase, get_knowledge_base, match_key, strip_district_word
 from actions.tickets import Ticket, canonical_ticket_id, get_ticket_store
+from actions.verification import UNAVAILABLE, VERIFICATION_SLOT, get_verifier, shared_without_verification
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,26 @@ def _unavailable(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker: T
     kb.say(dispatcher, tracker, "system_unavailable")
 
 
+# ------------------------------------------------------------------ verification
+_RESET_VERIFICATION = [SlotSet(VERIFICATION_SLOT, None)]
+
+
+async def _verified_for(tracker: Tracker, account: str | None) -> bool:
+    """Whether this conversation proved it holds ``account`` (the forms verify; we re-check)."""
+    if not account:
+        return False
+    try:
+        return await get_verifier().is_verified(tracker.sender_id, account)
+    except redis.RedisError:
+        return False
+
+
+def _refuse_unverified(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Say what is needed, unless the form already said why verification cannot happen."""
+    if tracker.get_slot(VERIFICATION_SLOT) != UNAVAILABLE:
+        kb.say(dispatcher, tracker, "verification_required")
+
+
 # ---------------------------------------------------------------------- billing
 def _period(kb: KnowledgeBase, period: str) -> str:
     """``2026-10`` → "أكتوبر 2026" (anything else is shown as it is)."""
@@ -133,15 +154,19 @@ class ActionBillSummary(Action):
             # The form validates the account, so this only happens if billing
             # changed in between; ask again rather than show nothing.
             kb.say(dispatcher, tracker, "account_not_found", account=number or "")
-            return [SlotSet("account_number", None)]
+            return [SlotSet("account_number", None)] + _RESET_VERIFICATION
+        if not await _verified_for(tracker, account.number):
+            _refuse_unverified(kb, dispatcher, tracker)
+            return [SlotSet("account_number", None)] + _RESET_VERIFICATION
         lines = bill_lines(kb, account, settings.today())
         total = account.total_due()
         if total > 0:
             kb.say(dispatcher, tracker, "bill_summary", account=account.number, bill_lines=lines, total_due=kb.money(total), empathetic=True)
         else:
             kb.say(dispatcher, tracker, "bill_nothing_due", account=account.number, bill_lines=lines, empathetic=True)
-        # account_number is kept: the customer may ask a follow-up about it.
-        return []
+        # account_number is kept: the customer may ask a follow-up about it (and is
+        # still verified for it); the code slot is cleared for the next form.
+        return list(_RESET_VERIFICATION)
 
 
 # ---------------------------------------------------------------------- outages
@@ -259,6 +284,9 @@ class ActionBookAppointment(Action):
         if day is None or day < settings.today():
             kb.say(dispatcher, tracker, "invalid_date")
             return list(_RESET_DATE)
+        if not await _verified_for(tracker, clean_account_number(tracker.get_slot("account_number"))):
+            _refuse_unverified(kb, dispatcher, tracker)
+            return list(_RESET_DATE) + _RESET_VERIFICATION + [SlotSet("account_number", None)]
         window = kb.appointment_window(tracker.get_slot("date"))
         try:
             ticket = get_ticket_store().create(
@@ -274,7 +302,7 @@ class ActionBookAppointment(Action):
             _unavailable(kb, dispatcher, tracker, error)
             return []
         kb.say(dispatcher, tracker, "appointment_booked", _visit_values(kb, day, window, ticket), empathetic=True)
-        return list(_RESET_DATE)
+        return list(_RESET_DATE) + _RESET_VERIFICATION
 
 
 class ActionRescheduleAppointment(Action):
@@ -295,14 +323,18 @@ class ActionRescheduleAppointment(Action):
             return list(_RESET_DATE)
         window = kb.appointment_window(tracker.get_slot("date"))
         account = clean_account_number(tracker.get_slot("account_number"))
-        reset = list(_RESET_DATE) + [SlotSet("ticket_number", None)]
+        reset = list(_RESET_DATE) + [SlotSet("ticket_number", None)] + _RESET_VERIFICATION
+        if not await _verified_for(tracker, account):
+            _refuse_unverified(kb, dispatcher, tracker)
+            return reset + [SlotSet("account_number", None)]
         try:
             store = get_ticket_store()
             target = None
             named = canonical_ticket_id(tracker.get_slot("ticket_number"))
             if named:
                 found = store.get(named)
-                target = found if found and found.kind == "appointment" else None
+                # only an appointment of the verified account
+                target = found if found and found.kind == "appointment" and found.account == account else None
             if target is None and account:
                 target = store.latest_for_account(account, kind="appointment")
             if target is not None:
@@ -361,7 +393,7 @@ class ActionTicketStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         kb = get_knowledge_base()
         ticket_id = canonical_ticket_id(tracker.get_slot("ticket_number"))
-        reset = [SlotSet("ticket_number", None)]
+        reset = [SlotSet("ticket_number", None)] + _RESET_VERIFICATION
         try:
             ticket = get_ticket_store().get(ticket_id) if ticket_id else None
         except redis.RedisError as error:
@@ -369,6 +401,9 @@ class ActionTicketStatus(Action):
             return reset
         if ticket is None:
             kb.say(dispatcher, tracker, "ticket_not_found", ticket=ticket_id or tracker.get_slot("ticket_number") or "")
+            return reset
+        if not shared_without_verification(ticket, tracker.sender_id) and not await _verified_for(tracker, ticket.account):
+            _refuse_unverified(kb, dispatcher, tracker)
             return reset
         kb.say(
             dispatcher,

@@ -70,6 +70,7 @@ class Account:
         bills: the account's bills, oldest first.
         city: city id, when known.
         district: district, when known.
+        phone: the phone on file (verification codes go there), when known.
     """
 
     number: str
@@ -77,6 +78,7 @@ class Account:
     bills: Tuple[Bill, ...]
     city: str | None = None
     district: str | None = None
+    phone: str | None = None
 
     def latest_bills(self) -> List[Bill]:
         """The newest bill of each service, in the order of the account's services."""
@@ -137,6 +139,7 @@ class BillingClient:
             bills=bills,
             city=data.get("city"),
             district=data.get("district"),
+            phone=str(data["phone"]) if data.get("phone") else None,
         )
 
     def find_account(self, account_number: str) -> Account | None:

@@ -15,7 +15,7 @@ so a customer who changes the subject is not trapped in the form.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import redis
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -27,7 +27,8 @@ from actions import settings
 from actions.billing import clean_account_number, get_billing_client
 from actions.dates import parse_date
 from actions.knowledge_base import get_knowledge_base, match_key, strip_district_word
-from actions.tickets import canonical_ticket_id, get_ticket_store
+from actions.tickets import Ticket, canonical_ticket_id, get_ticket_store
+from actions.verification import UNAVAILABLE, VERIFICATION_SLOT, VERIFIED, get_verifier, shared_without_verification
 from bot.nlu.arabic_text import fold_digits
 
 # Longest district name we accept as typed; longer free text is a sentence,
@@ -80,6 +81,110 @@ def _extract_account_number(tracker: Tracker) -> Dict[str, Any]:
     return {"account_number": text} if text and _has_digits(text) else {}
 
 
+def _previous_value(tracker: Tracker, slot: str) -> Any:
+    """``slot``'s value before the latest message (Rasa already applied its mappings)."""
+    value = None
+    latest_user = max((i for i, e in enumerate(tracker.events) if e.get("event") == "user"), default=len(tracker.events))
+    for event in tracker.events[:latest_user]:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
+def _typing_the_code(tracker: Tracker) -> bool:
+    """True while the form waits for the code: digits then are the code, not a new number."""
+    return tracker.get_slot("requested_slot") == VERIFICATION_SLOT
+
+
+async def _start_verification(
+    dispatcher: CollectingDispatcher, tracker: Tracker, account: str, phone: Optional[str]
+) -> Dict[str, Any]:
+    """The verification slot once an account is named: verified, waiting for a code, or why not.
+
+    Verified at once when this conversation already proved the account or writes from
+    its phone on file; otherwise a one-time code goes to that phone.
+    """
+    kb = get_knowledge_base()
+    verifier = get_verifier()
+    try:
+        if await verifier.is_verified(tracker.sender_id, account) or await verifier.verify_by_channel(
+            tracker.sender_id, tracker.get_latest_input_channel(), account, phone
+        ):
+            return {VERIFICATION_SLOT: VERIFIED}
+        if await verifier.has_active_code(tracker.sender_id, account):
+            return {VERIFICATION_SLOT: None}  # the same account again: the code sent is still good
+        started = await verifier.send_code(tracker.sender_id, account, phone)
+    except redis.RedisError:
+        kb.say(dispatcher, tracker, "system_unavailable")
+        return {VERIFICATION_SLOT: UNAVAILABLE}
+    if started.sent:
+        kb.say(dispatcher, tracker, "verification_sent", hint=started.hint)
+        return {VERIFICATION_SLOT: None}
+    kb.say(dispatcher, tracker, f"verification_{started.status}")
+    return {VERIFICATION_SLOT: UNAVAILABLE}
+
+
+async def _check_code(
+    dispatcher: CollectingDispatcher, tracker: Tracker, value: Any, account: Optional[str], phone: Optional[str]
+) -> Dict[str, Any]:
+    """Validate a typed one-time code for ``account``."""
+    if value in (VERIFIED, UNAVAILABLE):
+        return {VERIFICATION_SLOT: value}
+    if account is None:
+        return {VERIFICATION_SLOT: None}
+    kb = get_knowledge_base()
+    try:
+        checked = await get_verifier().check_code(tracker.sender_id, account, value)
+    except redis.RedisError:
+        kb.say(dispatcher, tracker, "system_unavailable")
+        return {VERIFICATION_SLOT: UNAVAILABLE}
+    if checked.status == "ok":
+        return {VERIFICATION_SLOT: VERIFIED}
+    if checked.status == "wrong":
+        kb.say(dispatcher, tracker, "verification_wrong", remaining=checked.remaining)
+        return {VERIFICATION_SLOT: None}
+    if checked.status == "expired":
+        kb.say(dispatcher, tracker, "verification_expired")
+        return await _start_verification(dispatcher, tracker, account, phone)
+    kb.say(dispatcher, tracker, "verification_locked")
+    return {VERIFICATION_SLOT: UNAVAILABLE}
+
+
+def _extract_code(tracker: Tracker) -> Dict[str, Any]:
+    text = _answer_to(tracker, VERIFICATION_SLOT)
+    return {VERIFICATION_SLOT: text} if text and _has_digits(text) else {}
+
+
+async def _validate_account(
+    value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> Dict[str, Any]:
+    """An account billing knows, within the lookup limits, then its verification."""
+    if _typing_the_code(tracker):
+        return {"account_number": _previous_value(tracker, "account_number")}
+    number = _check_account_format(value, dispatcher, tracker)
+    if number is None:
+        return {"account_number": None}
+    kb = get_knowledge_base()
+    try:
+        allowed = await get_verifier().allow_lookup(tracker.sender_id, number)
+    except redis.RedisError:
+        kb.say(dispatcher, tracker, "system_unavailable")
+        return {"account_number": number, VERIFICATION_SLOT: UNAVAILABLE}
+    if not allowed:
+        kb.say(dispatcher, tracker, "verification_too_many_lookups")
+        return {"account_number": number, VERIFICATION_SLOT: UNAVAILABLE}
+    account = get_billing_client().find_account(number)
+    if account is None:
+        kb.say(dispatcher, tracker, "account_not_found", account=number)
+        return {"account_number": None}
+    return {"account_number": number, **await _start_verification(dispatcher, tracker, number, account.phone)}
+
+
+def _account_phone(number: Any) -> Optional[str]:
+    account = get_billing_client().find_account(str(number)) if number else None
+    return account.phone if account else None
+
+
 class ValidateBillForm(FormValidationAction):
     """Validates the account number of the bill form (format and existence)."""
 
@@ -91,17 +196,23 @@ class ValidateBillForm(FormValidationAction):
     ) -> Dict[str, Any]:
         return _extract_account_number(tracker)
 
-    def validate_account_number(
+    async def validate_account_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """6-10 digits in any script, and an account billing knows."""
-        number = _check_account_format(value, dispatcher, tracker)
-        if number is None:
-            return {"account_number": None}
-        if not get_billing_client().account_exists(number):
-            get_knowledge_base().say(dispatcher, tracker, "account_not_found", account=number)
-            return {"account_number": None}
-        return {"account_number": number}
+        """6-10 digits in any script, an account billing knows, then its verification."""
+        return await _validate_account(value, dispatcher, tracker)
+
+    async def extract_verification_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return _extract_code(tracker)
+
+    async def validate_verification_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """The one-time code sent to the account's phone on file."""
+        number = clean_account_number(tracker.get_slot("account_number"))
+        return await _check_code(dispatcher, tracker, value, number, _account_phone(number))
 
 
 class ValidateOutageForm(FormValidationAction):
@@ -174,11 +285,23 @@ class ValidateAppointmentForm(FormValidationAction):
             return {"date": text}
         return {}
 
-    def validate_account_number(
+    async def validate_account_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """Only the format: a visit can be booked before the account is checked."""
-        return {"account_number": _check_account_format(value, dispatcher, tracker)}
+        """A known account, verified: a visit goes to the account holder's home."""
+        return await _validate_account(value, dispatcher, tracker)
+
+    async def extract_verification_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return _extract_code(tracker)
+
+    async def validate_verification_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """The one-time code sent to the account's phone on file."""
+        number = clean_account_number(tracker.get_slot("account_number"))
+        return await _check_code(dispatcher, tracker, value, number, _account_phone(number))
 
     def validate_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -217,25 +340,58 @@ class ValidateStatusForm(FormValidationAction):
         text = _answer_to(tracker, "ticket_number")
         return {"ticket_number": text} if text and _has_digits(text) else {}
 
-    def validate_ticket_number(
+    async def validate_ticket_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """T-123456, t123456 or 123456 in any digit script → ``T-123456``; must exist."""
+        """T-123456, t123456 or 123456 in any digit script → ``T-123456``; must exist.
+
+        Then who may hear about it: the conversation that opened it, or one verified
+        for the ticket's account.
+        """
+        if _typing_the_code(tracker):
+            return {"ticket_number": _previous_value(tracker, "ticket_number")}
         kb = get_knowledge_base()
         ticket_id = canonical_ticket_id(value)
         if ticket_id is None:
             kb.say(dispatcher, tracker, "invalid_ticket_number")
             return {"ticket_number": None}
         try:
-            found = get_ticket_store().get(ticket_id) is not None
+            allowed = await get_verifier().allow_lookup(tracker.sender_id, ticket_id)
+            ticket = get_ticket_store().get(ticket_id)
         except redis.RedisError:
             # Keep the number: action_ticket_status apologises for the outage
             # instead of the form asking again for a number that was fine.
-            return {"ticket_number": ticket_id}
-        if not found:
+            return {"ticket_number": ticket_id, VERIFICATION_SLOT: UNAVAILABLE}
+        if not allowed:
+            kb.say(dispatcher, tracker, "verification_too_many_lookups")
+            return {"ticket_number": ticket_id, VERIFICATION_SLOT: UNAVAILABLE}
+        if ticket is None:
             kb.say(dispatcher, tracker, "ticket_not_found", ticket=ticket_id)
             return {"ticket_number": None}
-        return {"ticket_number": ticket_id}
+        if shared_without_verification(ticket, tracker.sender_id):
+            return {"ticket_number": ticket_id, VERIFICATION_SLOT: VERIFIED}
+        if not ticket.account:
+            kb.say(dispatcher, tracker, "verification_ticket_elsewhere")
+            return {"ticket_number": ticket_id, VERIFICATION_SLOT: UNAVAILABLE}
+        return {"ticket_number": ticket_id, **await _start_verification(dispatcher, tracker, ticket.account, _account_phone(ticket.account))}
+
+    async def extract_verification_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return _extract_code(tracker)
+
+    async def validate_verification_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """The one-time code sent to the phone on file of the ticket's account."""
+        account = _ticket_account(tracker.get_slot("ticket_number"))
+        return await _check_code(dispatcher, tracker, value, account, _account_phone(account))
+
+
+def _ticket_account(ticket_number: Any) -> Optional[str]:
+    ticket_id = canonical_ticket_id(ticket_number)
+    ticket: Optional[Ticket] = get_ticket_store().get(ticket_id) if ticket_id else None
+    return ticket.account if ticket else None
 
 
 class _AskAction(Action, ABC):
@@ -298,3 +454,12 @@ class ActionAskTicketNumber(_AskAction):
 
     def name(self) -> str:
         return "action_ask_ticket_number"
+
+
+class ActionAskVerificationCode(_AskAction):
+    """Asks for the one-time code sent to the phone on file."""
+
+    reply_key = "ask_verification_code"
+
+    def name(self) -> str:
+        return "action_ask_verification_code"

@@ -17,6 +17,19 @@ see in one place everything it may configure:
   ``Authorization: Bearer <token>``); unset means no header (local development).
 - ``HANDOFF_TIMEOUT_S``: how long a call to the handoff service may take, in
   seconds (default ``3``); slower counts as down, and the ticket is kept in Redis.
+- ``RETENTION_DAYS_TICKETS``: a ``T-…`` ticket (and its indexes) expires this many
+  days after its last change (default ``365``; the handoff service's closed tickets
+  use the same variable).
+- ``VERIFY_*``: verified customers (see ``actions/verification.py``):
+  ``VERIFY_CODE_TTL_S`` (600), ``VERIFY_MAX_WRONG_CODES`` (5 per account and hour,
+  then the account is locked for the rest of the hour), ``VERIFY_VERIFIED_TTL_S``
+  (1800: how long a verified conversation stays verified), ``VERIFY_CODES_PER_HOUR``
+  (3 codes per account and hour), ``VERIFY_ACCOUNTS_PER_CONVERSATION`` (5 different
+  account or ticket numbers per conversation and hour), ``VERIFY_LOOKUPS_PER_ACCOUNT``
+  (30 lookups of one account number per hour, all conversations together),
+  ``VERIFY_TEMPLATE`` (``noor_verification_code:ar``: the approved WhatsApp
+  authentication template, ``name:language``) and ``VERIFY_COUNTRY_CODE`` (``966``:
+  how a national number such as ``05…`` is written internationally).
 
 Values are read on every call (they are cheap to read), which lets tests set
 them with ``monkeypatch.setenv``; the expensive things built from them (the
@@ -26,7 +39,7 @@ knowledge base, Redis clients) are cached by their owners.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +67,8 @@ class Settings:
         handoff_url: base URL of the handoff service (no trailing slash).
         handoff_service_token: shared secret for the handoff service, or None.
         handoff_timeout_s: time limit of one call to the handoff service.
+        ticket_retention_s: how long a ``T-…`` ticket outlives its last change.
+        verification: limits of customer verification.
     """
 
     knowledge_dir: Path
@@ -64,6 +79,38 @@ class Settings:
     handoff_url: str = DEFAULT_HANDOFF_URL
     handoff_service_token: str | None = None
     handoff_timeout_s: float = 3.0
+    ticket_retention_s: int = 365 * 86400
+    verification: VerificationSettings = field(default_factory=lambda: VerificationSettings())
+
+
+@dataclass(frozen=True)
+class VerificationSettings:
+    """Limits of customer verification (``VERIFY_*``; see the module docstring)."""
+
+    code_ttl_s: int = 600
+    max_wrong_codes: int = 5
+    verified_ttl_s: int = 1800
+    codes_per_hour: int = 3
+    accounts_per_conversation: int = 5
+    lookups_per_account: int = 30
+    template: str = "noor_verification_code"
+    template_language: str = "ar"
+    country_code: str = "966"
+
+    @classmethod
+    def from_env(cls) -> VerificationSettings:
+        name, _, language = (os.environ.get("VERIFY_TEMPLATE") or "").partition(":")
+        return cls(
+            code_ttl_s=int(os.environ.get("VERIFY_CODE_TTL_S") or cls.code_ttl_s),
+            max_wrong_codes=int(os.environ.get("VERIFY_MAX_WRONG_CODES") or cls.max_wrong_codes),
+            verified_ttl_s=int(os.environ.get("VERIFY_VERIFIED_TTL_S") or cls.verified_ttl_s),
+            codes_per_hour=int(os.environ.get("VERIFY_CODES_PER_HOUR") or cls.codes_per_hour),
+            accounts_per_conversation=int(os.environ.get("VERIFY_ACCOUNTS_PER_CONVERSATION") or cls.accounts_per_conversation),
+            lookups_per_account=int(os.environ.get("VERIFY_LOOKUPS_PER_ACCOUNT") or cls.lookups_per_account),
+            template=name.strip() or cls.template,
+            template_language=language.strip() or cls.template_language,
+            country_code=(os.environ.get("VERIFY_COUNTRY_CODE") or cls.country_code).lstrip("+"),
+        )
 
 
 def get_settings() -> Settings:
@@ -78,6 +125,8 @@ def get_settings() -> Settings:
         handoff_url=(os.environ.get("HANDOFF_URL") or DEFAULT_HANDOFF_URL).rstrip("/"),
         handoff_service_token=os.environ.get("HANDOFF_SERVICE_TOKEN") or None,
         handoff_timeout_s=float(os.environ.get("HANDOFF_TIMEOUT_S") or 3),
+        ticket_retention_s=int(float(os.environ.get("RETENTION_DAYS_TICKETS") or 365) * 86400),
+        verification=VerificationSettings.from_env(),
     )
 
 

@@ -135,9 +135,12 @@ class TicketStore:
         prefix: str = "tickets",
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
+        retention_s: int = 365 * 86400,
     ) -> None:
         self.client = client
         self.prefix = prefix
+        # every key expires this long after the ticket's last change (RETENTION_DAYS_TICKETS)
+        self.retention_s = retention_s
         # Looked up at call time so the configured time zone is always honoured.
         self.clock = clock or (lambda: settings.now())
         # SystemRandom: worker processes forked from one parent must not draw
@@ -198,7 +201,7 @@ class TicketStore:
                 **details,
             )
             # NX makes the number ours even when two workers draw it at once.
-            if self.client.set(self._key(ticket_id), json.dumps(ticket.to_dict(), ensure_ascii=False), nx=True):
+            if self.client.set(self._key(ticket_id), json.dumps(ticket.to_dict(), ensure_ascii=False), nx=True, ex=self.retention_s):
                 self._index(ticket)
                 return ticket
         raise RuntimeError("no free ticket number after 50 tries")
@@ -230,9 +233,8 @@ class TicketStore:
         data["updated_at"] = self._stamp()
         data["demo"] = False
         updated = Ticket.from_dict(data)
-        self.client.set(self._key(updated.id), json.dumps(updated.to_dict(), ensure_ascii=False))
-        if was_demo:
-            self._index(updated)
+        self.client.set(self._key(updated.id), json.dumps(updated.to_dict(), ensure_ascii=False), ex=self.retention_s)
+        self._index(updated, add=was_demo)
         return updated
 
     def for_conversation(self, conversation_id: str) -> List[Ticket]:
@@ -257,23 +259,28 @@ class TicketStore:
         candidates.sort(key=lambda t: t.created_at or "", reverse=True)
         return candidates[0] if candidates else None
 
-    def _index(self, ticket: Ticket) -> None:
+    def _index(self, ticket: Ticket, add: bool = True) -> None:
+        """Index a ticket (``add``) and keep its indexes alive as long as the ticket."""
         pipe = self.client.pipeline()
         if ticket.conversation_id:
-            pipe.rpush(self._conversation_key(ticket.conversation_id), ticket.id)
+            if add:
+                pipe.rpush(self._conversation_key(ticket.conversation_id), ticket.id)
+            pipe.expire(self._conversation_key(ticket.conversation_id), self.retention_s)
         if ticket.account:
-            created = ticket.created_at or self._stamp()
-            pipe.zadd(self._account_key(ticket.account), {ticket.id: datetime.fromisoformat(created).timestamp()})
+            if add:
+                created = ticket.created_at or self._stamp()
+                pipe.zadd(self._account_key(ticket.account), {ticket.id: datetime.fromisoformat(created).timestamp()})
+            pipe.expire(self._account_key(ticket.account), self.retention_s)
         pipe.execute()
 
 
 @lru_cache(maxsize=8)
-def _store(url: str, prefix: str, timeout_s: float, knowledge_dir: str) -> TicketStore:
+def _store(url: str, prefix: str, timeout_s: float, knowledge_dir: str, retention_s: int) -> TicketStore:
     kb = load_knowledge_base(knowledge_dir)
-    return TicketStore.from_url(url, timeout_s=timeout_s, demo_tickets=kb.demo_tickets, prefix=prefix)
+    return TicketStore.from_url(url, timeout_s=timeout_s, demo_tickets=kb.demo_tickets, prefix=prefix, retention_s=retention_s)
 
 
 def get_ticket_store() -> TicketStore:
     """The ticket store for the configured Redis (one client per process and URL)."""
     config = settings.get_settings()
-    return _store(config.redis_url, config.ticket_key_prefix, config.redis_timeout_s, str(config.knowledge_dir))
+    return _store(config.redis_url, config.ticket_key_prefix, config.redis_timeout_s, str(config.knowledge_dir), config.ticket_retention_s)

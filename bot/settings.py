@@ -20,6 +20,11 @@ class Settings:
             or ``Authorization: Bearer``).
         local_mode: ``NOOR_LOCAL_MODE=1`` (``make run``, the test stacks): the REST
             channel needs no key. Without a key and outside local mode it answers 503.
+        messages_per_conversation / rate_window_seconds: flood limit of one conversation
+            on REST, WhatsApp and Twilio (``RATE_LIMIT_MESSAGES`` per
+            ``RATE_LIMIT_WINDOW_SECONDS``; the web chat has its own, per session).
+        rest_messages_per_address: REST requests per window from one client address
+            (``REST_RATE_LIMIT_PER_ADDRESS``): a trusted back end serves many customers.
     """
 
     max_message_chars: int = 2000
@@ -27,6 +32,9 @@ class Settings:
     reply_timeout_seconds: int = 30
     rest_api_key: str = field(default="", repr=False)
     local_mode: bool = False
+    messages_per_conversation: int = 20
+    rate_window_seconds: int = 60
+    rest_messages_per_address: int = 600
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -36,6 +44,9 @@ class Settings:
             reply_timeout_seconds=env_int("REPLY_TIMEOUT_SECONDS", cls.reply_timeout_seconds),
             rest_api_key=env_str("REST_API_KEY"),
             local_mode=env_bool("NOOR_LOCAL_MODE", False),
+            messages_per_conversation=env_int("RATE_LIMIT_MESSAGES", cls.messages_per_conversation),
+            rate_window_seconds=env_int("RATE_LIMIT_WINDOW_SECONDS", cls.rate_window_seconds),
+            rest_messages_per_address=env_int("REST_RATE_LIMIT_PER_ADDRESS", cls.rest_messages_per_address),
         )
 
 

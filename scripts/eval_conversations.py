@@ -32,7 +32,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -185,8 +185,16 @@ class Outcome:
     transcript: List[Tuple[str, str]] = field(default_factory=list)
 
 
-def judge(conversation: Conversation, events: Sequence[Mapping[str, Any]], leads: Sequence[str], played_on: str = "rest") -> Outcome:
-    """Judge one conversation from its tracker events (Rasa's JSON)."""
+def judge(
+    conversation: Conversation, events: Sequence[Mapping[str, Any]], leads: Sequence[str], played_on: str = "rest",
+    skip: Sequence[str] = (),
+) -> Outcome:
+    """Judge one conversation from its tracker events (Rasa's JSON).
+
+    ``skip``: texts the runner typed besides the script (one-time codes); they are not
+    the script's turns, so they do not count when a handoff's turn is compared.
+    """
+    unscripted = list(skip)
     user_turns = 0
     handoff_turn: Optional[int] = None
     reasons: List[str] = []
@@ -201,6 +209,10 @@ def judge(conversation: Conversation, events: Sequence[Mapping[str, Any]], leads
         if kind == "user":
             intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
             if intent.startswith("EXTERNAL_"):
+                continue
+            if str(event.get("text") or "") in unscripted:
+                unscripted.remove(str(event.get("text") or ""))
+                transcript.append(("customer", str(event.get("text") or "")))
                 continue
             user_turns += 1
             last_intent = intent
@@ -247,6 +259,9 @@ class Target:
     url: str = "http://localhost:5005"
     token: Optional[str] = None
     timeout: float = 60.0
+    # the local fake WhatsApp Graph API where one-time codes land (`make run` prints it);
+    # None: a customer asked for a code never types one
+    codes_url: Optional[str] = None
 
     def params(self) -> Dict[str, str]:
         """Query parameters of a call to Rasa's HTTP API: Rasa's ``--auth-token``
@@ -254,7 +269,63 @@ class Target:
         return {"token": self.token} if self.token else {}
 
 
-def _play_rest(target: Target, sender: str, turns: Sequence[str]) -> None:
+# ------------------------------------------------------------------ one-time codes
+VERIFICATION_SLOT = "verification_code"
+# Verification limits for a stack that plays the conversation set: its hundreds of
+# customers share the four demo accounts, which the per-account limits (codes, wrong
+# codes, lookups per hour) would otherwise lock after a few conversations.
+EVALUATION_LIMITS = {
+    "VERIFY_CODES_PER_HOUR": "1000", "VERIFY_MAX_WRONG_CODES": "1000", "VERIFY_LOOKUPS_PER_ACCOUNT": "10000",
+    "REST_RATE_LIMIT_PER_ADDRESS": "100000",  # every simulated customer writes from 127.0.0.1
+}
+
+
+def sent_codes(codes_url: str, since: float) -> List[str]:
+    """Codes the fake Graph API was sent since ``since`` (newest first)."""
+    from scripts.fake_graph_api import fetch_requests
+
+    codes = []
+    for entry in fetch_requests(codes_url):
+        body = entry.get("json") or {}
+        if entry.get("ts", 0) >= since and body.get("type") == "template":
+            for component in (body.get("template") or {}).get("components") or []:
+                codes += [p.get("text", "") for p in component.get("parameters") or []]
+    return codes[::-1]
+
+
+def _asks_for_code(target: Target, sender: str) -> bool:
+    slots = tracker(target, sender).get("slots") or {}
+    return slots.get("requested_slot") == VERIFICATION_SLOT and not slots.get(VERIFICATION_SLOT)
+
+
+def answer_code(target: Target, sender: str, since: float, send: Callable[[str], None], wait_s: float = 10.0) -> List[str]:
+    """Type the one-time code when the assistant waits for one, as the customer would.
+
+    The customer reads it on the phone on file (here: the fake Graph API). Several
+    conversations may be waiting for codes to the same demo phone, so the newest codes
+    are tried in turn until the assistant stops asking.
+
+    Returns:
+        The codes typed (the judge skips these turns).
+    """
+    if not target.codes_url or not _asks_for_code(target, sender):
+        return []
+    typed: List[str] = []
+    deadline = time.time() + wait_s
+    while time.time() < deadline:
+        for code in sent_codes(target.codes_url, since):
+            if code in typed:
+                continue
+            send(code)
+            typed.append(code)
+            if not _asks_for_code(target, sender):
+                return typed
+        time.sleep(0.2)  # the WhatsApp worker sends within its polling interval
+    return typed
+
+
+def _play_rest(target: Target, sender: str, turns: Sequence[str]) -> List[str]:
+    """Play the turns over REST; returns the one-time codes typed in between."""
     import requests
 
     # the REST webhook is a channel: not the API token, but its own key when the server
@@ -262,15 +333,24 @@ def _play_rest(target: Target, sender: str, turns: Sequence[str]) -> None:
     with requests.Session() as session:
         if os.environ.get("REST_API_KEY"):
             session.headers["X-Api-Key"] = os.environ["REST_API_KEY"]
-        for text in turns:
+
+        def send(text: str) -> None:
             response = session.post(f"{target.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=target.timeout)
             if response.status_code >= 500:
                 raise RuntimeError(f"REST {response.status_code}: {response.text[:200]}")
 
+        typed: List[str] = []
+        for text in turns:
+            since = time.time()
+            send(text)
+            typed += answer_code(target, sender, since, send)
+        return typed
 
-async def _play_webchat(target: Target, turns: Sequence[str]) -> str:
+
+async def _play_webchat(target: Target, turns: Sequence[str]) -> Tuple[str, List[str]]:
     """Play the turns on a web chat socket as the widget does (the benchmark's client,
-    ``bench.e2e``); returns the session id, the conversation's sender id."""
+    ``bench.e2e``); returns the session id (the conversation's sender id) and the
+    one-time codes typed in between."""
     from websockets.client import connect
 
     from bench.e2e import WEBCHAT_SOCKET, _webchat_turn
@@ -281,19 +361,39 @@ async def _play_webchat(target: Target, turns: Sequence[str]) -> str:
         session = json.loads(await asyncio.wait_for(ws.recv(), target.timeout))
         if session.get("type") != "session":
             raise ConnectionRefusedError(str(session.get("error") or "no web chat session"))
-        for text in turns:
+        sender = str(session["session_id"])
+        typed: List[str] = []
+
+        async def send(text: str) -> None:
             status, _ = await _webchat_turn(ws, text, target.timeout)
             if status != "ok":
                 raise RuntimeError(f"web chat: {status}")
-        return str(session["session_id"])
+
+        loop = asyncio.get_running_loop()
+
+        def send_from_thread(text: str) -> None:
+            asyncio.run_coroutine_threadsafe(send(text), loop).result(target.timeout)
+
+        for text in turns:
+            since = time.time()
+            await send(text)
+            # answer_code is synchronous (HTTP to Rasa and the fake): it runs on a thread
+            # and types each code on this socket through the loop
+            typed += await loop.run_in_executor(None, answer_code, target, sender, since, send_from_thread)
+        return sender, typed
 
 
-def tracker_events(target: Target, sender: str) -> List[Dict[str, Any]]:
+def tracker(target: Target, sender: str) -> Dict[str, Any]:
+    """The conversation's tracker from Rasa's HTTP API."""
     import requests
 
     response = requests.get(f"{target.url}/conversations/{sender}/tracker", params=target.params(), timeout=target.timeout)
     response.raise_for_status()
-    return list(response.json().get("events") or [])
+    return dict(response.json())
+
+
+def tracker_events(target: Target, sender: str) -> List[Dict[str, Any]]:
+    return list(tracker(target, sender).get("events") or [])
 
 
 def play(conversation: Conversation, target: Target, leads: Sequence[str], run_id: str) -> Outcome:
@@ -304,13 +404,13 @@ def play(conversation: Conversation, target: Target, leads: Sequence[str], run_i
         sender = f"eval-{run_id}-{conversation.id}"
         if conversation.channel == "webchat":
             try:
-                sender = asyncio.run(_play_webchat(target, conversation.turns))
+                sender, codes = asyncio.run(_play_webchat(target, conversation.turns))
                 played_on = "webchat"
             except ConnectionRefusedError:  # the socket's per-address limits: fall back to REST
-                _play_rest(target, sender, conversation.turns)
+                codes = _play_rest(target, sender, conversation.turns)
         else:
-            _play_rest(target, sender, conversation.turns)
-        return judge(conversation, tracker_events(target, sender), leads, played_on)
+            codes = _play_rest(target, sender, conversation.turns)
+        return judge(conversation, tracker_events(target, sender), leads, played_on, skip=codes)
     except Exception as error:  # noqa: BLE001 - one broken conversation must not end the run
         expect = conversation.expect
         return Outcome(
@@ -395,6 +495,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--folder", default=str(CONVERSATIONS_DIR), help="folder of conversation YAML files")
     parser.add_argument("--subset", type=int, help="play only this many (the fixed spread-out sample make test uses)")
     parser.add_argument("--workers", type=int, default=4, help="conversations played at once")
+    parser.add_argument(
+        "--codes-url", default=os.environ.get("FAKE_WHATSAPP_URL", "http://127.0.0.1:5089"),
+        help="the local fake WhatsApp Graph API where one-time codes land (make run prints it)",
+    )
     parser.add_argument("--out", default=str(ROOT / "reports" / "conversations"), help="folder for report.json and summary.md")
     return parser.parse_args(argv)
 
@@ -413,7 +517,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     conversations = load_conversations(Path(args.folder))
     if args.subset:
         conversations = subset(conversations, args.subset)
-    target = Target(args.url.rstrip("/"), args.token)
+    target = Target(args.url.rstrip("/"), args.token, codes_url=args.codes_url)
     stack = None
     if not _reachable(target):
         # no `make run` stack: start one of our own on free ports and stop it after
@@ -421,12 +525,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from scripts.stack import Stack
 
         print(f"No assistant at {target.url}: starting one (Redis, handoff, actions, Rasa) ...", flush=True)
+        for name, value in EVALUATION_LIMITS.items():
+            os.environ.setdefault(name, value)
         stack = Stack(
             rasa_port=redis_server.free_port(), action_port=redis_server.free_port(), handoff_port=redis_server.free_port(),
             data_dir=Path(args.out) / "redis", log_dir=Path(args.out) / "logs",
         )
         stack.start()
-        target = Target(f"http://127.0.0.1:{stack.rasa_port}", stack.rasa_token)
+        target = Target(f"http://127.0.0.1:{stack.rasa_port}", stack.rasa_token, codes_url=stack.fake_whatsapp_url)
     start = time.time()
     try:
         outcomes = run(conversations, target, args.workers)

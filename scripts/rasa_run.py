@@ -18,10 +18,14 @@ from typing import List, Optional
 
 
 def with_token(argv: List[str], token: Optional[str]) -> List[str]:
-    """``argv`` plus ``--auth-token <token>`` when a token is set and none is given."""
+    """``argv`` plus ``--auth-token=<token>`` when a token is set and none is given.
+
+    One argument with ``=``: a URL-safe token may begin with ``-``, which argparse
+    would otherwise take for an option (Rasa then exits: "expected one argument").
+    """
     if not token or any(arg == "--auth-token" or arg.startswith("--auth-token=") for arg in argv):
         return list(argv)
-    return [*argv, "--auth-token", token]
+    return [*argv, f"--auth-token={token}"]
 
 
 def main() -> None:

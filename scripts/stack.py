@@ -110,6 +110,21 @@ class Stack:
     action_token: str = field(default_factory=lambda: os.environ.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32))
     # `requirepass` of the Redis this stack starts itself (make run: from .env.local)
     redis_password: str = field(default_factory=lambda: os.environ.get("REDIS_PASSWORD") or secrets.token_urlsafe(32))
+    # port of the local fake WhatsApp Graph API (start_fake_whatsapp); None: not started
+    fake_whatsapp_port: Optional[int] = None
+    # the fake's bearer token and webhook secrets, one set per run
+    fake_whatsapp_secrets: Dict[str, str] = field(
+        default_factory=lambda: {
+            "WHATSAPP_ACCESS_TOKEN": secrets.token_urlsafe(24),
+            "WHATSAPP_APP_SECRET": secrets.token_urlsafe(24),
+            "WHATSAPP_VERIFY_TOKEN": secrets.token_urlsafe(24),
+        }
+    )
+
+    @property
+    def fake_whatsapp_url(self) -> Optional[str]:
+        """Base URL of the fake Graph API (``/_requests`` lists what it was sent)."""
+        return f"http://127.0.0.1:{self.fake_whatsapp_port}" if self.fake_whatsapp_port else None
 
     @property
     def python(self) -> str:
@@ -137,6 +152,13 @@ class Stack:
             "WEBCHAT_ALLOWED_ORIGINS",
             ",".join(f"http://{host}:{port}" for port in (self.handoff_port, self.rasa_port) for host in ("localhost", "127.0.0.1")),
         )
+        if self.fake_whatsapp_port:
+            # WhatsApp against the local fake: one-time codes for web and REST customers
+            # reach "the phone on file" there (GET <fake>/_requests shows them)
+            env.update(self.fake_whatsapp_secrets)
+            env["WHATSAPP_GRAPH_API_URL"] = f"{self.fake_whatsapp_url}/v19.0"
+            env.setdefault("WHATSAPP_PHONE_NUMBER_ID", "local-demo")
+            env.setdefault("WHATSAPP_TEMPLATES", "noor_verification_code:ar")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         # Arabic in `make shell` and in the logs, whatever the caller's locale
         env.setdefault("PYTHONIOENCODING", "utf-8")
@@ -173,6 +195,22 @@ class Stack:
         self.processes.append(proc)
         self.redis_url = f"redis://:{quote(self.redis_password, safe='')}@127.0.0.1:{port}/0"
 
+    def start_fake_whatsapp(self, timeout: float = 30) -> None:
+        """Start the fake Graph API unless WhatsApp is configured (``WHATSAPP_ACCESS_TOKEN``).
+
+        Only on this machine (loopback): it stands in for Meta so that the demo's
+        verification codes have somewhere to go.
+        """
+        if os.environ.get("WHATSAPP_ACCESS_TOKEN"):
+            return
+        # a fixed port, so `make eval-conversations` finds it (another run may hold it)
+        port = int(os.environ.get("FAKE_WHATSAPP_PORT", "5089"))
+        if not _port_free(port):
+            port = redis_server.free_port()
+        proc = self._spawn("fake-whatsapp", [self.python, "-m", "scripts.fake_graph_api", "--port", str(port)])
+        wait_http(f"http://127.0.0.1:{port}/_requests", timeout, proc)
+        self.fake_whatsapp_port = port
+
     def start_handoff(self, timeout: float = 60) -> None:
         if not _port_free(self.handoff_port):
             # another run (or a test session) has it; the URLs printed follow the port
@@ -202,6 +240,7 @@ class Stack:
 
     def start(self) -> None:
         self.start_redis()
+        self.start_fake_whatsapp()
         self.start_handoff()
         self.start_actions()
         self.start_rasa()
@@ -254,6 +293,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"Rasa server      http://localhost:{stack.rasa_port}/status?token=<RASA_TOKEN from {SECRETS_FILE.name}>", flush=True)
         print(f"Chat demo        http://localhost:{stack.handoff_port}/", flush=True)
         print(f"Agent console    http://localhost:{stack.handoff_port}/console  (accounts: make agent)", flush=True)
+        if stack.fake_whatsapp_url:
+            print(f"Fake WhatsApp    {stack.fake_whatsapp_url}/_requests  (verification codes of the demo accounts land here)", flush=True)
         print(f"Trainer          http://localhost:{stack.handoff_port}/trainer", flush=True)
         print("Talk to it:", flush=True)
         print(

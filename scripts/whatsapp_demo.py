@@ -36,7 +36,9 @@ DEMO_ENV = {
     "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
     "WHATSAPP_TEMPLATES": "agent_followup:ar",
 }
-DEMO_CUSTOMER = "966501234567"
+# the phone on file of demo account 4471203 (accounts.yml): WhatsApp proves the number,
+# so its bill needs no one-time code
+DEMO_CUSTOMER = "966551000101"
 DEMO_CONVERSATION = ["السلام عليكم", "كم فاتورتي هالشهر؟", "٤٤٧١٢٠٣", "<image>", "شكراً"]
 
 

@@ -67,6 +67,24 @@ def backoff_seconds(attempts: int, settings: OutboxSettings) -> float:
     return float(min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** max(0, attempts - 1)))
 
 
+async def enqueue_job(redis: aioredis.Redis, channel: str, recipient: str, payload: Dict[str, Any]) -> str:
+    """Persist one message for ``recipient`` in ``channel``'s outbox.
+
+    Any process may queue (the action server queues one-time codes); the channel's
+    worker in the Rasa process sends it within its polling interval.
+
+    Returns:
+        The job id.
+    """
+    job = {"id": uuid.uuid4().hex, "to": recipient, "payload": payload, "attempts": 0, "created": time.time()}
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.rpush(f"outbox:{channel}:q:{recipient}", json.dumps(job, ensure_ascii=False))
+        # NX: a recipient waiting out a backoff keeps its schedule (and its order)
+        pipe.zadd(f"outbox:{channel}:due", {recipient: time.time()}, nx=True)
+        await pipe.execute()
+    return str(job["id"])
+
+
 class Outbox:
     """One channel's queue of outgoing messages and the worker that sends them.
 
@@ -90,7 +108,7 @@ class Outbox:
         self._wake = asyncio.Event()
 
     def queue_key(self, recipient: str) -> str:
-        return f"outbox:{self.channel}:q:{recipient}"
+        return f"outbox:{self.channel}:q:{recipient}"  # the key enqueue_job writes
 
     async def enqueue(self, recipient: str, payload: Dict[str, Any]) -> str:
         """Persist one message for ``recipient``; the worker sends it soon.
@@ -98,14 +116,9 @@ class Outbox:
         Returns:
             The job id.
         """
-        job = {"id": uuid.uuid4().hex, "to": recipient, "payload": payload, "attempts": 0, "created": time.time()}
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(self.queue_key(recipient), json.dumps(job, ensure_ascii=False))
-            # NX: a recipient waiting out a backoff keeps its schedule (and its order)
-            pipe.zadd(self.due_key, {recipient: time.time()}, nx=True)
-            await pipe.execute()
+        job_id = await enqueue_job(self.redis, self.channel, recipient, payload)
         self._wake.set()
-        return str(job["id"])
+        return job_id
 
     async def pending(self, recipient: str) -> List[Dict[str, Any]]:
         """Jobs still queued for ``recipient``, oldest first."""

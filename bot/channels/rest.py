@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse
 from bot.channels import commands, relay_link
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import SENDER_PATTERN as _SENDER
-from bot.channels.validation import InputError, clean_text, parse_json_object
+from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
 from bot.settings import Settings
 from bot.untrusted import safe_equal
 
@@ -119,6 +119,9 @@ class ValidatedRestInput(InputChannel):
                 return refused.response()
             try:
                 sender, text, metadata = parse_request(request.body or b"", self.settings)
+                limits = self.settings
+                await check_rate(get_redis(), "rest", f"address:{request.remote_addr or request.ip}", limits.rest_messages_per_address, limits.rate_window_seconds)
+                await check_rate(get_redis(), "rest", f"sender:{sender}", limits.messages_per_conversation, limits.rate_window_seconds)
                 text = await commands.customer_text(self.offered, sender, text)
             except InputError as error:
                 return error.response()

@@ -33,7 +33,7 @@ from twilio.request_validator import RequestValidator
 from bot.channels import commands, relay_link
 from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
-from bot.channels.validation import SENDER_PATTERN, InputError, clean_text
+from bot.channels.validation import SENDER_PATTERN, InputError, check_rate, clean_text
 from bot.channels.whatsapp import UNSUPPORTED_REPLY, chunks
 from bot.nlu.arabic_text import normalize
 from bot.settings import OutboxSettings, Settings, TwilioSettings
@@ -187,12 +187,13 @@ class TwilioWhatsAppInput(InputChannel):
                 await self.send_text(sender, UNSUPPORTED_REPLY)
                 return
             try:
+                await check_rate(self.runtime.redis, CHANNEL, f"sender:{sender}", self.limits.messages_per_conversation, self.limits.rate_window_seconds)
                 text = clean_text(body, self.limits.max_message_chars)
                 # a choice picked by number or title is a payload we offered; a typed
                 # "/EXTERNAL_..." or "/restart" is text
                 text = await self.resolve_choice(sender, text) or await commands.customer_text(self.offered, sender, text)
             except InputError as error:
-                if error.code != "empty_message":
+                if error.code != "empty_message" and error.first:
                     await self.send_text(sender, error.message_ar)
                 return
             metadata = {"twilio": {"message_sid": message_sid, "profile_name": form.get("ProfileName")}}

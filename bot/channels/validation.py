@@ -13,6 +13,7 @@ from typing import Any, Dict, Union
 from sanic import response
 from sanic.response import HTTPResponse
 
+from bot import rate_limit
 from bot.untrusted import RefusedBody, json_object, strip_invisible
 
 # Sender ids travel into Redis keys and logs: keep them to a safe alphabet.
@@ -33,6 +34,7 @@ class InputError(Exception):
     def __init__(self, status: int, code: str, message_ar: str) -> None:
         super().__init__(code)
         self.status, self.code, self.message_ar = status, code, message_ar
+        self.first = True  # see check_rate
 
     def as_dict(self) -> dict:
         return {"error": self.code, "message": self.message_ar}
@@ -81,3 +83,19 @@ def clean_text(text: Any, max_chars: int) -> str:
             f"الرسالة طويلة جداً؛ الحد الأقصى {max_chars} حرف. اختصرها من فضلك.",
         )
     return text
+
+
+RATE_LIMITED_AR = "أرسلت رسائل كثيرة خلال وقت قصير؛ انتظر دقيقة من فضلك ثم أعد المحاولة."
+
+
+async def check_rate(redis: Any, namespace: str, key: str, limit: int, window_seconds: int) -> None:
+    """Count one message of ``key``; raise a 429 :class:`InputError` past ``limit``.
+
+    The error's ``first`` attribute is True only for the first refusal of the window,
+    so channels that must answer in the chat (WhatsApp) say it once, not per message.
+    """
+    count = await rate_limit.count_hit(redis, namespace, key, window_seconds)
+    if count > limit:
+        error = InputError(429, "rate_limited", RATE_LIMITED_AR)
+        error.first = count == limit + 1
+        raise error

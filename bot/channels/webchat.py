@@ -36,10 +36,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import rate_limit
 from bot.channels import relay_link
 from bot.channels.commands import OfferedPayloads
 from bot.channels.redis_client import get_redis
-from bot.channels.validation import InputError, clean_text, parse_json_object
+from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
 from bot.settings import Settings, WebchatSettings
 from bot.untrusted import safe_equal
 
@@ -128,13 +129,8 @@ class SessionStore:
         return await self.offered.was_offered(session_id, payload)
 
     async def within_limit(self, key: str, limit: int, window_seconds: int) -> bool:
-        """Fixed-window counter: True while ``key`` has been hit at most ``limit`` times."""
-        bucket = f"webchat:rate:{key}:{int(time.time() // window_seconds)}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(bucket)
-            pipe.expire(bucket, window_seconds)
-            count, _ = await pipe.execute()
-        return int(count) <= limit
+        """True while ``key`` has been hit at most ``limit`` times in this window."""
+        return await rate_limit.hit(self.redis, "webchat", key, limit, window_seconds)
 
 
 class Hub:
@@ -276,8 +272,7 @@ class WebchatInput(InputChannel):
         Raises:
             InputError: too fast, empty, too long, or a command the bot did not offer.
         """
-        if not await self.store.within_limit(f"session:{session_id}", self.settings.rate_limit_messages, self.settings.rate_limit_window_seconds):
-            raise InputError(429, "rate_limited", "أرسلت رسائل كثيرة خلال وقت قصير؛ انتظر دقيقة من فضلك ثم أعد المحاولة.")
+        await check_rate(self.store.redis, "webchat", f"session:{session_id}", self.settings.rate_limit_messages, self.settings.rate_limit_window_seconds)
         payload = frame.get("payload")
         if isinstance(payload, str) and payload and await self.store.was_offered(session_id, payload):
             return payload

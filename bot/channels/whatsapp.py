@@ -41,7 +41,8 @@ from sanic.response import HTTPResponse
 from bot.channels import commands, relay_link
 from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
-from bot.channels.validation import InputError, clean_text, parse_json_object
+from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
+from bot.channels.whatsapp_payloads import template_message
 from bot.settings import OutboxSettings, Settings, WhatsAppSettings
 from bot.untrusted import safe_equal
 
@@ -293,10 +294,7 @@ class WhatsAppInput(InputChannel):
         languages = dict(self.settings.templates)
         if name not in languages:
             raise ValueError(f"template {name!r} is not configured ({self.template_names})")
-        template: Dict[str, Any] = {"name": name, "language": {"code": languages[name]}}
-        if parameters:
-            template["components"] = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}]
-        return await self.enqueue(to, {"messaging_product": "whatsapp", "to": to, "type": "template", "template": template})
+        return await self.enqueue(to, template_message(to, name, languages[name], parameters))
 
     async def _send_agent_text(self, to: str, text: str) -> None:
         for part in chunks(text):
@@ -321,11 +319,12 @@ class WhatsAppInput(InputChannel):
                 await self._send_agent_text(inbound.wa_id, UNSUPPORTED_REPLY)
                 return
             try:
+                await check_rate(self.runtime.redis, CHANNEL, f"sender:{inbound.wa_id}", self.limits.messages_per_conversation, self.limits.rate_window_seconds)
                 text = clean_text(inbound.text, self.limits.max_message_chars)
                 # a typed "/restart" is text; a tapped button's id is a payload we offered
                 text = await commands.customer_text(self.offered, inbound.wa_id, text)
             except InputError as error:
-                if error.code != "empty_message":
+                if error.code != "empty_message" and error.first:
                     await self._send_agent_text(inbound.wa_id, error.message_ar)
                 return
             metadata = {"whatsapp": {"message_id": inbound.message_id, "type": inbound.kind, "name": inbound.name}}

@@ -41,7 +41,9 @@ class Workbench:
     def __init__(self, settings: WorkbenchSettings, store: Optional[WorkbenchStore] = None,
                  training: Optional[TrainingManager] = None) -> None:
         self.settings = settings
-        self.store = store or WorkbenchStore(settings.redis_url, settings.tracker_key_prefix, settings.key_prefix)
+        self.store = store or WorkbenchStore(
+            settings.redis_url, settings.tracker_key_prefix, settings.key_prefix, audit_retention_seconds=settings.audit_retention_days * 86400
+        )
         self.training = training or TrainingManager(settings)
 
     async def close(self) -> None:

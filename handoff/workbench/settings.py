@@ -35,6 +35,8 @@ class WorkbenchSettings:
         rasa_url / rasa_token: the running Rasa server's HTTP API (``--enable-api``).
         low_confidence: intent confidence under which a message counts as doubtful.
         min_examples: fewer examples than this per intent is reported as too few.
+        audit_retention_days: audit entries older than this are trimmed from the log
+            (``RETENTION_DAYS_AUDIT``, default 365): they quote customers' messages.
     """
 
     redis_url: str = "redis://localhost:6379/0"
@@ -51,6 +53,7 @@ class WorkbenchSettings:
     rasa_token: Optional[str] = None
     low_confidence: float = 0.5
     min_examples: int = 40
+    audit_retention_days: float = 365.0
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> WorkbenchSettings:
@@ -74,4 +77,5 @@ class WorkbenchSettings:
             rasa_token=env.get("RASA_TOKEN") or None,
             low_confidence=float(env.get("TRAINER_LOW_CONFIDENCE", defaults.low_confidence)),
             min_examples=int(env.get("TRAINER_MIN_EXAMPLES", defaults.min_examples)),
+            audit_retention_days=float(env.get("RETENTION_DAYS_AUDIT") or defaults.audit_retention_days),
         )

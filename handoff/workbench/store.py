@@ -23,12 +23,17 @@ class WorkbenchStore:
         url: ``redis://`` URL.
         tracker_prefix: key prefix of Rasa's trackers (``tracker:tracker:``).
         key_prefix: prefix of the workbench's own keys.
+        audit_retention_seconds: audit entries older than this are trimmed on each write.
     """
 
-    def __init__(self, url: str, tracker_prefix: str = "tracker:tracker:", key_prefix: str = "trainer:") -> None:
+    def __init__(
+        self, url: str, tracker_prefix: str = "tracker:tracker:", key_prefix: str = "trainer:",
+        audit_retention_seconds: float = 365 * 86400,
+    ) -> None:
         self.redis = aioredis.Redis.from_url(url, decode_responses=True)
         self.tracker_prefix = tracker_prefix
         self.key_prefix = key_prefix
+        self.audit_retention_seconds = audit_retention_seconds
 
     def _key(self, name: str) -> str:
         return self.key_prefix + name
@@ -76,7 +81,9 @@ class WorkbenchStore:
             details: what changed (file, example, before/after ...), JSON-serialisable.
         """
         entry = {"who": who, "when": time.time(), "action": action, **details}
-        entry_id = await self.redis.xadd(self._key("audit"), {"entry": json.dumps(entry, ensure_ascii=False)})
+        # retention: stream ids are milliseconds, so MINID drops every entry older than the limit
+        oldest_kept = int((time.time() - self.audit_retention_seconds) * 1000)
+        entry_id = await self.redis.xadd(self._key("audit"), {"entry": json.dumps(entry, ensure_ascii=False)}, minid=f"{oldest_kept}-0", approximate=False)
         entry["id"] = entry_id
         return entry
 

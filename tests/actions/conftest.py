@@ -141,3 +141,36 @@ def user_event() -> Callable[..., Dict[str, Any]]:
 def latest_from() -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """``latest_from(user_event)``: the matching ``latest_message``."""
     return _latest_from
+
+
+@pytest.fixture
+def verify(store: TicketStore) -> Callable[[str, str], None]:
+    """``verify(conversation_id, account)``: the conversation proved it holds the account."""
+    from actions.verification import get_verifier
+
+    def mark(conversation_id: str, account: str) -> None:
+        async def go() -> None:
+            await get_verifier().mark_verified(conversation_id, account)
+
+        asyncio.run(go())
+
+    return mark
+
+
+@pytest.fixture
+def sent_codes(store: TicketStore, redis_url: str) -> Callable[[str], List[str]]:
+    """``sent_codes(phone)``: the one-time codes queued in the WhatsApp outbox for ``phone``
+    (international digits), oldest first, read from Redis as the WhatsApp worker would."""
+    import redis as sync_redis
+
+    def codes(phone: str) -> List[str]:
+        client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
+        found = []
+        for raw in client.lrange(f"outbox:whatsapp:q:{phone}", 0, -1):
+            template = json.loads(raw)["payload"].get("template") or {}
+            for component in template.get("components") or []:
+                found += [p["text"] for p in component.get("parameters") or []]
+        client.close()
+        return found
+
+    return codes

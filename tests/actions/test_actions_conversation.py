@@ -41,7 +41,8 @@ def _filled(reply: str, **values: Any) -> List[str]:
 
 
 # ------------------------------------------------------------------ bills
-def test_bill_summary_for_a_demo_account(load_tracker, run, fixed_clock) -> None:
+def test_bill_summary_for_a_demo_account(load_tracker, run, verify) -> None:
+    verify("conv-bill-001", "4471203")
     messages, events = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="٤٤٧١٢٠٣"))
     text = _text(messages)
     assert "4471203" in text
@@ -49,17 +50,19 @@ def test_bill_summary_for_a_demo_account(load_tracker, run, fixed_clock) -> None
     assert "517.25 ريال" in text  # their total
     assert "388.40" not in text  # September is paid and older: not listed
     assert "25/11/2026" in text and "أكتوبر 2026" in text
-    assert events == []  # the account stays for follow-up questions
+    assert _slots(events) == {"verification_code": None}  # the account stays for follow-up questions
 
 
-def test_bill_summary_with_nothing_due(load_tracker, run, fixed_clock) -> None:
+def test_bill_summary_with_nothing_due(load_tracker, run, verify) -> None:
+    verify("conv-bill-001", "48203917")
     messages, _ = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="48203917"))
     text = _text(messages)
     assert "مسددة" in text and "299 ريال" in text
     assert text.split("\n")[0] in {v.split("\n")[0] for v in _filled("bill_nothing_due", account="48203917", bill_lines="")}
 
 
-def test_bill_summary_lists_every_unpaid_bill_and_marks_overdue_ones(load_tracker, run, fixed_clock) -> None:
+def test_bill_summary_lists_every_unpaid_bill_and_marks_overdue_ones(load_tracker, run, verify) -> None:
+    verify("conv-bill-001", "9140726")
     messages, _ = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="9140726"))
     text = _text(messages)
     assert "268 ريال" in text  # 87.25 + 91.00 + 89.75
@@ -70,7 +73,55 @@ def test_bill_summary_lists_every_unpaid_bill_and_marks_overdue_ones(load_tracke
 def test_bill_summary_unknown_account_asks_again(load_tracker, run, fixed_clock) -> None:
     messages, events = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="1111111"))
     assert _text(messages) in _filled("account_not_found", account="1111111")
-    assert _slots(events) == {"account_number": None}
+    assert _slots(events) == {"account_number": None, "verification_code": None}
+
+
+# ------------------------------------------------------------------ attacks: nothing without verification
+def test_an_account_number_alone_shows_no_bill(load_tracker, run, store) -> None:
+    # the slot filled (by the NLU, a forged payload or a form bug) but never verified
+    messages, events = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="4471203", verification_code="verified"))
+    text = _text(messages)
+    assert "412.75" not in text and "ريال" not in text
+    assert text in _filled("verification_required")
+    assert _slots(events) == {"account_number": None, "verification_code": None}
+
+
+def test_verified_for_another_account_shows_no_bill(load_tracker, run, verify) -> None:
+    verify("conv-bill-001", "48203917")
+    messages, _ = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="4471203"))
+    assert "412.75" not in _text(messages)
+
+
+def test_verified_in_another_conversation_shows_no_bill(load_tracker, run, verify) -> None:
+    verify("someone-else", "4471203")
+    messages, _ = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="4471203"))
+    assert "412.75" not in _text(messages)
+
+
+def test_no_bill_and_no_refusal_twice_when_the_form_said_why(load_tracker, run, store) -> None:
+    messages, _ = run(ActionBillSummary(), load_tracker("bill_conversation.json", account_number="4471203", verification_code="unavailable"))
+    assert messages == []
+
+
+def test_an_unverified_visit_is_not_booked(load_tracker, run, store) -> None:
+    messages, _ = run(ActionBookAppointment(), load_tracker("appointment_booking.json", appointment_date="2026-11-23"))
+    assert store.for_conversation("conv-appt-006") == []
+    assert _text(messages) in _filled("verification_required")
+
+
+def test_a_strangers_appointment_is_not_moved(load_tracker, run, store, verify) -> None:
+    # verified for 6104827, naming the demo appointment of 48203917
+    verify("conv-appt-006", "6104827")
+    tracker = load_tracker("appointment_booking.json", account_number="6104827", ticket_number="T-482913", appointment_date="2026-11-24")
+    run(ActionRescheduleAppointment(), tracker)
+    assert store.get("T-482913").date == "2026-12-02"
+
+
+def test_a_strangers_ticket_status_needs_verification(load_tracker, run, store) -> None:
+    other = store.create("complaint", conversation_id="someone-else", account="4471203")
+    for ticket_id in ("T-482913", other.id):
+        messages, _ = run(ActionTicketStatus(), load_tracker("status_request.json", ticket_number=ticket_id))
+        assert _text(messages) in _filled("verification_required"), ticket_id
 
 
 # ------------------------------------------------------------------ outages
@@ -114,7 +165,8 @@ def test_outage_when_redis_is_down_apologises_and_keeps_the_slots(load_tracker, 
 
 
 # ------------------------------------------------------------------ appointments
-def test_book_appointment_creates_a_ticket(load_tracker, run, store) -> None:
+def test_book_appointment_creates_a_ticket(load_tracker, run, store, verify) -> None:
+    verify("conv-appt-006", "4471203")
     tracker = load_tracker("appointment_booking.json", appointment_date="2026-11-23")
     messages, events = run(ActionBookAppointment(), tracker)
     (ticket,) = store.for_conversation("conv-appt-006")
@@ -124,10 +176,11 @@ def test_book_appointment_creates_a_ticket(load_tracker, run, store) -> None:
     text = _text(messages)
     assert ticket.id in text and "الاثنين" in text and "23/11/2026" in text
     assert get_knowledge_base().window_label("morning") in text
-    assert _slots(events) == {"date": None, "appointment_date": None}
+    assert _slots(events) == {"date": None, "appointment_date": None, "verification_code": None}
 
 
-def test_reschedule_moves_the_accounts_appointment(load_tracker, run, store) -> None:
+def test_reschedule_moves_the_accounts_appointment(load_tracker, run, store, verify) -> None:
+    verify("conv-appt-006", "4471203")
     existing = store.create("appointment", status="scheduled", account="4471203", date="2026-11-23", window="morning")
     tracker = load_tracker("appointment_booking.json", date="الخميس العصر", appointment_date="2026-11-26")
     messages, events = run(ActionRescheduleAppointment(), tracker)
@@ -138,14 +191,16 @@ def test_reschedule_moves_the_accounts_appointment(load_tracker, run, store) -> 
     assert _slots(events)["appointment_date"] is None
 
 
-def test_reschedule_a_demo_appointment_by_ticket_number(load_tracker, run, store) -> None:
+def test_reschedule_a_demo_appointment_by_ticket_number(load_tracker, run, store, verify) -> None:
+    verify("conv-appt-006", "48203917")
     tracker = load_tracker("appointment_booking.json", account_number="48203917", ticket_number="T-482913", appointment_date="2026-11-24")
     messages, _ = run(ActionRescheduleAppointment(), tracker)
     assert store.get("T-482913").date == "2026-11-24"
     assert "T-482913" in _text(messages)
 
 
-def test_reschedule_without_an_appointment_books_a_new_one(load_tracker, run, store) -> None:
+def test_reschedule_without_an_appointment_books_a_new_one(load_tracker, run, store, verify) -> None:
+    verify("conv-appt-006", "6104827")
     tracker = load_tracker("appointment_booking.json", account_number="6104827", appointment_date="2026-11-24")
     messages, _ = run(ActionRescheduleAppointment(), tracker)
     (ticket,) = store.for_conversation("conv-appt-006")
@@ -157,11 +212,12 @@ def test_reschedule_without_an_appointment_books_a_new_one(load_tracker, run, st
 
 
 # ------------------------------------------------------------------ ticket status
-def test_status_of_a_demo_appointment(load_tracker, run, store) -> None:
+def test_status_of_a_demo_appointment(load_tracker, run, store, verify) -> None:
+    verify("conv-status-007", "48203917")
     messages, events = run(ActionTicketStatus(), load_tracker("status_request.json"))
     text = _text(messages)
     assert "T-482913" in text and "مجدول" in text and "الأربعاء" in text and "02/12/2026" in text
-    assert _slots(events) == {"ticket_number": None}
+    assert _slots(events) == {"ticket_number": None, "verification_code": None}
 
 
 def test_status_of_a_known_outage_ticket_gives_the_eta(load_tracker, run, store) -> None:
@@ -171,7 +227,7 @@ def test_status_of_a_known_outage_ticket_gives_the_eta(load_tracker, run, store)
 
 
 def test_status_of_a_new_ticket_shows_its_last_update(load_tracker, run, store) -> None:
-    ticket = store.create("handoff", conversation_id="x")
+    ticket = store.create("handoff", conversation_id="conv-status-007")
     messages, _ = run(ActionTicketStatus(), load_tracker("status_request.json", ticket_number=ticket.id))
     assert ticket.id in _text(messages) and "22/11/2026" in _text(messages) and "10:00" in _text(messages)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -176,7 +177,21 @@ def test_actions_import_only_what_the_action_server_has() -> None:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
                 if name.startswith("bot"):
                     # only the pure modules shared with the Rasa side (no Rasa import)
-                    assert name in {"bot.nlu.arabic_text", "bot.nlu.cues", "bot.escalation", "bot.masking", "bot.log_privacy"}, f"{path.name} imports {name}"
+                    assert name in PURE_BOT_MODULES, f"{path.name} imports {name}"
+
+
+PURE_BOT_MODULES = {
+    "bot.nlu.arabic_text", "bot.nlu.cues", "bot.escalation", "bot.masking", "bot.log_privacy",
+    "bot.untrusted", "bot.rate_limit", "bot.channels.outbox", "bot.channels.whatsapp_payloads",
+    "bot.channels.redis_client",
+}
+
+
+def test_the_shared_bot_modules_do_not_load_rasa() -> None:
+    code = "import sys\n" + "".join(f"import {m}\n" for m in sorted(PURE_BOT_MODULES)) + "print('rasa' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
 
 
 def test_action_server_registers_exactly_the_domain_actions(domain) -> None:

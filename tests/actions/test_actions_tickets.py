@@ -110,3 +110,27 @@ def test_store_uses_the_knowledge_demo_tickets(store: TicketStore) -> None:
     kb = get_knowledge_base()
     for demo in kb.demo_tickets:
         assert store.get(demo["id"]) is not None
+
+
+# ------------------------------------------------------------------ retention
+def test_tickets_and_their_indexes_expire_after_the_retention(store, redis_url, monkeypatch) -> None:
+    import redis as sync_redis
+
+    from actions.tickets import TicketStore
+
+    short = TicketStore(store.client, demo_tickets=[], prefix=store.prefix, clock=store.clock, retention_s=120)
+    ticket = short.create("handoff", conversation_id="web-r1", account="4471203")
+    client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        keys = [f"{store.prefix}:{ticket.id}", f"{store.prefix}:by-conversation:web-r1", f"{store.prefix}:by-account:4471203"]
+        assert all(0 < client.ttl(key) <= 120 for key in keys)
+        client.expire(keys[0], 5)
+        short.update(ticket.id, status="closed")  # a change starts the retention again
+        assert client.ttl(keys[0]) > 100
+    finally:
+        client.close()
+
+
+def test_the_default_retention_is_a_year(store) -> None:
+    ticket = store.create("outage", conversation_id="web-r2")
+    assert 364 * 86400 < store.client.ttl(f"{store.prefix}:{ticket.id}") <= 365 * 86400

@@ -86,3 +86,21 @@ def test_another_channels_sender_id_is_refused(serve: Any, sender: str) -> None:
 def test_plain_rest_senders_still_work() -> None:
     for sender in ("eval-1a2b-c01", "rest-abcd1234", "t1", "u1", "c-42", "bill-0a1b2c", "user@example.com"):
         assert not is_foreign_sender(sender), sender
+
+
+# ------------------------------------------------------------------ flood limits
+def test_one_conversation_is_limited_per_window_and_others_are_not(serve: Any) -> None:
+    server = serve(Settings(local_mode=True, messages_per_conversation=3))
+    assert [post(server, sender="c-flood").status_code for _ in range(3)] == [200, 200, 200]
+    refused = post(server, sender="c-flood")
+    assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
+    assert post(server, sender="c-other").status_code == 200
+    assert len(server.bot.received) == 4  # type: ignore[attr-defined]
+
+
+def test_one_address_is_limited_across_sender_ids(serve: Any) -> None:
+    # a scraper rotating sender ids from one address
+    server = serve(Settings(local_mode=True, rest_messages_per_address=5))
+    codes = [post(server, sender=f"rot-{n}").status_code for n in range(8)]
+    assert codes == [200] * 5 + [429] * 3
+    assert len(server.bot.received) == 5  # type: ignore[attr-defined]

@@ -155,3 +155,19 @@ def test_non_ascii_signature_or_proxy_headers_get_401_not_500(twilio: ChannelSer
     reply = requests.post(f"{twilio.url}/webhook", data=form, headers={"X-Twilio-Signature": signature, **headers}, timeout=10)
     assert reply.status_code == 401
     assert twilio.bot.received == []  # type: ignore[attr-defined]
+
+
+def test_a_flood_from_one_number_stops_reaching_the_bot(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import Settings
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    settings = TwilioSettings(account_sid=ACCOUNT, auth_token=AUTH_TOKEN, whatsapp_from="whatsapp:+14155238886", api_url=fake_api.base_url)
+    server = ChannelServer(TwilioWhatsAppInput(settings=settings, limits=Settings(messages_per_conversation=2), outbox_settings=FAST_OUTBOX)).start()
+    try:
+        for n in range(5):
+            assert post(server, inbound(f"رسالة {n}", f"SMflood{n}")).status_code == 200
+        time.sleep(0.3)
+        assert [m.text for m in server.bot.received] == ["رسالة 0", "رسالة 1"]  # type: ignore[attr-defined]
+        wait_until(lambda: sum("رسائل كثيرة" in body for body in bodies(fake_api)) == 1)
+    finally:
+        server.stop()

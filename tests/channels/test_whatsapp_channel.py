@@ -314,3 +314,24 @@ def test_replayed_or_future_dated_messages_are_dropped(whatsapp: ChannelServer, 
     time.sleep(0.2)
     receipts = [r["json"]["message_id"] for r in fake_api.requests() if r["json"].get("status") == "read"]
     assert receipts == ["wamid.new-1"]  # the stale ones did not reopen the 24-hour window either
+
+
+def test_a_flood_from_one_number_stops_reaching_the_bot_and_is_told_once(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import Settings
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    channel = make_channel(fake_api)
+    channel.limits = Settings(messages_per_conversation=3)
+    server = ChannelServer(channel).start()
+    try:
+        for n in range(6):
+            body = meta_body(envelope([text_message(f"رسالة {n}", f"wamid.flood{n}")]))
+            assert post(server, body, sign(body)).status_code == 200  # Meta must not retry
+        bot: ScriptedBot = server.bot  # type: ignore[assignment]
+        wait_until(lambda: len(bot.received) == 3)
+        time.sleep(0.3)
+        assert [m.text for m in bot.received] == ["رسالة 0", "رسالة 1", "رسالة 2"]
+        wait_until(lambda: any("رسائل كثيرة" in text for text in texts_sent(fake_api)))
+        assert sum("رسائل كثيرة" in text for text in texts_sent(fake_api)) == 1
+    finally:
+        server.stop()

@@ -11,6 +11,7 @@ from typing import Iterator
 import pytest
 
 from scripts import redis_server
+from scripts.eval_conversations import EVALUATION_LIMITS
 from scripts.stack import ROOT, Stack
 
 
@@ -49,7 +50,13 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> 
 
 @pytest.fixture(scope="session")
 def stack(trained_model: Path, redis_server_process, artifacts: Path) -> Iterator[Stack]:
-    """Redis, the action server and the Rasa server, talking real HTTP."""
+    """Redis, the action server and the Rasa server, talking real HTTP.
+
+    The verification limits are raised: the conversations of a test session stand in
+    for many customers who all share the four demo accounts.
+    """
+    for name, value in EVALUATION_LIMITS.items():
+        os.environ.setdefault(name, value)
     running = Stack(
         model=trained_model,
         redis_url=redis_server_process.url,

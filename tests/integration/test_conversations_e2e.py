@@ -1,6 +1,7 @@
 """Whole conversations played against the running assistant (the make test subset of
 ``make eval-conversations``; the full set and its report are in the README)."""
 
+import time
 import uuid
 
 import requests
@@ -15,8 +16,12 @@ GOODBYES = ("مع السلامة", "يوماً سعيداً", "في أمان ا�
 
 def test_the_closing_no_ends_with_a_warm_goodbye_and_no_ticket(stack):
     sender = f"closing-{uuid.uuid4().hex[:6]}"
+    target = ev.Target(f"http://127.0.0.1:{stack.rasa_port}", stack.rasa_token, codes_url=stack.fake_whatsapp_url)
     send(stack, "كم فاتورتي", sender)
+    since = time.time()
     send(stack, "4471203", sender)
+    # the customer reads the one-time code on the phone on file and types it
+    assert ev.answer_code(target, sender, since, lambda code: send(stack, code, sender))
     welcome = texts(send(stack, "شكرا", sender))
     assert "شيء آخر" in welcome or "أي شيء آخر" in welcome or welcome  # the assistant may ask
     goodbye = texts(send(stack, "لا", sender))
@@ -42,7 +47,8 @@ def test_a_levantine_request_for_a_person_after_a_no_reaches_a_person(stack):
 
 def test_the_conversation_subset(stack, artifacts):
     conversations = ev.subset(ev.load_conversations(), SUBSET)
-    outcomes = ev.run(conversations, ev.Target(f"http://127.0.0.1:{stack.rasa_port}", stack.rasa_token), workers=3)
+    target = ev.Target(f"http://127.0.0.1:{stack.rasa_port}", stack.rasa_token, codes_url=stack.fake_whatsapp_url)
+    outcomes = ev.run(conversations, target, workers=3)
     summary = ev.report(outcomes)
     (artifacts / "conversations_subset.md").write_text(ev.markdown(summary, f"{len(outcomes)} conversations"), encoding="utf-8")
     total = summary["total"]

@@ -2,11 +2,15 @@
 
 import json
 import re
+import time
 import uuid
 
 import pytest
 import redis
 import requests
+
+from scripts.fake_graph_api import fetch_requests
+from tests.polling import poll_until
 
 TIMEOUT = 60
 
@@ -31,11 +35,32 @@ def test_bill_question_gets_an_arabic_request_for_the_account_number(stack):
     assert "رقم" in reply and "حساب" in reply
 
 
-def test_bill_conversation_reaches_the_bill_summary(stack):
+def _codes(stack, since):
+    from scripts.eval_conversations import sent_codes
+
+    return sent_codes(stack.fake_whatsapp_url, since)
+
+
+def test_bill_conversation_reaches_the_bill_summary_with_the_code_from_the_phone_on_file(stack):
     sender = f"bill-{uuid.uuid4().hex[:6]}"
     send(stack, "كم فاتورتي هالشهر؟", sender)
-    summary = texts(send(stack, "٤٤٧١٢٠٣", sender))
+    since = time.time()
+    asked = texts(send(stack, "٤٤٧١٢٠٣", sender))
+    # no bill yet: a code went to the account's phone on file (WhatsApp, here the fake)
+    assert "ريال" not in asked and "واتساب" in asked and "01" in asked
+    code = poll_until(lambda: _codes(stack, since), 15)[0]
+    to = [r["json"]["to"] for r in fetch_requests(stack.fake_whatsapp_url) if (r.get("json") or {}).get("type") == "template"]
+    assert to[-1] == "966551000101"
+    summary = texts(send(stack, code, sender))
     assert "4471203" in summary and "ريال" in summary
+
+
+def test_an_account_number_and_wrong_codes_never_show_the_bill(stack):
+    sender = f"thief-{uuid.uuid4().hex[:6]}"
+    send(stack, "كم فاتورتي", sender)
+    replies = [texts(send(stack, "4471203", sender))]
+    replies += [texts(send(stack, guess, sender)) for guess in ("000000", "123456", "999999")]
+    assert not any("ريال" in reply or "412.75" in reply for reply in replies), replies
 
 
 def test_electricity_outage_in_a_district_is_recognised(stack):

@@ -81,9 +81,19 @@ def test_the_env_local_file_is_ignored_by_git():
 
 
 def test_rasa_gets_its_token_inside_the_process_not_on_the_command_line():
-    assert with_token(["run", "--enable-api"], "t0k") == ["run", "--enable-api", "--auth-token", "t0k"]
+    assert with_token(["run", "--enable-api"], "t0k") == ["run", "--enable-api", "--auth-token=t0k"]
     assert with_token(["run"], None) == ["run"]
     assert with_token(["run", "--auth-token", "given"], "t0k") == ["run", "--auth-token", "given"]
+
+
+def test_a_token_that_begins_with_a_dash_reaches_rasa_as_the_tokens_value():
+    # token_urlsafe draws "-" first one time in 64: Rasa's argparse must not take it for an option
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command")
+    parser.add_argument("-t", "--auth-token")
+    assert parser.parse_args(with_token(["run"], "-Ocq2avzJL0N")).auth_token == "-Ocq2avzJL0N"
 
 
 def test_the_stack_hands_its_secrets_to_the_children_through_the_environment(monkeypatch):
