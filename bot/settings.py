@@ -18,6 +18,9 @@ class Settings:
         reply_timeout_seconds: a request waiting longer for the bot gets HTTP 504.
         rest_api_key: what REST callers must send (``REST_API_KEY``; header ``X-Api-Key``
             or ``Authorization: Bearer``).
+        rest_callers: per-caller keys (``REST_API_KEYS="crm:<key>,ivr:<key>"``): each
+            caller's sender ids must begin with ``<caller>-``, so callers cannot reach
+            each other's conversations; two keys of one caller allow a rotation.
         local_mode: ``NOOR_LOCAL_MODE=1`` (``make run``, the test stacks): the REST
             channel needs no key. Without a key and outside local mode it answers 503.
         messages_per_conversation / rate_window_seconds: flood limit of one conversation
@@ -31,6 +34,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     reply_timeout_seconds: int = 30
     rest_api_key: str = field(default="", repr=False)
+    rest_callers: Tuple[Tuple[str, str], ...] = field(default=(), repr=False)
     local_mode: bool = False
     messages_per_conversation: int = 20
     rate_window_seconds: int = 60
@@ -43,11 +47,24 @@ class Settings:
             max_body_bytes=env_int("MAX_BODY_BYTES", cls.max_body_bytes),
             reply_timeout_seconds=env_int("REPLY_TIMEOUT_SECONDS", cls.reply_timeout_seconds),
             rest_api_key=env_str("REST_API_KEY"),
+            rest_callers=tuple(_caller_keys(env_list("REST_API_KEYS", ""))),
             local_mode=env_bool("NOOR_LOCAL_MODE", False),
             messages_per_conversation=env_int("RATE_LIMIT_MESSAGES", cls.messages_per_conversation),
             rate_window_seconds=env_int("RATE_LIMIT_WINDOW_SECONDS", cls.rate_window_seconds),
             rest_messages_per_address=env_int("REST_RATE_LIMIT_PER_ADDRESS", cls.rest_messages_per_address),
         )
+
+
+def _caller_keys(items: Tuple[str, ...] | list) -> list:
+    """``caller:key`` items as (caller, key) pairs; a malformed item stops the start."""
+    pairs = []
+    for item in items:
+        caller, _, key = item.partition(":")
+        caller, key = caller.strip(), key.strip()
+        if not caller.isalnum() or len(key) < 16:
+            raise ValueError("REST_API_KEYS: each item is <caller>:<key>, caller letters/digits, key >= 16 characters")
+        pairs.append((caller, key))
+    return pairs
 
 
 # --- Channels (web chat, WhatsApp Cloud API, Twilio WhatsApp) -------------------

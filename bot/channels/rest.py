@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -49,19 +49,31 @@ def is_foreign_sender(sender: str) -> bool:
     return bool(_FOREIGN_SENDER.search(sender))
 
 
-def api_key_error(headers: Any, settings: Settings) -> Optional[InputError]:
-    """Why a request may not use the channel, or None when it may."""
-    if not settings.rest_api_key:
+def authenticated_caller(headers: Any, settings: Settings) -> Union[InputError, str]:
+    """The caller a request's key belongs to (``""``: the shared key or local mode).
+
+    Every configured key is compared (constant time each), so the time taken does not
+    tell which caller a near-miss belongs to.
+    """
+    keys = list(settings.rest_callers) + ([("", settings.rest_api_key)] if settings.rest_api_key else [])
+    if not keys:
         if settings.local_mode:
-            return None
+            return ""
         return InputError(503, "rest_not_configured", "قناة REST غير مفعّلة: لم يُضبط REST_API_KEY.")
     given = headers.get("X-Api-Key")
     if given is None:
         scheme, _, token = (headers.get("Authorization") or "").partition(" ")
         given = token.strip() if scheme.lower() == "bearer" else None
-    if not safe_equal(given, settings.rest_api_key):
+    matches = [caller for caller, key in keys if safe_equal(given, key)]
+    if not matches:
         return InputError(401, "unauthorized", "مفتاح الوصول مفقود أو غير صحيح.")
-    return None
+    return matches[0]
+
+
+def check_caller_namespace(sender: str, caller: str) -> None:
+    """A caller with its own key keeps to its own sender ids (``<caller>-…``)."""
+    if caller and not sender.startswith(f"{caller}-"):
+        raise InputError(400, "foreign_sender", f"معرّف المرسل يجب أن يبدأ بـ {caller}-.")
 
 
 def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[Dict[str, Any]]]:
@@ -114,11 +126,12 @@ class ValidatedRestInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            refused = api_key_error(request.headers, self.settings)
-            if refused is not None:
-                return refused.response()
+            caller = authenticated_caller(request.headers, self.settings)
+            if isinstance(caller, InputError):
+                return caller.response()
             try:
                 sender, text, metadata = parse_request(request.body or b"", self.settings)
+                check_caller_namespace(sender, caller)
                 limits = self.settings
                 await check_rate(get_redis(), "rest", f"address:{request.remote_addr or request.ip}", limits.rest_messages_per_address, limits.rate_window_seconds)
                 await check_rate(get_redis(), "rest", f"sender:{sender}", limits.messages_per_conversation, limits.rate_window_seconds)

@@ -104,3 +104,34 @@ def test_one_address_is_limited_across_sender_ids(serve: Any) -> None:
     codes = [post(server, sender=f"rot-{n}").status_code for n in range(8)]
     assert codes == [200] * 5 + [429] * 3
     assert len(server.bot.received) == 5  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ per-caller keys
+CRM, IVR = "crm-key-0123456789abcdef0123", "ivr-key-0123456789abcdef0123"
+
+
+def test_each_caller_keeps_to_its_own_conversations(serve: Any) -> None:
+    server = serve(Settings(rest_callers=(("crm", CRM), ("ivr", IVR))))
+    assert post(server, sender="crm-42", headers={"X-Api-Key": CRM}).status_code == 200
+    # the IVR's key cannot continue the CRM's conversation, nor use plain ids
+    for sender in ("crm-42", "c1", "ivr"):
+        refused = post(server, sender=sender, headers={"X-Api-Key": IVR})
+        assert refused.status_code == 400 and refused.json()["error"] == "foreign_sender", sender
+    assert post(server, sender="ivr-42", headers={"Authorization": f"Bearer {IVR}"}).status_code == 200
+    assert post(server, sender="crm-43", headers={"X-Api-Key": "crm-key-wrong"}).status_code == 401
+    assert [m.sender_id for m in server.bot.received] == ["crm-42", "ivr-42"]  # type: ignore[attr-defined]
+
+
+def test_a_caller_may_hold_two_keys_while_rotating(serve: Any) -> None:
+    old, new = "crm-old-0123456789abcdef", "crm-new-0123456789abcdef"
+    server = serve(Settings(rest_callers=(("crm", old), ("crm", new))))
+    assert [post(server, sender="crm-1", headers={"X-Api-Key": key}).status_code for key in (old, new)] == [200, 200]
+
+
+def test_malformed_caller_keys_stop_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in ("crm", "crm:short", "c r m:0123456789abcdef0123", ":0123456789abcdef0123"):
+        monkeypatch.setenv("REST_API_KEYS", value)
+        with pytest.raises(ValueError):
+            Settings.from_env()
+    monkeypatch.setenv("REST_API_KEYS", f"crm:{CRM}, ivr:{IVR}")
+    assert Settings.from_env().rest_callers == (("crm", CRM), ("ivr", IVR))
