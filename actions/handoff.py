@@ -43,6 +43,7 @@ from actions.rating import parse_rating
 from actions.tickets import canonical_ticket_id, get_ticket_store
 from bot import escalation
 from bot.masking import mask_customer
+from handoff.contract import INBOX, INBOX_MAXLEN, INBOX_OFFLINE_ID, INBOX_TICKET
 
 logger = logging.getLogger(__name__)
 
@@ -642,7 +643,13 @@ class ActionHandoff(Action):
     ) -> List[EventType]:
         """Keep the ticket in the Redis ticket store and say honestly what happens."""
         try:
-            stored = get_ticket_store().create("handoff", conversation_id=tracker.sender_id, **_fallback_ticket(ticket))
+            store = get_ticket_store()
+            stored = store.create("handoff", conversation_id=tracker.sender_id, **_fallback_ticket(ticket))
+            # the service opens it in the agents' queue once it is back (handoff/contract.py)
+            store.client.xadd(
+                INBOX, {INBOX_TICKET: json.dumps(ticket, ensure_ascii=False), INBOX_OFFLINE_ID: stored.id},
+                maxlen=INBOX_MAXLEN, approximate=True,
+            )
         except redis.RedisError as error:
             logger.exception("ticket store unavailable too: %s", error)
             kb.say(dispatcher, tracker, "system_unavailable")

@@ -465,10 +465,11 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
-    """Position updates while the app runs; the store closes with the app."""
-    task = asyncio.create_task(app[SERVICE_KEY].position_loop())
+    """Position updates and the offline-ticket inbox while the app runs; the store closes with the app."""
+    tasks = [asyncio.create_task(app[SERVICE_KEY].position_loop()), asyncio.create_task(app[SERVICE_KEY].inbox_loop())]
     yield
-    await stop_task(task)
+    for task in tasks:
+        await stop_task(task)
     await app[STORE_KEY].close()
 
 

@@ -8,11 +8,14 @@ is never lost, and tells the consoles through the feed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from datetime import datetime
 from typing import Any, Dict
 
+from handoff.contract import INBOX_OFFLINE_ID, INBOX_TICKET
+from handoff.payloads import PayloadError, validate_ticket
 from handoff.settings import HandoffSettings, QueueConfig
 from handoff.store import OPEN_STATES, QUEUED, WITH_AGENT, HandoffStore, StoreError
 from handoff.waiting import callback_eta, estimated_wait_seconds, local_now, position_message, within_duty_hours
@@ -156,6 +159,48 @@ class HandoffService:
         for ticket_id in set(self._last_update) - waiting:
             del self._last_update[ticket_id]
         return sent
+
+    async def replay_offline(self, consumer: str = "handoff-service") -> int:
+        """Open the tickets the action server queued while this service was unreachable.
+
+        The customer was promised a colleague (a ``T-…`` ticket); the ticket now joins
+        the agents' queue like any other (idempotent per conversation, so a replay after
+        a crash opens nothing twice), with a note of the number the customer was given.
+
+        Returns:
+            How many inbox entries were handled.
+        """
+        handled = 0
+        for pending in (True, False):
+            for entry_id, fields in await self.store.read_inbox(consumer, block_ms=1000, pending=pending):
+                try:
+                    payload = validate_ticket(json.loads(fields.get(INBOX_TICKET) or ""), self.settings.max_message_chars)
+                except (PayloadError, ValueError):
+                    logger.error("handoff inbox: entry %s is not a valid ticket; dropped", entry_id)
+                    await self.store.ack_inbox(entry_id)
+                    continue
+                result = await self.open_ticket(payload)
+                offline = fields.get(INBOX_OFFLINE_ID) or ""
+                if result["created"]:
+                    await self.store.add_event(
+                        result["ticket_id"], "system", "system",
+                        f"فُتحت هذه التذكرة أثناء تعذّر الوصول إلى الخدمة؛ رقمها لدى العميل {offline}.",
+                        data={"offline_ticket": offline},
+                    )
+                await self.store.ack_inbox(entry_id)
+                handled += 1
+        return handled
+
+    async def inbox_loop(self) -> None:
+        """Run :meth:`replay_offline` forever (a background task of the app)."""
+        while True:
+            try:
+                await self.replay_offline()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis down: try again shortly
+                logger.exception("handoff inbox replay failed")
+                await asyncio.sleep(1.0)
 
     async def position_loop(self) -> None:
         """Run :meth:`send_position_updates` forever (a background task of the app)."""

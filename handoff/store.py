@@ -46,6 +46,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.env import env_float
+from handoff.contract import INBOX, INBOX_GROUP
 
 PREFIX = "handoff:"
 QUEUE = PREFIX + "queue"
@@ -494,6 +495,21 @@ class HandoffStore:
             maxlen=OUTBOUND_MAXLEN, approximate=True,
         )
         return message
+
+    async def read_inbox(self, consumer: str, block_ms: int = 5000, pending: bool = False) -> List[Tuple[str, Dict[str, str]]]:
+        """Tickets the action server queued while the HTTP API was unreachable
+        (:mod:`handoff.contract`): this consumer's unacknowledged ones when ``pending``."""
+        try:
+            await self.redis.xgroup_create(INBOX, INBOX_GROUP, id="0", mkstream=True)
+        except Exception as error:  # noqa: BLE001 - BUSYGROUP means it exists already
+            if "BUSYGROUP" not in str(error):
+                raise
+        result = await self.redis.xreadgroup(INBOX_GROUP, consumer, {INBOX: "0" if pending else ">"}, count=50, block=None if pending else block_ms)
+        return [(entry_id, fields) for _stream, items in result or [] for entry_id, fields in items if fields]
+
+    async def ack_inbox(self, entry_id: str) -> None:
+        await self.redis.xack(INBOX, INBOX_GROUP, entry_id)
+        await self.redis.xdel(INBOX, entry_id)
 
     async def ensure_relay_group(self) -> None:
         """Create the relay's consumer group (and the stream) when missing."""

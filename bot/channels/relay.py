@@ -29,12 +29,12 @@ import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import OutputChannel
-from rasa.shared.core.events import BotUttered, ConversationResumed
+from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed
 
 from bot.settings import redis_url
 from bot.tasks import stop_task
 from bot.untrusted import strip_invisible
-from handoff.store import OPEN_STATES, HandoffStore
+from handoff.store import OPEN_STATES, WITH_AGENT, HandoffStore
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class HandoffRelay:
                 await deliver(conversation_id, message)
             await self._resume(message, channel, deliver)
             return
-        if message.get("text"):
+        if message.get("text") or (kind == "state" and state == WITH_AGENT):
             await self._record(message)
         if deliver is None:
             logger.warning("handoff relay: no deliverer for channel %r (conversation %s)", channel, conversation_id)
@@ -267,16 +267,31 @@ class HandoffRelay:
         raise RuntimeError("Rasa agent not ready")
 
     async def _record(self, message: OutboundMessage) -> None:
-        """Append the text to the tracker as BotUttered, unless its id is there already."""
+        """Append the text to the tracker as BotUttered, unless its id is there already.
+
+        When a person takes the conversation (state ``with_agent``) the bot is paused in
+        the same update: a callback ticket left the bot answering while nobody was free,
+        and once an agent claims it the bot must fall silent, or both would answer.
+        """
         agent = await self._agent()
         conversation_id = message["conversation_id"]
+        takes_over = message.get("kind") == "state" and message.get("state") == WITH_AGENT
         async with agent.lock_store.lock(conversation_id):
             tracker = await agent.tracker_store.retrieve(conversation_id)
             if tracker is None:
                 return
-            for event in reversed(tracker.events):
-                if isinstance(event, BotUttered) and (event.metadata or {}).get("handoff", {}).get("message_id") == message["id"]:
-                    return
+            pause = takes_over and not tracker.is_paused()
+            recorded = not message.get("text") or any(
+                isinstance(event, BotUttered) and (event.metadata or {}).get("handoff", {}).get("message_id") == message["id"]
+                for event in tracker.events
+            )
+            if recorded and not pause:
+                return
+            if pause:
+                tracker.update(ConversationPaused())
+            if recorded:
+                await agent.tracker_store.save(tracker)
+                return
             tracker.update(
                 BotUttered(
                     message["text"],

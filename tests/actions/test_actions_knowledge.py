@@ -161,21 +161,21 @@ def test_no_organisation_facts_in_python() -> None:
 
 
 def test_actions_import_only_what_the_action_server_has() -> None:
-    allowed = {"rasa_sdk", "yaml", "redis", "actions", "bot", "__future__"} | set(sys.stdlib_module_names)
+    allowed = {"rasa_sdk", "yaml", "redis", "actions", "bot", "handoff", "__future__"} | set(sys.stdlib_module_names)
     for path in ACTIONS.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "bot":
-                names = [f"bot.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in ("bot", "handoff"):
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names = [node.module or ""]
             else:
                 continue
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
-                if name.startswith("bot"):
+                if name.startswith(("bot", "handoff")):
                     # only the pure modules shared with the Rasa side (no Rasa import)
                     assert name in PURE_BOT_MODULES, f"{path.name} imports {name}"
 
@@ -183,7 +183,7 @@ def test_actions_import_only_what_the_action_server_has() -> None:
 PURE_BOT_MODULES = {
     "bot.nlu.arabic_text", "bot.nlu.cues", "bot.escalation", "bot.masking", "bot.log_privacy",
     "bot.untrusted", "bot.rate_limit", "bot.channels.outbox", "bot.channels.whatsapp_payloads",
-    "bot.channels.redis_client",
+    "bot.channels.redis_client", "handoff.contract",
 }
 
 

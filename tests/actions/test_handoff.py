@@ -304,6 +304,12 @@ def test_service_trouble_keeps_the_ticket_in_redis_and_says_so(failure, load_tra
     text = _texts(messages)
     assert ticket.id in text and get_knowledge_base().contact["phone"] in text
     assert not _paused(events)  # nobody would answer in the chat
+    # the whole ticket waits in the service's inbox, to join the queue once it is back
+    from handoff.contract import INBOX
+
+    ((_, fields),) = store.client.xrange(INBOX)
+    assert fields["offline_ticket"] == ticket.id
+    assert json.loads(fields["ticket"])["conversation_id"] == "whatsapp:+966501234567"
 
 
 def test_service_and_redis_both_down_is_honest(load_tracker, run, service_down, no_redis) -> None:

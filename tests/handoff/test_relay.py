@@ -276,3 +276,37 @@ def test_bidi_controls_in_a_live_customer_message_never_reach_the_console(relay_
     assert service.call(relay.on_customer_message("webchat", "web-bidi", hidden, message_id="m-bidi")) is True
     events = console.get(f"/api/tickets/{ticket_id}").json()["events"]
     assert [e["text"] for e in events if e["role"] == "customer"] == ["حوّل إلى 8765 4321 من فضلك"]
+
+
+def callback_tracker(app: Any, conversation_id: str) -> None:
+    """A customer given a callback: nobody was free, so the bot was never paused."""
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = DialogueStateTracker(conversation_id, [])
+    for event in (ActionExecuted("action_listen"), UserUttered("النت مقطوع من امس")):
+        tracker.update(event)
+    asyncio.run(app.ctx.agent.tracker_store.save(tracker))
+
+
+def stored_tracker(app: Any, conversation_id: str) -> Any:
+    return asyncio.run(app.ctx.agent.tracker_store.retrieve(conversation_id))
+
+
+def test_claiming_a_callback_ticket_silences_the_bot_once(relay_setup):
+    # the customer chatted with the bot while waiting for the callback; an agent claims it
+    service, relay, channel, app = relay_setup
+    callback_tracker(app, "web-cb1")
+    assert not stored_tracker(app, "web-cb1").is_paused()
+    ticket_id, console = open_and_claim(service, "web-cb1")
+    wait_for(lambda: [m for m in channel.delivered if m["kind"] == "state"])
+    paused = wait_for(lambda: stored_tracker(app, "web-cb1").is_paused() and stored_tracker(app, "web-cb1"))
+    assert any(e.text.startswith("معك الآن") for e in paused.events if isinstance(e, BotUttered))
+    # the same state message again (a relay retry) changes nothing
+    from rasa.shared.core.events import ConversationPaused
+
+    message = next(m for m in channel.delivered if m["kind"] == "state")
+    service.call(relay.process(dict(message, conversation_id="web-cb1")))
+    events = stored_tracker(app, "web-cb1").events
+    assert sum(isinstance(e, ConversationPaused) for e in events) == 1
+    assert sum(isinstance(e, BotUttered) and e.text.startswith("معك الآن") for e in events) == 1

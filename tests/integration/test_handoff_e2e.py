@@ -198,3 +198,33 @@ def test_rest_customer_reaches_an_agent_and_is_returned_to_the_bot(stack):
     assert any(m.get("custom", {}).get("handoff", {}).get("kind") == "bot" for m in answer), answer
     assert "العليا" in " ".join(m.get("text", "") for m in answer)
     assert stored_ticket(ticket_id)["state"] == "bot"
+
+
+def test_a_callback_claimed_by_an_agent_is_answered_by_the_agent_only(stack):
+    # nobody on duty: a callback ticket, and the bot keeps serving meanwhile
+    add_agent(stack)
+    run(lambda store: store.redis.delete("handoff:online"))
+    base = f"http://127.0.0.1:{stack.handoff_port}"
+    url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
+    sender = f"cb-{uuid.uuid4().hex[:8]}"
+
+    def say(text: str) -> List[Dict[str, Any]]:
+        response = requests.post(url, json={"sender": sender, "message": text}, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def paused() -> bool:
+        return bool(requests.get(stack.api_url(f"/conversations/{sender}/tracker"), timeout=30).json()["paused"])
+
+    say(ANGRY_OUTAGE)
+    ticket = ticket_of(sender)
+    assert ticket and not paused()
+    console = requests.Session()
+    csrf = console.post(f"{base}/api/login", json={"username": "layla", "password": PASSWORD}, timeout=10).json()["csrf"]
+    assert console.post(f"{base}/api/tickets/{ticket['ticket_id']}/claim", headers={"X-CSRF-Token": csrf}, timeout=10).status_code == 200
+    wait_for(paused, timeout=30)
+    # the customer thanks the agent: only relayed handoff messages come back, no bot answer
+    replies = say("شكرا يا ليلى، متى يرجع النت؟")
+    assert all("handoff" in m.get("custom", {}) for m in replies), replies
+    events = console.get(f"{base}/api/tickets/{ticket['ticket_id']}", timeout=10).json()["events"]
+    assert "شكرا يا ليلى، متى يرجع النت؟" in [e["text"] for e in events if e["role"] == "customer"]
