@@ -182,7 +182,10 @@ def parse_date(text: str | None, today: date) -> date | None:
 
     next_week = any(
         first in _WEEK_ONLY and second in _NEXT for first, second in pairs
-    ) or ("next", "week") in pairs
+    ) or ("next", "week") in pairs or any(  # "الأسبوع اللي جاي"
+        first in _WEEK_ONLY and second in _VOCABULARY.next_fillers and third in _NEXT
+        for first, second, third in zip(tokens, tokens[1:], tokens[2:], strict=False)
+    )
     weekday = None
     for index, token in enumerate(tokens):
         found = _weekday_of(token, tokens[index - 1] if index else None)

@@ -44,6 +44,7 @@ class DateVocabulary:
     """
 
     today: FrozenSet[str]
+    not_today_before: FrozenSet[str]
     today_pairs: FrozenSet[Tuple[str, str]]
     tomorrow: FrozenSet[str]
     yesterday: FrozenSet[str]
@@ -55,6 +56,7 @@ class DateVocabulary:
     day_units: FrozenSet[str]
     week_units: FrozenSet[str]
     next: FrozenSet[str]
+    next_fillers: FrozenSet[str]
     this: FrozenSet[str]
     this_week: FrozenSet[str]
     month_words: FrozenSet[str]
@@ -75,8 +77,8 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     weekdays = {norm(word): WEEKDAY_NUMBERS[day] for day, words in data["weekdays"].items() for word in words}
     single_keys = (
-        "today", "tomorrow", "yesterday", "after", "week", "week_only", "two_days", "two_weeks", "day_units",
-        "week_units", "next", "this", "this_week", "month_words", "end_of", "day_words", "articles",
+        "today", "not_today_before", "tomorrow", "yesterday", "after", "week", "week_only", "two_days", "two_weeks", "day_units",
+        "week_units", "next", "next_fillers", "this", "this_week", "month_words", "end_of", "day_words", "articles",
         "time_of_day_before", "clock_words",
     )
     return DateVocabulary(
