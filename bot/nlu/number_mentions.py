@@ -130,7 +130,7 @@ def _split_groups(text: str, start: int, end: int) -> List[Tuple[int, int]]:
     return pieces
 
 
-def _candidates(text: str, taken: Sequence[Tuple[int, int]]) -> List[_Candidate]:
+def _candidates(text: str, taken: Sequence[Tuple[int, int]], lexicon: NumberLexicon) -> List[_Candidate]:
     found = []
     for match in _NUMBER.finditer(text):
         body_start, body_end = match.span("body")
@@ -149,8 +149,10 @@ def _candidates(text: str, taken: Sequence[Tuple[int, int]]) -> List[_Candidate]
                 continue
             raw = text[start:end]
             digits = re.sub(r"\D", "", fold_digits(raw))
-            international = raw.lstrip("(").startswith("+") or digits.startswith("00")
-            if digits.startswith("00"):
+            # "00" is the international prefix only before a country code ("000000" is a number)
+            dialled = digits.startswith("00") and len(digits) >= 11 and digits[2:].startswith(lexicon.country_codes)
+            international = raw.lstrip("(").startswith("+") or dialled
+            if dialled:
                 digits = digits[2:]
             has_prefix = index == 0 and match.group("prefix") is not None
             found.append(_Candidate(match.start() if has_prefix else start, end, digits, international, has_prefix))
@@ -255,7 +257,7 @@ def find_numbers(
     lexicon = lexicon or load_lexicon()
     tokens = tokenize(text)
     mentions = []
-    for candidate in _candidates(text, taken):
+    for candidate in _candidates(text, taken, lexicon):
         if _followed_by_unit(text, candidate.end, tokens, lexicon):
             continue
         context = _context_role(tokens, candidate.start, candidate.end, lexicon)
