@@ -6,9 +6,10 @@ tokens of :func:`bot.nlu.arabic_text.tokenize`, which keep their raw offsets, an
 the raw text itself for numeric dates (``15/3``, ``١٥/٣``, ``15-03-2025``).
 
 What counts as the date follows ``nlu_data/README.md``: the day expression as
-typed (``يوم الأحد``, ``الخميس القادم``, ``el gom3a``, ``صباح الغد``), without a
-glued preposition (``لـيوم الاحد`` → ``يوم الاحد``) and without a time of day that
-follows it (``بكرة`` in ``بكرة العصر``).
+typed (``يوم الأحد``, ``الخميس القادم``, ``el gom3a``, ``صباح الغد``) with a time
+of day that follows it (``بكرة العصر``: the appointment form reads the visit
+window from these words), without a glued preposition (``لـيوم الاحد`` →
+``يوم الاحد``) and never with a clock time (``الساعة 5``).
 """
 
 from __future__ import annotations
@@ -211,14 +212,23 @@ class _Matcher:
                 return end
         return None
 
+    def _time_of_day_after(self, i: int) -> int:
+        """Index after a time of day at ``i`` (``العصر``, ``بعد الظهر``), else ``i``."""
+        for phrase in self.v.time_of_day_after:
+            if tuple(self._norm(j) for j in range(i, i + len(phrase))) == phrase:
+                return i + len(phrase)
+        return i
+
     def match(self, i: int) -> Optional[int]:
         """A day expression at ``i``, maybe led by an article (``el gom3a``) or a
-        time of day in construct state (``صباح الغد``)."""
+        time of day in construct state (``صباح الغد``), and followed by a time of
+        day (``بكرة العصر``)."""
+        end = None
         if self._in(i, self.v.articles) or self._in(i, self.v.time_of_day_before):
             end = self.day_expression(i + 1)
-            if end is not None:
-                return end
-        return self.day_expression(i)
+        if end is None:
+            end = self.day_expression(i)
+        return None if end is None else self._time_of_day_after(end)
 
 
 def find_dates(text: str, vocabulary: Optional[DateVocabulary] = None) -> List[DateMention]:

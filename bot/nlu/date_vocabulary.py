@@ -64,6 +64,7 @@ class DateVocabulary:
     day_words: FrozenSet[str]
     articles: FrozenSet[str]
     time_of_day_before: FrozenSet[str]
+    time_of_day_after: Tuple[Tuple[str, ...], ...]
     clock_words: FrozenSet[str]
     weekdays: Dict[str, int]
     ambiguous_weekdays: Dict[str, int]
@@ -83,6 +84,8 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
     )
     return DateVocabulary(
         **{key: _words(data[key]) for key in single_keys},
+        # longest first, so "بعد الظهر" wins over a bare "بعد"
+        time_of_day_after=tuple(sorted((tuple(norm(p).split()) for p in data["time_of_day_after"]), key=len, reverse=True)),
         today_pairs=frozenset((norm(a), norm(b)) for a, b in data["today_pairs"]),
         weekdays=weekdays,
         ambiguous_weekdays={norm(word): WEEKDAY_NUMBERS[day] for word, day in data["ambiguous_weekdays"].items()},

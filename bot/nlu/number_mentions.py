@@ -75,6 +75,7 @@ class NumberLexicon:
     country_codes: Tuple[str, ...]
     bare_country_codes: Tuple[str, ...]
     local_phone_lengths: Dict[str, Tuple[int, ...]]
+    service_phone_lengths: Dict[str, Tuple[int, ...]]
 
 
 def _norm(word: str) -> str:
@@ -94,6 +95,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> NumberLexicon:
         country_codes=tuple(sorted(map(str, phone["country_codes"]), key=len, reverse=True)),
         bare_country_codes=tuple(map(str, phone["bare_country_codes"])),
         local_phone_lengths={str(k): tuple(v) for k, v in phone["local"].items()},
+        service_phone_lengths={str(k): tuple(v) for k, v in phone["service"].items()},
     )
 
 
@@ -169,6 +171,18 @@ def _phone_shape(candidate: _Candidate, lexicon: NumberLexicon) -> bool:
     return any(digits.startswith(prefix) and len(digits) in sizes for prefix, sizes in lexicon.local_phone_lengths.items())
 
 
+def _maybe_phone(candidate: _Candidate, text: str, lexicon: NumberLexicon) -> bool:
+    """Written like a phone (a trunk 0 and 9 to 11 digits, an area code in
+    parentheses, a unified number: ``0223456789``, ``(011) 4567890``, ``920001234``)
+    but not unmistakably one: a phone unless a context word names another role."""
+    raw, digits = text[candidate.start : candidate.end], candidate.digits
+    if digits.startswith("0") and 9 <= len(digits) <= 11:
+        return True
+    if "(" in raw and len(digits) >= 8:
+        return True
+    return any(digits.startswith(p) and len(digits) in sizes for p, sizes in lexicon.service_phone_lengths.items())
+
+
 def _stripped(word: str) -> List[str]:
     return [word] + [word[len(p) :] for p in _CUE_PREFIXES if word.startswith(p) and len(word) > len(p) + 1]
 
@@ -205,19 +219,25 @@ def _followed_by_unit(text: str, end: int, tokens: Sequence[RawToken], lexicon: 
     return following is not None and following.norm in lexicon.units
 
 
-def _role(candidate: _Candidate, context: Optional[str], intent: Optional[str], lexicon: NumberLexicon) -> Optional[str]:
+def _role(
+    candidate: _Candidate, context: Optional[str], intent: Optional[str], lexicon: NumberLexicon, text: str
+) -> Optional[str]:
     """Which entity a number is, or ``None`` when it is none of them."""
     size = len(candidate.digits)
     if candidate.ticket_prefix:
         return TICKET
-    if context == NONE:
-        return None
     if _phone_shape(candidate, lexicon):
         return PHONE
+    if context == NONE:
+        return None
     if context == PHONE and 8 <= size <= 15:
         return PHONE
-    if context == TICKET and size == TICKET_DIGITS:
-        return TICKET
+    if context == TICKET:
+        # a reference word with the wrong shape ("الرقم المرجعي 20948812" of a bank
+        # transfer) is not an account either
+        return TICKET if size == TICKET_DIGITS else None
+    if context is None and _maybe_phone(candidate, text, lexicon):
+        return PHONE
     low, high = ACCOUNT_DIGITS
     if not low <= size <= high:
         return None
@@ -261,7 +281,7 @@ def find_numbers(
         if _followed_by_unit(text, candidate.end, tokens, lexicon):
             continue
         context = _context_role(tokens, candidate.start, candidate.end, lexicon)
-        entity = _role(candidate, context, intent, lexicon)
+        entity = _role(candidate, context, intent, lexicon, text)
         if entity is not None:
             raw = text[candidate.start : candidate.end]
             mentions.append(NumberMention(entity, candidate.start, candidate.end, raw, _normalized(entity, candidate)))

@@ -29,7 +29,8 @@ def spans(text: str) -> list[str]:
         ("سددت الفاتورة أمس", ["أمس"]),
         ("الزيارة بعد 3 أيام", ["بعد 3 أيام"]),
         # Gulf
-        ("ابي فني يجيني بكرة العصر", ["بكرة"]),  # the time of day is not part of it
+        ("ابي فني يجيني بكرة العصر", ["بكرة العصر"]),  # the time of day is part of it
+        ("تعال بكرة الساعة 5", ["بكرة"]),  # a clock time is not
         ("ممكن نسوي reschedule للموعد لـيوم الاحد؟", ["يوم الاحد"]),
         ("الخميس القادم إن أمكن", ["الخميس القادم"]),
         ("بنقل بيتي الاسبوع الجاي", ["الاسبوع الجاي"]),
@@ -39,7 +40,8 @@ def spans(text: str) -> list[str]:
         ("عايز فني ييجي النهارده لو ينفع", ["النهارده"]),
         ("عايز أأجل ميعاد الفني ليوم الاتنين", ["يوم الاتنين"]),
         ("الاسبوع اللي جاي", ["الاسبوع اللي جاي"]),
-        ("بعد بكرة الصبح", ["بعد بكرة"]),
+        ("بعد بكرة الصبح", ["بعد بكرة الصبح"]),
+        ("يوم الثلاثاء بعد العصر", ["يوم الثلاثاء بعد العصر"]),
         # Levantine
         ("فيكن تبعتولي فني بعد بكرا؟", ["بعد بكرا"]),
         ("الجمعة الجاية", ["الجمعة الجاية"]),
@@ -49,7 +51,7 @@ def spans(text: str) -> list[str]:
         ("السيمانة الجاية", ["السيمانة الجاية"]),
         ("غدوة", ["غدوة"]),
         # Iraqi
-        ("باجر الصبح", ["باجر"]),
+        ("باجر الصبح", ["باجر الصبح"]),
         # Arabizi
         ("momken te7gezoli mi3ad fanni yom el sabt?", ["yom el sabt"]),
         ("howa el far3 byefta7 el gom3a?", ["el gom3a"]),
@@ -63,6 +65,12 @@ def spans(text: str) -> list[str]:
         ("next week please", ["next week"]),
         ("on 15th of March", ["15th of March"]),
         ("next sunday", ["next sunday"]),
+        ("bokra el sob7", ["bokra el sob7"]),
+        # French, as Maghrebi customers write it
+        ("rendez-vous lundi prochain svp", ["lundi prochain"]),
+        ("cancel the appointment demain", ["demain"]),
+        ("la semaine prochaine", ["semaine prochaine"]),
+        ("badde ajjel el maw3ad la ba3d jem3a", ["ba3d jem3a"]),
         # numeric and month names
         ("التاريخ 20/12", ["20/12"]),
         ("الموعد ١٥/٣ لو سمحت", ["١٥/٣"]),
@@ -125,3 +133,12 @@ def test_numeric_dates_in_every_script_span_exactly(day, month, script, before, 
     text = before + typed + after
     (mention,) = find_dates(text)
     assert (mention.start, mention.end) == (len(before), len(before) + len(typed))
+
+
+@pytest.mark.parametrize(("text", "window"), [("ابي فني يجيني بكرة العصر", "afternoon"), ("يوم الأحد الصبح", "morning"),
+                                              ("bokra bel leil", "evening")])
+def test_the_date_keeps_the_words_the_form_reads_the_visit_window_from(text: str, window: str) -> None:
+    from actions.knowledge_base import get_knowledge_base
+
+    (mention,) = find_dates(text)
+    assert get_knowledge_base().appointment_window(mention.text)["id"] == window

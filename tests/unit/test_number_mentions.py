@@ -45,6 +45,12 @@ def found(text: str, intent: str | None = None) -> list[tuple[str, str]]:
         ("فين وصلات الطلب ديالي؟ عندي رقم ٣٠٩٧٤١", [("ticket_number", "٣٠٩٧٤١")]),
         ("حسابي 1234567 وجوالي 0551234567", [("account_number", "1234567"), ("phone_number", "0551234567")]),
         ("رقم البلاغ 123456 0551234567", [("ticket_number", "123456"), ("phone_number", "0551234567")]),
+        # landlines: a trunk 0 or an area code in parentheses, without a context word
+        ("(011) 4567890", [("phone_number", "(011) 4567890")]),
+        ("النت بيقطع، رقم الخط 0223456789", [("phone_number", "0223456789")]),
+        ("ابعتولي كود التأكيد على ٠١٠٠١٢٣٤٥٦٧", [("phone_number", "٠١٠٠١٢٣٤٥٦٧")]),
+        ("القراية ديال الكونتور 88712043 هي 15320", [("account_number", "88712043")]),
+        ("ابي احدث رقم الهوية الى 1098765432 للحساب 66120931", [("account_number", "66120931")]),
     ],
 )
 def test_roles_and_spans(text: str, expected: list[tuple[str, str]]) -> None:
@@ -66,6 +72,7 @@ def test_roles_and_spans(text: str, expected: list[tuple[str, str]]) -> None:
         "el net m2to3 mn 3 ayam",
         "الموعد 15/3",
         "سنة 2024",
+        "دفعت والرقم المرجعي 20948812 وما نزل",
     ],
 )
 def test_amounts_counts_times_and_readings_are_not_entities(text: str) -> None:
