@@ -31,7 +31,7 @@ def compare(model: Path, data: Path) -> Tuple[Dict[str, Any], Dict[str, Any], Li
         (a) scores, (b) scores, and the (b) errors on the four entity types.
     """
     from bot.nlu.components import NumberAndDateExtractor
-    from scripts.evaluate_nlu import _parse_all, entity_scores, load_examples, latest_model
+    from scripts.evaluate_nlu import _parse_all, entity_scores, latest_model, load_examples
 
     examples = load_examples(data)
     texts = [m.get("text") for m in examples]

@@ -134,7 +134,7 @@ class _Matcher:
 
     def _day_number(self, i: int) -> bool:
         match = _ORDINAL_DAY.match(self._norm(i))
-        return bool(match) and 1 <= int(match.group(1)) <= 31
+        return match is not None and 1 <= int(match.group(1)) <= 31
 
     def _weekday(self, i: int) -> Optional[int]:
         """Index after a weekday at ``i`` (with يوم / نهار and article before it)."""
