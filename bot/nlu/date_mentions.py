@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Container, List, Optional, Sequence, Tuple
 
 from bot.nlu import date_vocabulary
 from bot.nlu.arabic_text import TATWEEL, RawToken, tokenize
@@ -101,8 +101,8 @@ class _Matcher:
     def _norm(self, i: int) -> str:
         return self.words[i].norm if 0 <= i < len(self.words) else ""
 
-    def _in(self, i: int, table: object) -> bool:
-        return self._norm(i) in table  # type: ignore[operator]
+    def _in(self, i: int, table: Container[str]) -> bool:
+        return self._norm(i) in table
 
     def _next_word(self, i: int) -> Optional[int]:
         """After ``الجاي`` / ``el gai`` (a "next" word, maybe with its article)."""
@@ -245,12 +245,13 @@ def find_dates(text: str, vocabulary: Optional[DateVocabulary] = None) -> List[D
     spans = _numeric_dates(text)
     tokens = tokenize(text)
     words = [_Word(t.norm, t.start, t.end) for t in tokens]
+    matcher = _Matcher(words, vocabulary)
     i = 0
     while i < len(words):
         if any(s <= words[i].start < e for s, e in spans):
             i += 1
             continue
-        end = _Matcher(words, vocabulary).match(i)
+        end = matcher.match(i)
         start = words[i].start
         if end is None:
             # "لـيوم الاحد", "والخميس": the same with the glued preposition left out
