@@ -29,66 +29,45 @@ import re
 from datetime import date, timedelta
 from typing import Dict, List
 
+from bot.nlu import date_vocabulary
 from bot.nlu.arabic_text import normalize
 
-# Normalised spellings (alef forms folded, ة → ه, ى → ي, lower case), so the
-# tables need one entry per spelling the customer's keyboard can produce.
-_TODAY = {"اليوم", "النهارده", "النهارد", "النهاردا", "اليوما", "lyom", "lyoum", "elyom", "elyoum", "today", "naharda", "ennaharda"}
-_TODAY_PAIRS = {("el", "yom"), ("el", "youm"), ("al", "yom"), ("el", "naharda")}
-_TOMORROW = {"بكره", "بكرا", "غدا", "غد", "الغد", "غدوه", "غدوا", "bokra", "bukra", "boukra", "bokrah", "bukrah", "bkra", "ghedda", "ghodwa", "ghadan", "ghdwa", "tomorrow"}
-_YESTERDAY = {"امس", "الامس", "مبارح", "امبارح", "البارح", "البارحه", "embare7", "mbare7", "imbare7", "lbare7", "yesterday"}
-_AFTER = {"بعد", "ba3d", "baad", "after"}
-_WEEK = {"الاسبوع", "اسبوع", "السيمانه", "سيمانه", "الجمعه", "جمعه", "osbo3", "el osbo3", "week", "jem3a", "gom3a", "jom3a"}
-_WEEK_ONLY = {"الاسبوع", "اسبوع", "السيمانه", "سيمانه", "osbo3", "week", "lesbo3", "el-osbo3"}
-_NEXT = {"الجاي", "الجايه", "جاي", "جايه", "الياي", "اليايه", "القادم", "القادمه", "قادم", "المقبل", "المقبله", "gai", "gaya", "el gai", "jay", "jaye", "eljay", "next", "ja2i", "elgai", "eljai", "jai"}
-_DAY_WORDS = {"يوم", "نهار", "yom", "youm", "nhar", "nehar"}
-
+# The words come from the shared lexicon (bot/nlu/lexicons/dates.yml), already
+# normalised (alef forms folded, ة → ه, ى → ي, lower case): the NLU date extractor
+# reads the same file, so what it marks as a date is what this module resolves.
+_VOCABULARY = date_vocabulary.load()
+_TODAY = _VOCABULARY.today
+_TODAY_PAIRS = _VOCABULARY.today_pairs
+_TOMORROW = _VOCABULARY.tomorrow
+_YESTERDAY = _VOCABULARY.yesterday
+_AFTER = _VOCABULARY.after
+_WEEK = _VOCABULARY.week
+_WEEK_ONLY = _VOCABULARY.week_only
+_NEXT = _VOCABULARY.next
+_DAY_WORDS = _VOCABULARY.day_words
 # Weekday spellings → Python weekday() (Monday = 0). Forms that are also
 # ordinary words (احد "someone", اربع "four", تلات "three") only count after
 # يوم / نهار, see _AMBIGUOUS_DAYS.
-_WEEKDAYS: Dict[str, int] = {}
-for _day, _spellings in {
-    6: ["الاحد", "الحد", "a7ad", "el7ad", "l7ad", "lahad", "ahad", "sunday"],
-    0: ["الاثنين", "الاتنين", "التنين", "الثنين", "اثنين", "الاثنينه", "etnen", "itnen", "el etnen", "lithnin", "tnin", "ethnein", "monday"],
-    1: ["الثلاثاء", "الثلاثا", "التلات", "التلاتاء", "ثلاثاء", "talat", "tlat", "tlata", "tuesday"],
-    2: ["الاربعاء", "الاربعا", "الاربع", "اربعاء", "الاربعه", "arba3", "larb3a", "arb3a", "wednesday"],
-    3: ["الخميس", "خميس", "khamis", "5amis", "lkhmis", "5ames", "khmis", "thursday"],
-    4: ["الجمعه", "جمعه", "gom3a", "jom3a", "jem3a", "jum3a", "friday"],
-    5: ["السبت", "سبت", "sabt", "essabt", "saturday"],
-}.items():
-    for _spelling in _spellings:
-        _WEEKDAYS[_spelling] = _day
-_AMBIGUOUS_DAYS = {"احد": 6, "اربع": 2, "تلات": 1, "اتنين": 0, "a7ad": 6}
+_WEEKDAYS = _VOCABULARY.weekdays
+_AMBIGUOUS_DAYS = _VOCABULARY.ambiguous_weekdays
 # "الساعة الاربع" is four o'clock, not Wednesday.
-_CLOCK_WORDS = {"الساعه", "ساعه", "sa3a", "essa3a"}
-
-_MONTHS: Dict[str, int] = {}
-for _number, _names in enumerate(
-    [
-        ["يناير", "جانفي", "كانون الثاني"],
-        ["فبراير", "فيفري", "شباط"],
-        ["مارس", "اذار"],
-        ["ابريل", "افريل", "نيسان"],
-        ["مايو", "ماي", "ايار"],
-        ["يونيو", "جوان", "حزيران"],
-        ["يوليو", "جويليه", "تموز"],
-        ["اغسطس", "اوت", "اب"],
-        ["سبتمبر", "ايلول"],
-        ["اكتوبر", "تشرين الاول"],
-        ["نوفمبر", "تشرين الثاني"],
-        ["ديسمبر", "كانون الاول"],
-    ],
-    start=1,
-):
-    for _name in _names:
-        _MONTHS[normalize(_name).text] = _number
+_CLOCK_WORDS = _VOCABULARY.clock_words
+# Gregorian month names (one or two words) → month number.
+_MONTHS: Dict[str, int] = {" ".join(words): number for words, number in _VOCABULARY.months.items()}
 
 _NUMERIC = re.compile(r"(?<!\d)(\d{1,2})\s*[/\-.\\]\s*(\d{1,2})(?:\s*[/\-.\\]\s*(\d{2}|\d{4}))?(?!\d)")
 _DAY_MONTH_NAME = re.compile(
     r"(?<!\d)(\d{1,2})\s+(?:من\s+)?(" + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")(?!\w)(?:\s+(\d{4}))?"
 )
-_IN_N_DAYS = re.compile(r"(?:بعد|ba3d|after)\s+(\d{1,2})\s*(?:يوم|ايام|days?|iyam|ayam)")
-_IN_N_WEEKS = re.compile(r"(?:بعد|ba3d|after)\s+(\d{1,2})\s*(?:اسابيع|اسبوع|weeks?)")
+
+
+def _alternatives(words: frozenset[str]) -> str:
+    """A regex alternation of words, longest first (so "days" wins over "day")."""
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+
+_IN_N_DAYS = re.compile(rf"(?:{_alternatives(_AFTER)})\s+(\d{{1,2}})\s*(?:{_alternatives(_VOCABULARY.day_units)})")
+_IN_N_WEEKS = re.compile(rf"(?:{_alternatives(_AFTER)})\s+(\d{{1,2}})\s*(?:{_alternatives(_VOCABULARY.week_units)})")
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 # One-letter prefixes glued to a word: و (and), ب / ف / ل / ع (in, on, to).
 _PREFIXES = ("و", "ب", "ف", "ل", "ع")
@@ -188,11 +167,11 @@ def parse_date(text: str | None, today: date) -> date | None:
         if first in _AFTER:
             if second in _TOMORROW:
                 return today + timedelta(days=2)
-            if second in {"يومين", "يومان"}:
+            if second in _VOCABULARY.two_days:
                 return today + timedelta(days=2)
             if second in _WEEK:
                 return today + timedelta(days=7)
-            if second in {"اسبوعين", "جمعتين"}:
+            if second in _VOCABULARY.two_weeks:
                 return today + timedelta(days=14)
     if any(t in _YESTERDAY for t in tokens):
         return today - timedelta(days=1)
@@ -203,7 +182,10 @@ def parse_date(text: str | None, today: date) -> date | None:
 
     next_week = any(
         first in _WEEK_ONLY and second in _NEXT for first, second in pairs
-    ) or ("next", "week") in pairs
+    ) or ("next", "week") in pairs or any(  # "الأسبوع اللي جاي"
+        first in _WEEK_ONLY and second in _VOCABULARY.next_fillers and third in _NEXT
+        for first, second, third in zip(tokens, tokens[1:], tokens[2:], strict=False)
+    )
     weekday = None
     for index, token in enumerate(tokens):
         found = _weekday_of(token, tokens[index - 1] if index else None)

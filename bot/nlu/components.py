@@ -4,7 +4,8 @@ Thin wrappers around the pure modules :mod:`bot.nlu.arabic_text` and
 :mod:`bot.nlu.service_types`, so that the logic is testable without Rasa.
 
 Pipeline order (see ``config.yml``): ``ArabicNormalizer`` → ``ArabicTokenizer`` →
-featurizers / classifiers / ``CRFEntityExtractor`` → ``ServiceTypeExtractor``.
+featurizers / classifiers / ``CRFEntityExtractor`` → ``ServiceTypeExtractor`` →
+``NumberAndDateExtractor``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu import arabic_text, service_types
+from bot.nlu import arabic_text, date_mentions, number_mentions, service_types
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +201,85 @@ class ServiceTypeExtractor(GraphComponent, EntityExtractorMixin):
             text = message.get(TEXT)
             if isinstance(text, str):
                 message.set(ENTITIES, self.resolve(text, message.get(ENTITIES, [])), add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+DATE = "date"
+NUMBER_ENTITIES = (number_mentions.ACCOUNT, number_mentions.PHONE, number_mentions.TICKET)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
+)
+class NumberAndDateExtractor(GraphComponent, EntityExtractorMixin):
+    """Finds account, phone and ticket numbers and dates by rule, exactly.
+
+    Replaces whatever a statistical extractor said about these four entity types,
+    so each slot gets one clean value: offsets on the raw text, ``value`` as the
+    customer typed it (the forms validate and resolve it: ``clean_account_number``,
+    ``canonical_ticket_id``, ``parse_date``), and for numbers ``normalized`` with
+    ASCII digits. Dates are found first, so ``15-03-2026`` is not an account.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {}
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self._config = config
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> NumberAndDateExtractor:
+        return cls(config)
+
+    def resolve(self, text: str, entities: List[Dict[str, Any]], intent: str | None = None) -> List[Dict[str, Any]]:
+        """Replace number and date entities by rule-based ones; keep all others.
+
+        Args:
+            text: the raw message.
+            entities: what the earlier extractors found.
+            intent: the message's intent, when classified (a bare six-digit number
+                in a status request is a ticket).
+        """
+        ours = (DATE, *NUMBER_ENTITIES)
+        kept = [e for e in entities if e.get("entity") not in ours]
+        dates = date_mentions.find_dates(text)
+        numbers = number_mentions.find_numbers(text, intent, taken=[(d.start, d.end) for d in dates])
+        name = self.__class__.__name__
+        for mention in dates:
+            kept.append(
+                {"entity": DATE, "start": mention.start, "end": mention.end, "value": mention.text,
+                 "confidence_entity": 1.0, "extractor": name}
+            )
+        for number in numbers:
+            kept.append(
+                {"entity": number.entity, "start": number.start, "end": number.end, "value": number.text,
+                 "normalized": number.normalized, "confidence_entity": 1.0, "extractor": name}
+            )
+        # Another extractor's span over one of ours (a CRF "district" over a
+        # number) would fill a second slot with the same characters.
+        mine = [e for e in kept if e.get("extractor") == name]
+        kept = [
+            e for e in kept
+            if e.get("extractor") == name or not any(m["start"] < e["end"] and e["start"] < m["end"] for m in mine)
+        ]
+        return sorted(kept, key=lambda e: (e.get("start", 0), e.get("entity", "")))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str):
+                intent = (message.get(INTENT) or {}).get("name")
+                message.set(ENTITIES, self.resolve(text, message.get(ENTITIES, []), intent), add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -1,10 +1,10 @@
 """The Rasa graph components wrap the pure modules correctly."""
 
 from rasa.nlu.constants import TOKENS_NAMES
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.components import ArabicNormalizer, ArabicTokenizer, ServiceTypeExtractor
+from bot.nlu.components import ArabicNormalizer, ArabicTokenizer, NumberAndDateExtractor, ServiceTypeExtractor
 from bot.nlu.intent_classifier import classifier_input
 
 
@@ -68,3 +68,43 @@ def test_service_extractor_drops_spans_it_cannot_resolve():
 def test_classifier_input_masks_digits_and_adds_arabizi_reading():
     assert classifier_input("رقم حسابي ٤٤٧١٢٠٣") == "رقم حسابي 0000000"
     assert classifier_input("el net m2to3").startswith("el net m2to3 النت")
+
+
+def _number_and_date_extractor():
+    return NumberAndDateExtractor(NumberAndDateExtractor.get_default_config())
+
+
+def test_number_and_date_extractor_replaces_the_crf_guesses_for_its_entities():
+    raw = "رقم حسابي ٤٤٧ ١٢٠٣ وجوالي 0551234567 والزيارة يوم الأحد في حي النرجس"
+    def guess(entity: str, words: str) -> dict:
+        start = raw.index(words)
+        return {"entity": entity, "start": start, "end": start + len(words), "value": words, "extractor": "CRFEntityExtractor"}
+
+    crf = [guess("account_number", "٤٤٧"), guess("date", "الأحد"), guess("district", "النرجس")]
+    message = Message(data={TEXT: raw, ENTITIES: crf})
+    _number_and_date_extractor().process([message])
+    got = [(e["entity"], raw[e["start"] : e["end"]], e["value"], e["extractor"]) for e in message.get(ENTITIES)]
+    assert got == [
+        ("account_number", "٤٤٧ ١٢٠٣", "٤٤٧ ١٢٠٣", "NumberAndDateExtractor"),
+        ("phone_number", "0551234567", "0551234567", "NumberAndDateExtractor"),
+        ("date", "يوم الأحد", "يوم الأحد", "NumberAndDateExtractor"),
+        ("district", "النرجس", "النرجس", "CRFEntityExtractor"),
+    ]
+    assert message.get(ENTITIES)[0]["normalized"] == "4471203"
+    assert message.as_dict_nlu()[ENTITIES] == message.get(ENTITIES)
+
+
+def test_number_and_date_extractor_drops_other_spans_over_its_own():
+    raw = "ابي موعد بكرة"
+    crf = [{"entity": "district", "start": 9, "end": 13, "value": "بكرة", "extractor": "CRFEntityExtractor"}]
+    message = Message(data={TEXT: raw, ENTITIES: crf})
+    _number_and_date_extractor().process([message])
+    assert [(e["entity"], e["value"]) for e in message.get(ENTITIES)] == [("date", "بكرة")]
+
+
+def test_number_and_date_extractor_reads_the_intent_for_bare_six_digits():
+    status = Message(data={TEXT: "٣٠٩٧٤١", INTENT: {"name": "request_status", "confidence": 0.9}})
+    other = Message(data={TEXT: "٣٠٩٧٤١", INTENT: {"name": "inform", "confidence": 0.9}})
+    _number_and_date_extractor().process([status, other])
+    assert status.get(ENTITIES)[0]["entity"] == "ticket_number"
+    assert other.get(ENTITIES)[0]["entity"] == "account_number"

@@ -1,0 +1,268 @@
+"""Find date expressions in a message, with offsets on the raw text.
+
+Pure module. The words come from the shared lexicon (:mod:`bot.nlu.date_vocabulary`,
+the one :mod:`actions.dates` resolves with); matching runs on the normalised
+tokens of :func:`bot.nlu.arabic_text.tokenize`, which keep their raw offsets, and on
+the raw text itself for numeric dates (``15/3``, ``١٥/٣``, ``15-03-2025``).
+
+What counts as the date follows ``nlu_data/README.md``: the day expression as
+typed (``يوم الأحد``, ``الخميس القادم``, ``el gom3a``, ``صباح الغد``) with a time
+of day that follows it (``بكرة العصر``: the appointment form reads the visit
+window from these words), without a glued preposition (``لـيوم الاحد`` →
+``يوم الاحد``) and never with a clock time (``الساعة 5``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Container, List, Optional, Sequence, Tuple
+
+from bot.nlu import date_vocabulary
+from bot.nlu.arabic_text import TATWEEL, RawToken, tokenize
+from bot.nlu.date_vocabulary import DateVocabulary
+
+# One-letter prepositions glued to a day word (و ب ف ل ع ك): left out of the span.
+_GLUED_PREFIXES = ("و", "ب", "ف", "ل", "ع", "ك")
+_DIGIT = "[0-9\u0660-\u0669\u06f0-\u06f9]"
+# dd/mm[/yy[yy]]: a slash is a date on its own; a dash or a dot only with a year,
+# since "5.5" is a speed and "12-3" a score more often than a day.
+_NUMERIC_DATE = re.compile(
+    rf"(?<![\w/]){_DIGIT}{{1,2}}\s?(?:[/\\]\s?{_DIGIT}{{1,2}}(?:\s?[/\\]\s?(?:{_DIGIT}{{4}}|{_DIGIT}{{2}}))?"
+    rf"|([-.]){_DIGIT}{{1,2}}\1(?:{_DIGIT}{{4}}|{_DIGIT}{{2}}))(?![\w/])"
+)
+_ORDINAL_DAY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
+_DIGIT_TABLE = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 2)
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A date expression found in a message.
+
+    Attributes:
+        start: raw offset of the first character.
+        end: raw offset after the last character.
+        text: the expression exactly as typed.
+    """
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Word:
+    """A token as the matcher sees it: normalised form and raw offsets."""
+
+    norm: str
+    start: int
+    end: int
+
+
+def _valid_day_month(day: int, month: int) -> bool:
+    return 1 <= day <= 31 and 1 <= month <= 12
+
+
+def _numeric_dates(text: str) -> List[Tuple[int, int]]:
+    spans = []
+    for match in _NUMERIC_DATE.finditer(text):
+        parts = re.findall(r"\d+", match.group().translate(_DIGIT_TABLE))
+        if _valid_day_month(int(parts[0]), int(parts[1])):
+            spans.append((match.start(), match.end()))
+    return spans
+
+
+def _without_glued_prefix(token: RawToken, vocabulary: DateVocabulary) -> Optional[_Word]:
+    """The token less a glued one-letter preposition, with the raw start moved past
+    it (and past a tatweel written after it: ``لـيوم``).
+
+    Only when what remains is a day word or carries the article: ``كده`` is not
+    ``ك`` + ``ده`` ("this").
+    """
+    if len(token.norm) < 3 or token.norm[0] not in _GLUED_PREFIXES:
+        return None
+    rest = token.norm[1:]
+    day_words = (vocabulary.day_words, vocabulary.today, vocabulary.tomorrow, vocabulary.yesterday, vocabulary.weekdays)
+    if not rest.startswith("ال") and not any(rest in table for table in day_words):
+        return None
+    offset = 1
+    while offset < len(token.text) and (token.text[offset] == TATWEEL or not token.text[offset].isalnum()):
+        offset += 1
+    return _Word(token.norm[1:], token.start + offset, token.end)
+
+
+class _Matcher:
+    """Longest date expression starting at a word; returns the index after it."""
+
+    def __init__(self, words: Sequence[_Word], vocabulary: DateVocabulary) -> None:
+        self.words = words
+        self.v = vocabulary
+
+    def _norm(self, i: int) -> str:
+        return self.words[i].norm if 0 <= i < len(self.words) else ""
+
+    def _in(self, i: int, table: Container[str]) -> bool:
+        return self._norm(i) in table
+
+    def _next_word(self, i: int) -> Optional[int]:
+        """After ``الجاي`` / ``el gai`` (a "next" word, maybe with its article)."""
+        if self._in(i, self.v.next):
+            return i + 1
+        if (self._in(i, self.v.articles) or self._in(i, self.v.next_fillers)) and self._in(i + 1, self.v.next):
+            return i + 2
+        return None
+
+    def _with_next(self, i: int) -> int:
+        """Extend a day past "next" or "next week" words that qualify it."""
+        after_next = self._next_word(i)
+        if after_next is not None:
+            return after_next
+        start = i + 1 if self._in(i, self.v.articles) else i
+        if self._in(start, self.v.week_only):
+            after_week = self._next_word(start + 1)
+            if after_week is not None:
+                return after_week
+        return i
+
+    def _month_at(self, i: int) -> Optional[int]:
+        """Index after a month name (Gregorian or Hijri, one or two words) at ``i``."""
+        for size in (2, 1):
+            key = tuple(self._norm(j) for j in range(i, i + size))
+            if key in self.v.months or key in self.v.hijri_months:
+                return i + size
+        return None
+
+    def _day_number(self, i: int) -> bool:
+        match = _ORDINAL_DAY.match(self._norm(i))
+        return match is not None and 1 <= int(match.group(1)) <= 31
+
+    def _weekday(self, i: int) -> Optional[int]:
+        """Index after a weekday at ``i`` (with يوم / نهار and article before it)."""
+        if self._in(i - 1, self.v.clock_words):
+            return None
+        if self._in(i, self.v.day_words):
+            j = i + 1 + self._in(i + 1, self.v.articles)
+            if self._in(j, self.v.weekdays) or self._in(j, self.v.ambiguous_weekdays):
+                return self._with_next(j + 1)
+            return None
+        if self._in(i, self.v.weekdays):
+            return self._with_next(i + 1)
+        if self._in(i, self.v.next) and self._in(i + 1, self.v.weekdays):  # "next sunday"
+            return i + 2
+        return None
+
+    def _relative(self, i: int) -> Optional[int]:
+        """Today, tomorrow, yesterday, after tomorrow, in N days, weeks, months."""
+        v = self.v
+        if self._in(i, v.after):
+            if self._in(i + 1, v.tomorrow) or self._in(i + 1, v.two_days) or self._in(i + 1, v.two_weeks):
+                return i + 2
+            if self._in(i + 1, v.week):
+                return i + 2
+            if self._norm(i + 1).isdigit() and (self._in(i + 2, v.day_units) or self._in(i + 2, v.week_units)):
+                return i + 3
+            return None
+        if self._norm(i) == "day" and self._in(i + 1, v.after) and self._in(i + 2, v.tomorrow):
+            return i + 3
+        if self._in(i, v.today) and self._in(i - 1, v.not_today_before):
+            return None
+        if self._in(i, v.today) or self._in(i, v.tomorrow) or self._in(i, v.yesterday) or self._in(i, v.this_week):
+            return i + 1
+        if (self._norm(i), self._norm(i + 1)) in v.today_pairs:
+            return i + 2
+        if self._in(i, v.week_only) or self._in(i, v.month_words):
+            after_next = self._next_word(i + 1)
+            if after_next is not None:
+                return after_next
+            if self._in(i, v.week_only) and self._in(i + 1, v.this):
+                return i + 2
+            return None
+        if self._in(i, v.next) and (self._in(i + 1, v.week_only) or self._in(i + 1, v.month_words)):
+            return i + 2
+        if self._in(i, v.this) and self._in(i + 1, v.week_only):
+            return i + 2
+        if self._in(i, v.end_of):
+            j = i + 1 + (self._norm(i + 1) == "of")
+            j += self._norm(j) == "the"
+            if self._in(j, v.month_words):
+                return j + 1
+        return None
+
+    def _named_month_date(self, i: int) -> Optional[int]:
+        """``15 مارس``, ``١٥ رمضان``, ``15 من شوال``, ``15th of March``, ``March 15``."""
+        if self._day_number(i):
+            j = i + 1 + (self._norm(i + 1) in ("من", "of"))
+            end = self._month_at(j)
+            if end is not None:
+                return end + (len(self._norm(end)) == 4 and self._norm(end).isdigit())
+            return None
+        end = self._month_at(i)
+        if end is not None and self._day_number(end) and not self._norm(i).isdigit():
+            # English order only: an Arabic month name before a number is usually
+            # "مايو 2025" (a billing month), not a day.
+            if self._norm(i).isascii():
+                return end + 1
+        return None
+
+    def day_expression(self, i: int) -> Optional[int]:
+        """Index after the day expression starting at word ``i``, or ``None``."""
+        for rule in (self._relative, self._weekday, self._named_month_date):
+            end = rule(i)
+            if end is not None and end > i:
+                return end
+        return None
+
+    def _time_of_day_after(self, i: int) -> int:
+        """Index after a time of day at ``i`` (``العصر``, ``بعد الظهر``), else ``i``."""
+        for phrase in self.v.time_of_day_after:
+            if tuple(self._norm(j) for j in range(i, i + len(phrase))) == phrase:
+                return i + len(phrase)
+        return i
+
+    def match(self, i: int) -> Optional[int]:
+        """A day expression at ``i``, maybe led by an article (``el gom3a``) or a
+        time of day in construct state (``صباح الغد``), and followed by a time of
+        day (``بكرة العصر``)."""
+        end = None
+        if self._in(i, self.v.articles) or self._in(i, self.v.time_of_day_before):
+            end = self.day_expression(i + 1)
+        if end is None:
+            end = self.day_expression(i)
+        return None if end is None else self._time_of_day_after(end)
+
+
+def find_dates(text: str, vocabulary: Optional[DateVocabulary] = None) -> List[DateMention]:
+    """Every date expression in ``text``, left to right, without overlaps.
+
+    Args:
+        text: the message as the customer typed it.
+        vocabulary: the date words (the shipped lexicon when omitted).
+
+    Returns:
+        The mentions, with offsets on ``text``.
+    """
+    vocabulary = vocabulary or date_vocabulary.load()
+    spans = _numeric_dates(text)
+    tokens = tokenize(text)
+    words = [_Word(t.norm, t.start, t.end) for t in tokens]
+    matcher = _Matcher(words, vocabulary)
+    i = 0
+    while i < len(words):
+        if any(s <= words[i].start < e for s, e in spans):
+            i += 1
+            continue
+        end = matcher.match(i)
+        start = words[i].start
+        if end is None:
+            # "لـيوم الاحد", "والخميس": the same with the glued preposition left out
+            stripped = _without_glued_prefix(tokens[i], vocabulary)
+            if stripped is not None:
+                variant = [*words[:i], stripped, *words[i + 1 :]]
+                end = _Matcher(variant, vocabulary).match(i)
+                start = stripped.start
+        if end is None:
+            i += 1
+            continue
+        spans.append((start, words[end - 1].end))
+        i = end
+    return [DateMention(s, e, text[s:e]) for s, e in sorted(set(spans))]

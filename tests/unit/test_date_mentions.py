@@ -1,0 +1,144 @@
+"""Date expressions: spans on the raw text, every dialect, one vocabulary with actions/dates.py."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from actions.dates import parse_date
+from bot.nlu.date_mentions import find_dates
+
+TODAY = date(2026, 11, 23)  # a Monday
+
+
+def spans(text: str) -> list[str]:
+    return [m.text for m in find_dates(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # MSA
+        ("هل يمكن تأجيل الموعد المحدد غداً؟", ["غداً"]),
+        ("أرغب في تغيير موعد زيارة الفني إلى يوم الثلاثاء", ["يوم الثلاثاء"]),
+        ("أنوي الانتقال الشهر القادم", ["الشهر القادم"]),
+        ("هل يوجد موعد متاح صباح الغد لتركيب الراوتر؟", ["صباح الغد"]),
+        ("سددت الفاتورة أمس", ["أمس"]),
+        ("الزيارة بعد 3 أيام", ["بعد 3 أيام"]),
+        # Gulf
+        ("ابي فني يجيني بكرة العصر", ["بكرة العصر"]),  # the time of day is part of it
+        ("تعال بكرة الساعة 5", ["بكرة"]),  # a clock time is not
+        ("ممكن نسوي reschedule للموعد لـيوم الاحد؟", ["يوم الاحد"]),
+        ("الخميس القادم إن أمكن", ["الخميس القادم"]),
+        ("بنقل بيتي الاسبوع الجاي", ["الاسبوع الجاي"]),
+        ("تعال عقب باجر", ["عقب باجر"]),
+        ("الاسبوع الياي", ["الاسبوع الياي"]),
+        # Egyptian
+        ("عايز فني ييجي النهارده لو ينفع", ["النهارده"]),
+        ("عايز أأجل ميعاد الفني ليوم الاتنين", ["يوم الاتنين"]),
+        ("الاسبوع اللي جاي", ["الاسبوع اللي جاي"]),
+        ("بعد بكرة الصبح", ["بعد بكرة الصبح"]),
+        ("يوم الثلاثاء بعد العصر", ["يوم الثلاثاء بعد العصر"]),
+        # Levantine
+        ("فيكن تبعتولي فني بعد بكرا؟", ["بعد بكرا"]),
+        ("الجمعة الجاية", ["الجمعة الجاية"]),
+        ("من مبارح", ["مبارح"]),
+        # Maghrebi
+        ("واش نقدر نأخر الموعد حتى نهار الخميس؟", ["نهار الخميس"]),
+        ("السيمانة الجاية", ["السيمانة الجاية"]),
+        ("غدوة", ["غدوة"]),
+        # Iraqi
+        ("باجر الصبح", ["باجر الصبح"]),
+        # Arabizi
+        ("momken te7gezoli mi3ad fanni yom el sabt?", ["yom el sabt"]),
+        ("howa el far3 byefta7 el gom3a?", ["el gom3a"]),
+        ("3ayez a3raf natiget el ahly el naharda", ["el naharda"]),
+        ("ha3azel el shahr el gai, 3ayez an2el el net", ["el shahr el gai"]),
+        ("el net m2to3 men embare7", ["embare7"]),
+        ("ba3d bokra", ["ba3d bokra"]),
+        ("nhar lkhmis", ["nhar lkhmis"]),
+        # English and mixed
+        ("can you come tomorrow?", ["tomorrow"]),
+        ("next week please", ["next week"]),
+        ("on 15th of March", ["15th of March"]),
+        ("next sunday", ["next sunday"]),
+        ("bokra el sob7", ["bokra el sob7"]),
+        # French, as Maghrebi customers write it
+        ("rendez-vous lundi prochain svp", ["lundi prochain"]),
+        ("cancel the appointment demain", ["demain"]),
+        ("la semaine prochaine", ["semaine prochaine"]),
+        ("badde ajjel el maw3ad la ba3d jem3a", ["ba3d jem3a"]),
+        # numeric and month names
+        ("التاريخ 20/12", ["20/12"]),
+        ("الموعد ١٥/٣ لو سمحت", ["١٥/٣"]),
+        ("۲۵/۶/۲۰۲۶", ["۲۵/۶/۲۰۲۶"]),
+        ("موعدي 15-03-2026", ["15-03-2026"]),
+        ("يوم 15 مارس", ["15 مارس"]),
+        ("بعد العيد، ٣ شوال", ["٣ شوال"]),
+        ("١٥ رمضان", ["١٥ رمضان"]),
+        ("5 ربيع الأول", ["5 ربيع الأول"]),
+        ("10 من كانون الثاني", ["10 من كانون الثاني"]),
+        ("هالأسبوع", ["هالأسبوع"]),
+        ("نهاية الشهر", ["نهاية الشهر"]),
+    ],
+)
+def test_dates_in_every_dialect_keep_the_typed_span(text: str, expected: list[str]) -> None:
+    mentions = find_dates(text)
+    assert [m.text for m in mentions] == expected
+    assert all(text[m.start : m.end] == m.text for m in mentions)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "الساعة الاربع",
+        "تعالوا الساعة 5",
+        "السرعة 5.5 ميجا",
+        "النتيجة 12-3",
+        "انتظرت الفني طوال اليوم",
+        "ما اقدر ذاك اليوم",
+        "سبت الشقة اللي في الدمام",
+        "دفعت من جمعة",
+        "الفاتورة الشهر ده غالية",
+        "هي ليه الفاتورة زادت كده الشهر ده؟",
+        "صار لي 3 أيام بدون كهرباء",
+        "رقم حسابي 4471203",
+        "فاتورة مايو 2025",
+        "32/13",
+    ],
+)
+def test_things_that_are_not_dates(text: str) -> None:
+    assert spans(text) == []
+
+
+def test_every_marked_day_is_one_the_form_resolves() -> None:
+    """One vocabulary: what the extractor marks, actions/dates.py understands."""
+    for text in ["بكرة", "باجر", "عقب باجر", "bokra", "يوم الأحد", "nhar lkhmis", "الخميس القادم", "الاسبوع اللي جاي",
+                 "el gom3a", "١٥/٣", "15 مارس", "بعد 3 أيام", "next week", "صباح الغد", "يوم الاتنين"]:
+        (mention,) = find_dates(text)
+        assert parse_date(mention.text, TODAY) is not None, text
+
+
+DIGITS = st.sampled_from(["0123456789", "٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(day=st.integers(1, 31), month=st.integers(1, 12), script=DIGITS, before=st.sampled_from(["", "الموعد ", "يوم ", "on "]),
+       after=st.sampled_from(["", " لو سمحت", "؟", " please"]), year=st.sampled_from(["", "/2026", "/26"]))
+def test_numeric_dates_in_every_script_span_exactly(day, month, script, before, after, year):
+    typed = "".join(script[int(c)] if c.isdigit() else c for c in f"{day}/{month}{year}")
+    text = before + typed + after
+    (mention,) = find_dates(text)
+    assert (mention.start, mention.end) == (len(before), len(before) + len(typed))
+
+
+@pytest.mark.parametrize(("text", "window"), [("ابي فني يجيني بكرة العصر", "afternoon"), ("يوم الأحد الصبح", "morning"),
+                                              ("bokra bel leil", "evening")])
+def test_the_date_keeps_the_words_the_form_reads_the_visit_window_from(text: str, window: str) -> None:
+    from actions.knowledge_base import get_knowledge_base
+
+    (mention,) = find_dates(text)
+    assert get_knowledge_base().appointment_window(mention.text)["id"] == window
