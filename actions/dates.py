@@ -29,13 +29,13 @@ import re
 from datetime import date, timedelta
 from typing import Dict, List
 
-from bot.nlu import date_vocabulary
 from bot.nlu.arabic_text import normalize
+from bot.nlu.date_vocabulary import load as load_date_vocabulary
 
 # The words come from the shared lexicon (bot/nlu/lexicons/dates.yml), already
 # normalised (alef forms folded, ة → ه, ى → ي, lower case): the NLU date extractor
 # reads the same file, so what it marks as a date is what this module resolves.
-_VOCABULARY = date_vocabulary.load()
+_VOCABULARY = load_date_vocabulary()
 _TODAY = _VOCABULARY.today
 _TODAY_PAIRS = _VOCABULARY.today_pairs
 _TOMORROW = _VOCABULARY.tomorrow

@@ -185,11 +185,17 @@ def _account_phone(number: Any) -> Optional[str]:
     return account.phone if account else None
 
 
-class ValidateBillForm(FormValidationAction):
-    """Validates the account number of the bill form (format and existence)."""
+class _AsksForTheCode:
+    """Reads the one-time code the form asked for (forms that verify someone)."""
 
-    def name(self) -> str:
-        return "validate_bill_form"
+    async def extract_verification_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return _extract_code(tracker)
+
+
+class _VerifiesTheAccount(_AsksForTheCode):
+    """An account number the form asks for, then the code sent to its phone on file."""
 
     async def extract_account_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -202,17 +208,19 @@ class ValidateBillForm(FormValidationAction):
         """6-10 digits in any script, an account billing knows, then its verification."""
         return await _validate_account(value, dispatcher, tracker)
 
-    async def extract_verification_code(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return _extract_code(tracker)
-
     async def validate_verification_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
         """The one-time code sent to the account's phone on file."""
         number = clean_account_number(tracker.get_slot("account_number"))
         return await _check_code(dispatcher, tracker, value, number, _account_phone(number))
+
+
+class ValidateBillForm(_VerifiesTheAccount, FormValidationAction):
+    """Validates the account number of the bill form (format, existence, verification)."""
+
+    def name(self) -> str:
+        return "validate_bill_form"
 
 
 class ValidateOutageForm(FormValidationAction):
@@ -264,16 +272,11 @@ class ValidateOutageForm(FormValidationAction):
         return {"district": district}
 
 
-class ValidateAppointmentForm(FormValidationAction):
-    """Validates the account number and the visit date of an appointment."""
+class ValidateAppointmentForm(_VerifiesTheAccount, FormValidationAction):
+    """Validates the account (verified: a visit goes to the holder's home) and the visit date."""
 
     def name(self) -> str:
         return "validate_appointment_form"
-
-    async def extract_account_number(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return _extract_account_number(tracker)
 
     async def extract_date(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -284,24 +287,6 @@ class ValidateAppointmentForm(FormValidationAction):
         if parse_date(text, settings.today()) is not None or _intent(tracker) == "inform":
             return {"date": text}
         return {}
-
-    async def validate_account_number(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        """A known account, verified: a visit goes to the account holder's home."""
-        return await _validate_account(value, dispatcher, tracker)
-
-    async def extract_verification_code(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return _extract_code(tracker)
-
-    async def validate_verification_code(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        """The one-time code sent to the account's phone on file."""
-        number = clean_account_number(tracker.get_slot("account_number"))
-        return await _check_code(dispatcher, tracker, value, number, _account_phone(number))
 
     def validate_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -328,7 +313,7 @@ class ValidateAppointmentForm(FormValidationAction):
         return {"date": text, "appointment_date": day.isoformat()}
 
 
-class ValidateStatusForm(FormValidationAction):
+class ValidateStatusForm(_AsksForTheCode, FormValidationAction):
     """Validates the ticket number whose status the customer wants."""
 
     def name(self) -> str:
@@ -374,11 +359,6 @@ class ValidateStatusForm(FormValidationAction):
             kb.say(dispatcher, tracker, "verification_ticket_elsewhere")
             return {"ticket_number": ticket_id, VERIFICATION_SLOT: UNAVAILABLE}
         return {"ticket_number": ticket_id, **await _start_verification(dispatcher, tracker, ticket.account, _account_phone(ticket.account))}
-
-    async def extract_verification_code(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return _extract_code(tracker)
 
     async def validate_verification_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
