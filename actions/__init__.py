@@ -10,6 +10,10 @@ repository root. Modules:
 - ``tickets``: the Redis ticket store;
 - ``dates``: the pure date-expression parser;
 - ``forms``: form validation and form questions;
+- ``handoff``: the handoff to a person and the return to the bot, with
+  ``handoff_ticket`` (the ticket), ``handoff_client`` (the handoff service),
+  ``handoff_wording`` (waits and queue places in words) and ``handoff_rating``
+  (the rating after a resolved handoff);
 - ``actions``: every other action.
 
 Only rasa_sdk, the standard library, PyYAML, redis-py, ``bot.nlu.arabic_text`` and

@@ -19,16 +19,9 @@ import pytest
 from aiohttp import web
 
 from actions import settings
-from actions.handoff import (
-    ActionAskRating,
-    ActionHandoff,
-    ActionHandoffResolved,
-    ActionHandoffReturned,
-    ActionSubmitRating,
-    ValidateRatingForm,
-    build_ticket,
-    customer_display,
-)
+from actions.handoff import ActionHandoff, ActionHandoffResolved, ActionHandoffReturned
+from actions.handoff_rating import ActionAskRating, ActionSubmitRating, ValidateRatingForm
+from actions.handoff_ticket import build_ticket, customer_display
 from actions.knowledge_base import get_knowledge_base
 from actions.rating import parse_rating
 from scripts.redis_server import free_port
@@ -439,7 +432,7 @@ def test_rating_with_the_service_down_is_honest(load_tracker, run, service_down)
 
 
 def test_a_very_long_conversation_keeps_its_latest_messages_within_the_size_limit(tracker_data, make_tracker, user_event, fixed_clock) -> None:
-    from actions.handoff import MAX_TICKET_BYTES
+    from actions.handoff_ticket import MAX_TICKET_BYTES
 
     data = tracker_data(WHATSAPP)
     long_text = "الكهرباء مقطوعة " * 120  # ~2000 characters, the REST channel's limit
