@@ -124,10 +124,25 @@ async def _start_verification(
     return {VERIFICATION_SLOT: UNAVAILABLE}
 
 
+# Slots the NLU may fill from a typed code's six digits (a ticket or account number).
+_NUMBER_SLOTS = ("account_number", "ticket_number", "phone_number")
+
+
 async def _check_code(
     dispatcher: CollectingDispatcher, tracker: Tracker, value: Any, account: Optional[str], phone: Optional[str]
 ) -> Dict[str, Any]:
-    """Validate a typed one-time code for ``account``."""
+    """Validate a typed one-time code for ``account``.
+
+    The code's digits are not a new ticket or account number: number slots the
+    message filled get their previous values back, so a later form starts clean.
+    """
+    restored = {slot: _previous_value(tracker, slot) for slot in _NUMBER_SLOTS if slot in tracker.slots_to_validate()}
+    return {**restored, **await _checked_code(dispatcher, tracker, value, account, phone)}
+
+
+async def _checked_code(
+    dispatcher: CollectingDispatcher, tracker: Tracker, value: Any, account: Optional[str], phone: Optional[str]
+) -> Dict[str, Any]:
     if value in (VERIFIED, UNAVAILABLE):
         return {VERIFICATION_SLOT: value}
     if account is None:

@@ -91,9 +91,10 @@ def test_a_typed_account_number_sends_a_code_and_the_right_code_shows_the_bill(c
     (code,) = sent_codes(PHONE_4471203)
     # the code in Arabic-Indic digits; the NLU tags six digits as an account number
     arabic = code.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
-    texts, slots = chat.validate(ValidateBillForm(), chat.say(f"الرمز {arabic}", "verification_code", account_number=arabic))
+    texts, slots = chat.validate(ValidateBillForm(), chat.say(f"الرمز {arabic}", "verification_code", account_number=arabic, ticket_number=f"T-{code}"))
     assert slots["verification_code"] == "verified"
     assert slots["account_number"] == "4471203"  # the code did not replace the account
+    assert slots["ticket_number"] is None  # nor became a ticket number for a later form
     assert _verified("web-abc", "4471203")
     messages, _ = run(ActionBillSummary(), chat.make_tracker(chat.data, {**chat.slots}))
     assert "412.75" in messages[0]["text"]
