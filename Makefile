@@ -76,8 +76,8 @@ bench-quick: venv ## The same on a small sample, in a few minutes
 	$(BIN)/python -m bench.run --quick
 
 lint: venv ## ruff and mypy
-	$(BIN)/ruff check bot actions handoff bench scripts tests
-	$(BIN)/mypy bot actions handoff bench scripts
+	$(BIN)/ruff check bot actions handoff workbench bench scripts tests
+	$(BIN)/mypy bot actions handoff workbench bench scripts
 
 clean: ## Remove trained models, local Redis data and caches
 	rm -rf models/*.tar.gz data reports .pytest_cache .mypy_cache .ruff_cache
@@ -90,7 +90,7 @@ agent: venv ## Manage console accounts: make agent ARGS="add amal --role agent" 
 # --- trainer workbench ---------------------------------------------------------
 .PHONY: trainer
 trainer: venv ## Trainer workbench on the command line: make trainer ARGS="inbox --flags fallback" (label, undo, health, train)
-	@$(LOCAL_SECRETS) $(BIN)/python -m handoff.workbench $(ARGS)
+	@$(LOCAL_SECRETS) $(BIN)/python -m workbench $(ARGS)
 
 whatsapp-demo: venv ## Play a WhatsApp conversation end to end against the local fake Graph API (needs a model: make train)
 	$(BIN)/python -m scripts.whatsapp_demo
