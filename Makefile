@@ -54,7 +54,7 @@ eval-signals: venv ## Signals report: JSON, Markdown and confusion matrices in r
 eval-conversations: train ## Play tests/conversations/ against the running stack (make run; else starts one) -> reports/conversations
 	@$(LOCAL_SECRETS) $(BIN)/python -m scripts.eval_conversations --out reports/conversations
 
-run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio) and the handoff console; Ctrl-C stops them
+run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio), the handoff console and the trainer workbench; Ctrl-C stops them
 	$(BIN)/python -m scripts.stack run
 
 shell: train ## Chat with the assistant in this terminal

@@ -35,7 +35,7 @@ from aiohttp import WSMsgType, web
 from bot.tasks import stop_task
 from handoff.auth import Accounts, add_signin_routes, authenticate, require_role, require_service_token
 from handoff.canned import CannedReplies
-from handoff.middleware import Handler, error_response, errors_middleware, security_headers
+from handoff.middleware import STORE_KEY, Handler, error_response, errors_middleware, health, security_headers
 from handoff.payloads import (
     CONVERSATION_ID,
     PayloadError,
@@ -52,7 +52,6 @@ from handoff.visibility import can_see, feed_entry_for, for_role
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = PACKAGE_DIR / "static"
-STORE_KEY = web.AppKey("store", HandoffStore)
 SETTINGS_KEY = web.AppKey("settings", HandoffSettings)
 SERVICE_KEY = web.AppKey("service", HandoffService)
 CANNED_KEY = web.AppKey("canned", CannedReplies)
@@ -85,14 +84,6 @@ def shown(request: web.Request, ticket: Dict[str, Any]) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------ public
-async def health(request: web.Request) -> web.Response:
-    try:
-        await request.app[STORE_KEY].ping()
-    except Exception as error:  # noqa: BLE001 - health reports, never raises
-        return web.json_response({"status": "redis_unavailable", "detail": str(error)}, status=503)
-    return web.json_response({"status": "ok"})
-
-
 def static_page(name: str) -> Handler:
     async def page(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})

@@ -1,8 +1,9 @@
-"""Middleware and error replies shared by the service's web processes.
+"""Middleware, error replies and ``/health`` shared by the service's web processes.
 
 The agent console (:mod:`handoff.app`) and the trainer workbench (:mod:`workbench.app`)
 answer every refusal as ``{"error": code, "message": Arabic text}`` and send the
-same security headers; both install these two middlewares.
+same security headers; both install these two middlewares, keep their handoff store
+under :data:`STORE_KEY` and answer ``GET /health`` with :func:`health`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from aiohttp import web
 
 from handoff.auth import AuthError
 from handoff.payloads import PayloadError
-from handoff.store import StoreError
+from handoff.store import HandoffStore, StoreError
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STORE_KEY = web.AppKey("store", HandoffStore)
 
 _STORE_MESSAGES = {
     "unknown_ticket": "لا توجد تذكرة بهذا الرقم.",
@@ -67,3 +69,12 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness and Redis (through the app's store)."""
+    try:
+        await request.app[STORE_KEY].ping()
+    except Exception as error:  # noqa: BLE001 - health reports, never raises
+        return web.json_response({"status": "redis_unavailable", "detail": str(error)}, status=503)
+    return web.json_response({"status": "ok"})

@@ -22,20 +22,10 @@ from typing import Optional
 from aiohttp import web
 
 from handoff.auth import Accounts, add_signin_routes
-from handoff.middleware import errors_middleware, security_headers
+from handoff.middleware import STORE_KEY, errors_middleware, health, security_headers
 from handoff.store import HandoffStore
 from workbench import routes
 from workbench.settings import WorkbenchSettings
-
-ACCOUNTS_STORE_KEY = web.AppKey("accounts_store", HandoffStore)
-
-
-async def health(request: web.Request) -> web.Response:
-    try:
-        await request.app[ACCOUNTS_STORE_KEY].ping()
-    except Exception as error:  # noqa: BLE001 - health reports, never raises
-        return web.json_response({"status": "redis_unavailable", "detail": str(error)}, status=503)
-    return web.json_response({"status": "ok"})
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -51,7 +41,7 @@ def create_app(settings: Optional[WorkbenchSettings] = None) -> web.Application:
     settings = settings or WorkbenchSettings.from_env()
     store = HandoffStore(settings.redis_url)
     app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=1024**2)
-    app[ACCOUNTS_STORE_KEY] = store
+    app[STORE_KEY] = store  # accounts and sessions (handoff.auth), /health
     add_signin_routes(app, Accounts(store, settings.signin))
     app.router.add_get("/health", health)
     app.router.add_get("/", home)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import replace
 
@@ -147,3 +148,28 @@ def test_a_console_session_is_a_workbench_session(service, redis_url, conversati
             assert response.status == 200 and len(json.loads(response.read())["items"]) == 6
     finally:
         stop()
+
+
+def test_make_run_gives_the_workbench_its_port_and_the_demo_page_links_to_it(monkeypatch):
+    from scripts.stack import Stack
+
+    monkeypatch.delenv("RASA_URL", raising=False)
+    env = Stack(workbench_port=5191, rasa_port=5105).env()
+    assert (env["TRAINER_PORT"], env["TRAINER_URL"], env["RASA_URL"]) == ("5191", "http://localhost:5191", "http://127.0.0.1:5105")
+    assert "TRAINER_HOST" not in env or env["TRAINER_HOST"] == "127.0.0.1"  # loopback unless the operator says so
+
+
+def test_the_demo_page_links_to_the_workbench_process(redis_url):
+    from tests.handoff.handoff_helpers import make_settings, start_service
+
+    settings = make_settings(redis_url, trainer_public_url="http://localhost:5191")
+    _, stop = start_service(settings)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.port}/", timeout=30) as response:
+            page = response.read().decode("utf-8")
+        with pytest.raises(urllib.error.HTTPError) as gone:
+            urllib.request.urlopen(f"http://127.0.0.1:{settings.port}/trainer", timeout=30)
+    finally:
+        stop()
+    assert 'href="http://localhost:5191/trainer"' in page and "{{" not in page
+    assert gone.value.code == 404
