@@ -89,7 +89,7 @@ agent: venv ## Manage console accounts: make agent ARGS="add amal --role agent" 
 
 # --- trainer workbench ---------------------------------------------------------
 .PHONY: trainer
-trainer: venv ## Trainer workbench on the command line: make trainer ARGS="inbox --flags fallback" (label, undo, health, train)
+trainer: venv ## Trainer workbench on the command line: make trainer ARGS="inbox --flags fallback" (label, undo, health, train; no ARGS: the web process)
 	@$(LOCAL_SECRETS) $(BIN)/python -m workbench $(ARGS)
 
 whatsapp-demo: venv ## Play a WhatsApp conversation end to end against the local fake Graph API (needs a model: make train)
