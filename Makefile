@@ -54,7 +54,7 @@ eval-signals: venv ## Signals report: JSON, Markdown and confusion matrices in r
 eval-conversations: train ## Play tests/conversations/ against the running stack (make run; else starts one) -> reports/conversations
 	@$(LOCAL_SECRETS) $(BIN)/python -m scripts.eval_conversations --out reports/conversations
 
-run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio) and the handoff console; Ctrl-C stops them
+run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio), the handoff console and the trainer workbench; Ctrl-C stops them
 	$(BIN)/python -m scripts.stack run
 
 shell: train ## Chat with the assistant in this terminal
@@ -76,8 +76,8 @@ bench-quick: venv ## The same on a small sample, in a few minutes
 	$(BIN)/python -m bench.run --quick
 
 lint: venv ## ruff and mypy
-	$(BIN)/ruff check bot actions handoff bench scripts tests
-	$(BIN)/mypy bot actions handoff bench scripts
+	$(BIN)/ruff check bot actions handoff workbench bench scripts tests
+	$(BIN)/mypy bot actions handoff workbench bench scripts
 
 clean: ## Remove trained models, local Redis data and caches
 	rm -rf models/*.tar.gz data reports .pytest_cache .mypy_cache .ruff_cache
@@ -89,8 +89,8 @@ agent: venv ## Manage console accounts: make agent ARGS="add amal --role agent" 
 
 # --- trainer workbench ---------------------------------------------------------
 .PHONY: trainer
-trainer: venv ## Trainer workbench on the command line: make trainer ARGS="inbox --flags fallback" (label, undo, health, train)
-	@$(LOCAL_SECRETS) $(BIN)/python -m handoff.workbench $(ARGS)
+trainer: venv ## Trainer workbench on the command line: make trainer ARGS="inbox --flags fallback" (label, undo, health, train; no ARGS: the web process)
+	@$(LOCAL_SECRETS) $(BIN)/python -m workbench $(ARGS)
 
 whatsapp-demo: venv ## Play a WhatsApp conversation end to end against the local fake Graph API (needs a model: make train)
 	$(BIN)/python -m scripts.whatsapp_demo

@@ -15,9 +15,8 @@ Routes (all JSON errors are ``{"error": code, "message": Arabic text}``):
     POST /api/internal/tickets/{id}/rating        the customer's rating (service token)
     GET  /api/internal/conversations/{id}         the open ticket of a conversation
 
-Extensions: when ``handoff.workbench`` has a ``register(app)`` function,
-:func:`create_app` calls it, so the trainer workbench mounts its routes on this
-app and protects them with :func:`handoff.auth.require_role`. The app's
+The trainer workbench is a process of its own (``python -m workbench``, see
+workbench/app.py): this process imports neither Rasa nor TensorFlow. The app's
 store, settings and accounts are under :data:`STORE_KEY`, :data:`SETTINGS_KEY`
 and :data:`handoff.auth.ACCOUNTS_KEY`.
 """
@@ -25,18 +24,18 @@ and :data:`handoff.auth.ACCOUNTS_KEY`.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 import weakref
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional
+from typing import Any, AsyncIterator, Dict, Optional
 from urllib.parse import urlparse
 
 from aiohttp import WSMsgType, web
 
 from bot.tasks import stop_task
-from handoff.auth import ACCOUNTS_KEY, Accounts, AuthError, authenticate, require_role, require_service_token
+from handoff.auth import Accounts, add_signin_routes, authenticate, require_role, require_service_token
 from handoff.canned import CannedReplies
+from handoff.middleware import STORE_KEY, Handler, error_response, errors_middleware, health, security_headers
 from handoff.payloads import (
     CONVERSATION_ID,
     PayloadError,
@@ -53,61 +52,11 @@ from handoff.visibility import can_see, feed_entry_for, for_role
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = PACKAGE_DIR / "static"
-STORE_KEY = web.AppKey("store", HandoffStore)
 SETTINGS_KEY = web.AppKey("settings", HandoffSettings)
 SERVICE_KEY = web.AppKey("service", HandoffService)
 CANNED_KEY = web.AppKey("canned", CannedReplies)
 SOCKETS_KEY: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 AGENT_ROLES = ("agent", "supervisor")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_STORE_MESSAGES = {
-    "unknown_ticket": "لا توجد تذكرة بهذا الرقم.",
-    "wrong_state": "حالة التذكرة لا تسمح بهذا الإجراء.",
-    "not_your_ticket": "هذه التذكرة ليست معك.",
-    "unknown_agent": "لا يوجد زميل بهذا الاسم.",
-}
-
-
-def error_response(status: int, code: str, message_ar: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": code, "message": message_ar, **extra}, status=status)
-
-
-@web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every refusal into a JSON 4xx and every crash into a JSON 500."""
-    try:
-        return await handler(request)
-    except PayloadError as error:
-        return error_response(error.status, error.code, error.message_ar)
-    except StoreError as error:
-        return error_response(error.status, error.code, _STORE_MESSAGES.get(error.code, error.code), detail=error.detail)
-    except AuthError:
-        raise
-    except web.HTTPException as error:
-        if request.path.startswith("/api/") and error.status >= 400:
-            return error_response(error.status, error.reason.lower().replace(" ", "_"), "طلب غير صالح.")
-        raise
-    except Exception:
-        logger.exception("%s %s failed", request.method, request.path)
-        return error_response(500, "internal_error", "حدث خطأ داخلي؛ لم يضع شيء، حاول مرة أخرى.")
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """No inline script, no framing, no sniffing: customer text can never become code."""
-    response = await handler(request)
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self' ws: wss: http: https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
-
 
 async def read_json(request: web.Request) -> Dict[str, Any]:
     return parse_json_object(await request.read())
@@ -135,14 +84,6 @@ def shown(request: web.Request, ticket: Dict[str, Any]) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------ public
-async def health(request: web.Request) -> web.Response:
-    try:
-        await request.app[STORE_KEY].ping()
-    except Exception as error:  # noqa: BLE001 - health reports, never raises
-        return web.json_response({"status": "redis_unavailable", "detail": str(error)}, status=503)
-    return web.json_response({"status": "ok"})
-
-
 def static_page(name: str) -> Handler:
     async def page(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
@@ -154,6 +95,8 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     """The demo organisation's page with the web chat widget of the Rasa server."""
     settings = request.app[SETTINGS_KEY]
     html = (STATIC_DIR / "demo.html").read_text(encoding="utf-8").replace("{{RASA_PUBLIC_URL}}", settings.rasa_public_url)
+    # the trainer workbench is its own process on its own port (python -m workbench)
+    html = html.replace("{{TRAINER_URL}}", settings.trainer_public_url)
     response = web.Response(text=html, content_type="text/html")
     # the widget's script and its API live on the Rasa server
     origin = settings.rasa_public_url
@@ -163,34 +106,6 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
         "frame-ancestors 'none'; base-uri 'none'"
     )
     return response
-
-
-# -------------------------------------------------------------- sign-in
-async def login(request: web.Request) -> web.Response:
-    payload = await read_json(request)
-    username, password = payload.get("username"), payload.get("password")
-    if not isinstance(username, str) or not isinstance(password, str) or len(password) > 1024:
-        raise PayloadError(422, "missing_credentials", "أدخل اسم المستخدم وكلمة المرور.")
-    accounts = request.app[ACCOUNTS_KEY]
-    # request.remote is the peer; behind a reverse proxy that is the proxy, so
-    # the per-address limit (HANDOFF_LOGIN_MAX_FAILURES_PER_ADDRESS) is generous
-    token, user = await accounts.sign_in(username.strip(), password, request.remote or "")
-    response = web.json_response(user.public())
-    accounts.set_cookie(response, token)
-    return response
-
-
-@require_role()
-async def logout(request: web.Request) -> web.Response:
-    await request.app[ACCOUNTS_KEY].sign_out(request)
-    response = web.json_response({"status": "signed_out"})
-    Accounts.clear_cookie(response)
-    return response
-
-
-@require_role()
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request["user"].public())
 
 
 # ---------------------------------------------------------------- console
@@ -396,19 +311,6 @@ async def internal_conversation(request: web.Request) -> web.Response:
 
 
 # -------------------------------------------------------------------- app
-def _register_extensions(app: web.Application) -> None:
-    """Let the trainer workbench (``handoff.workbench.register``) mount its routes."""
-    try:
-        module = importlib.import_module("handoff.workbench")
-    except ImportError as error:
-        if error.name and error.name.startswith("handoff.workbench"):
-            return
-        raise
-    register = getattr(module, "register", None)
-    if callable(register):
-        register(app)
-
-
 def create_app(settings: Optional[HandoffSettings] = None, store: Optional[HandoffStore] = None) -> web.Application:
     """Build the handoff service.
 
@@ -424,7 +326,7 @@ def create_app(settings: Optional[HandoffSettings] = None, store: Optional[Hando
     app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=1024**2)
     app[SETTINGS_KEY] = settings
     app[STORE_KEY] = store
-    app[ACCOUNTS_KEY] = Accounts(store, settings)
+    add_signin_routes(app, Accounts(store, settings))
     app[SERVICE_KEY] = HandoffService(store, settings, settings.queue_config())
     app[CANNED_KEY] = CannedReplies(settings.canned_replies_path)
     app[SOCKETS_KEY] = weakref.WeakSet()
@@ -434,9 +336,6 @@ def create_app(settings: Optional[HandoffSettings] = None, store: Optional[Hando
     app.router.add_get("/", demo_page)
     app.router.add_get("/console", static_page("console.html"))
     app.router.add_static("/static/", STATIC_DIR, show_index=False)
-    app.router.add_post("/api/login", login)
-    app.router.add_post("/api/logout", logout)
-    app.router.add_get("/api/me", me)
     app.router.add_get("/api/queue", queue)
     app.router.add_get("/api/canned", canned)
     app.router.add_get("/api/agents", agents)
@@ -452,7 +351,6 @@ def create_app(settings: Optional[HandoffSettings] = None, store: Optional[Hando
     app.router.add_post("/api/internal/tickets", internal_create_ticket)
     app.router.add_post("/api/internal/tickets/{ticket_id}/rating", internal_rating)
     app.router.add_get("/api/internal/conversations/{conversation_id}", internal_conversation)
-    _register_extensions(app)
     app.cleanup_ctx.append(_background)
     return app
 

@@ -16,7 +16,8 @@ password or role change revokes the account's open sessions (each session
 carries the account's ``epoch``, renewed by such a change). The cookie is
 ``Secure`` unless the settings say local mode.
 
-Other parts of the service (the trainer workbench) protect their handlers with
+The trainer workbench (``python -m workbench``, its own process) signs in the
+same accounts: it mounts :func:`add_signin_routes` and protects its handlers with
 :func:`require_role`::
 
     from handoff.auth import require_role
@@ -39,6 +40,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 from aiohttp import web
 
 from bot.untrusted import safe_equal
+from handoff.payloads import PayloadError, parse_json_object
 from handoff.settings import HandoffSettings
 from handoff.store import HandoffStore
 
@@ -313,3 +315,44 @@ def require_service_token(settings: HandoffSettings, request: web.Request) -> No
     # safe_equal: a non-ASCII header (``Bearer تجربة``) is a wrong token, not a TypeError
     if not safe_equal(sent, settings.service_token):
         raise AuthError(401, "bad_service_token", "رمز الخدمة مفقود أو غير صحيح.")
+
+
+# -------------------------------------------------------------- sign-in routes
+async def login(request: web.Request) -> web.Response:
+    payload = parse_json_object(await request.read())
+    username, password = payload.get("username"), payload.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or len(password) > 1024:
+        raise PayloadError(422, "missing_credentials", "أدخل اسم المستخدم وكلمة المرور.")
+    accounts = request.app[ACCOUNTS_KEY]
+    # request.remote is the peer; behind a reverse proxy that is the proxy, so
+    # the per-address limit (HANDOFF_LOGIN_MAX_FAILURES_PER_ADDRESS) is generous
+    token, user = await accounts.sign_in(username.strip(), password, request.remote or "")
+    response = web.json_response(user.public())
+    accounts.set_cookie(response, token)
+    return response
+
+
+@require_role()
+async def logout(request: web.Request) -> web.Response:
+    await request.app[ACCOUNTS_KEY].sign_out(request)
+    response = web.json_response({"status": "signed_out"})
+    Accounts.clear_cookie(response)
+    return response
+
+
+@require_role()
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(request["user"].public())
+
+
+def add_signin_routes(app: web.Application, accounts: Accounts) -> None:
+    """``POST /api/login``, ``POST /api/logout`` and ``GET /api/me`` on ``app``, over ``accounts``.
+
+    Both web processes (the agent console and the trainer workbench) mount these, so one
+    account and one throttle serve both; their replies are JSON errors only under
+    :func:`handoff.middleware.errors_middleware`.
+    """
+    app[ACCOUNTS_KEY] = accounts
+    app.router.add_post("/api/login", login)
+    app.router.add_post("/api/logout", logout)
+    app.router.add_get("/api/me", me)

@@ -68,6 +68,8 @@ class HandoffSettings:
         service_token: shared secret of service-to-service calls
             (``HANDOFF_SERVICE_TOKEN``); internal endpoints refuse every call when empty.
         rasa_public_url: the Rasa server as a browser sees it (``RASA_PUBLIC_URL``).
+        trainer_public_url: the trainer workbench as a browser sees it (``TRAINER_URL``);
+            the demo page links to its ``/trainer`` page.
         config_path: queue rules (``HANDOFF_CONFIG``).
         canned_replies_path: editable Arabic canned replies (``HANDOFF_CANNED_REPLIES``).
         session_hours: how long a console sign-in lasts (``HANDOFF_SESSION_HOURS``).
@@ -96,6 +98,7 @@ class HandoffSettings:
     public_url: str = "http://localhost:5080"
     service_token: str = ""
     rasa_public_url: str = "http://localhost:5005"
+    trainer_public_url: str = "http://localhost:5090"
     config_path: Path = PACKAGE_DIR / "config.yml"
     canned_replies_path: Path = PACKAGE_DIR / "canned_replies.yml"
     session_hours: int = 12
@@ -121,6 +124,7 @@ class HandoffSettings:
             public_url=(env.get("HANDOFF_URL") or cls.public_url).rstrip("/"),
             service_token=env.get("HANDOFF_SERVICE_TOKEN", ""),
             rasa_public_url=(env.get("RASA_PUBLIC_URL") or cls.rasa_public_url).rstrip("/"),
+            trainer_public_url=(env.get("TRAINER_URL") or cls.trainer_public_url).rstrip("/"),
             config_path=Path(env.get("HANDOFF_CONFIG") or cls.config_path),
             canned_replies_path=Path(env.get("HANDOFF_CANNED_REPLIES") or cls.canned_replies_path),
             session_hours=env_int("HANDOFF_SESSION_HOURS", cls.session_hours),

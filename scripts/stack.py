@@ -1,4 +1,4 @@
-"""Start the whole assistant: Redis, the handoff service, the action server and Rasa.
+"""Start the whole assistant: Redis, the handoff service, the action server, Rasa and the trainer workbench.
 
 ``make run`` and ``make shell`` use this module, and so do the integration tests,
 so the services always start the same way.
@@ -89,7 +89,8 @@ class Stack:
     Attributes:
         model: a model file or folder of models for the Rasa server.
         redis_url: use this Redis; when None a local one is started in data_dir.
-        rasa_port / action_port / handoff_port: HTTP ports of the servers.
+        rasa_port / action_port / handoff_port / workbench_port: HTTP ports of the servers
+            (the workbench, ``python -m workbench``, is started by ``make run`` only).
         data_dir: where a local Redis keeps its append-only file.
         log_dir: each service's output goes to <service>.log here (None: inherit).
     """
@@ -99,6 +100,7 @@ class Stack:
     rasa_port: int = 5005
     action_port: int = 5055
     handoff_port: int = 5080
+    workbench_port: int = 5090
     data_dir: Path = ROOT / "data" / "redis"
     log_dir: Optional[Path] = None
     processes: List[subprocess.Popen] = field(default_factory=list)
@@ -144,6 +146,11 @@ class Stack:
         env["HANDOFF_PORT"] = str(self.handoff_port)
         env["HANDOFF_URL"] = f"http://localhost:{self.handoff_port}"
         env.setdefault("RASA_PUBLIC_URL", f"http://localhost:{self.rasa_port}")
+        # the trainer workbench's own process: the demo page links to it, and it reads
+        # conversations through Rasa's HTTP API (with RASA_TOKEN, above)
+        env["TRAINER_PORT"] = str(self.workbench_port)
+        env["TRAINER_URL"] = f"http://localhost:{self.workbench_port}"
+        env.setdefault("RASA_URL", f"http://127.0.0.1:{self.rasa_port}")
         # the console is served over plain http here: without local mode its Secure
         # session cookie would never come back and nobody could sign in
         env.setdefault("HANDOFF_LOCAL_MODE", "1")
@@ -218,6 +225,18 @@ class Stack:
         proc = self._spawn("handoff", [self.python, "-m", "handoff"])
         wait_http(f"http://127.0.0.1:{self.handoff_port}/health", timeout, proc)
 
+    def pick_workbench_port(self) -> None:
+        """Move the workbench to a free port when another run holds its own; before
+        the handoff service starts, so the demo page links to the right one."""
+        if not _port_free(self.workbench_port):
+            self.workbench_port = redis_server.free_port()
+
+    def start_workbench(self, timeout: float = 60) -> None:
+        """The trainer workbench (``python -m workbench``): its own process, on loopback."""
+        self.pick_workbench_port()
+        proc = self._spawn("workbench", [self.python, "-m", "workbench", "serve"])
+        wait_http(f"http://127.0.0.1:{self.workbench_port}/health", timeout, proc)
+
     def start_actions(self, timeout: float = 60) -> None:
         # loopback only, and every call but /health needs ACTION_SERVER_TOKEN (from env())
         proc = self._spawn("actions", [self.python, "-m", "scripts.action_server", "--actions", "actions", "--port", str(self.action_port)])
@@ -283,6 +302,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         shown = re.sub(r"//[^@/]*@", "//:<REDIS_PASSWORD>@", stack.redis_url or "")
         print(f"Redis            {shown}  (append-only files in {stack.data_dir})", flush=True)
         if args.mode == "run":
+            stack.pick_workbench_port()
             stack.start_handoff()
             print(f"Handoff service  http://localhost:{stack.handoff_port}/health", flush=True)
         stack.start_actions()
@@ -290,12 +310,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.mode == "shell":
             return subprocess.call([stack.python, "-m", "rasa", "shell", "--model", str(args.model), "--endpoints", "endpoints.yml"], cwd=ROOT, env=stack.env())
         stack.start_rasa()
+        stack.start_workbench()
         print(f"Rasa server      http://localhost:{stack.rasa_port}/status?token=<RASA_TOKEN from {SECRETS_FILE.name}>", flush=True)
         print(f"Chat demo        http://localhost:{stack.handoff_port}/", flush=True)
         print(f"Agent console    http://localhost:{stack.handoff_port}/console  (accounts: make agent)", flush=True)
         if stack.fake_whatsapp_url:
             print(f"Fake WhatsApp    {stack.fake_whatsapp_url}/_requests  (verification codes of the demo accounts land here)", flush=True)
-        print(f"Trainer          http://localhost:{stack.handoff_port}/trainer", flush=True)
+        print(f"Trainer          http://localhost:{stack.workbench_port}/trainer  (workbench process; accounts: make agent ... --role trainer)", flush=True)
         print("Talk to it:", flush=True)
         print(
             f"  curl -s localhost:{stack.rasa_port}/webhooks/rest/webhook "

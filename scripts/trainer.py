@@ -1,4 +1,4 @@
-"""The trainer workbench on the command line; the same as ``python -m handoff.workbench``.
+"""The trainer workbench on the command line; the same as ``python -m workbench``.
 
 Usage:
     python -m scripts.trainer inbox --flags fallback,contradicted
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from handoff.workbench.cli import main
+from workbench.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

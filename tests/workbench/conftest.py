@@ -1,4 +1,6 @@
-"""Fixtures of the workbench tests: a temporary copy of nlu_data and real Rasa trackers in Redis."""
+"""Fixtures of the workbench tests: a temporary copy of nlu_data, real Rasa trackers in
+Redis, a stand-in for the Rasa server's HTTP API that serves them (fake_rasa.py), and
+the workbench's own process (``python -m workbench``)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from handoff.workbench.settings import ROOT, WorkbenchSettings
 from scripts import redis_server
 from scripts.stack import wait_http
+from tests.workbench.fake_rasa import FakeRasa
+from workbench.settings import ROOT, WorkbenchSettings
+
+RASA_TOKEN = "test-rasa-token"
 
 
 @pytest.fixture
@@ -27,13 +32,26 @@ def nlu_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(redis_url: str, nlu_copy: Path, tmp_path: Path) -> WorkbenchSettings:
+def rasa_api(redis_url: str):
+    """The Rasa server's tracker API over the session's Redis (no model, no /status, no PUT /model)."""
+    fake = FakeRasa(redis_url, RASA_TOKEN).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def settings(redis_url: str, nlu_copy: Path, tmp_path: Path, rasa_api: FakeRasa) -> WorkbenchSettings:
     return WorkbenchSettings(
         redis_url=redis_url,
         nlu_data=nlu_copy,
         work_dir=tmp_path / "work",
         models_dir=tmp_path / "models",
-        rasa_url="http://127.0.0.1:9",  # nothing listens: no Rasa server in these tests
+        rasa_url=rasa_api.url,  # trackers only: status and model loading answer 404/405
+        rasa_token=RASA_TOKEN,
+        discovery_seconds=0,  # tests save trackers between two reads of the inbox
+        tracker_cache_seconds=0,
     )
 
 
@@ -130,14 +148,16 @@ def _add_account(redis_url: str, username: str, password: str, role: str) -> Non
 
 
 @pytest.fixture
-def service(redis_url, nlu_copy, tmp_path, artifacts_dir):
+def service(redis_url, nlu_copy, tmp_path, artifacts_dir, rasa_api):
+    """The workbench's own process (``python -m workbench``); its base URL."""
     port = redis_server.free_port()
-    env = dict(os.environ, REDIS_URL=redis_url, HANDOFF_PORT=str(port), HANDOFF_HOST="127.0.0.1",
-               TRAINER_NLU_DATA=str(nlu_copy), TRAINER_WORK_DIR=str(tmp_path / "work"), RASA_URL="http://127.0.0.1:9",
+    env = dict(os.environ, REDIS_URL=redis_url, TRAINER_PORT=str(port), TRAINER_HOST="127.0.0.1",
+               TRAINER_NLU_DATA=str(nlu_copy), TRAINER_WORK_DIR=str(tmp_path / "work"),
+               RASA_URL=rasa_api.url, RASA_TOKEN=RASA_TOKEN, TRAINER_DISCOVERY_SECONDS="0", TRAINER_TRACKER_CACHE_SECONDS="0",
                PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false",
                HANDOFF_LOCAL_MODE="1")  # plain http: the session cookie must not be Secure
     log = open(artifacts_dir / "workbench-service.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "workbench"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", 60, proc)
         yield f"http://127.0.0.1:{port}"

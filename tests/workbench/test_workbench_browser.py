@@ -1,7 +1,8 @@
 """End to end in real headless Chromium: a trainer signs in, filters the inbox and labels one message.
 
-The handoff service runs as its own process (``python -m handoff``) on the session's
-Redis, with the workbench writing into a temporary copy of ``nlu_data``.
+The workbench runs as its own process (``python -m workbench``) on the session's Redis,
+reading conversations through a stand-in for Rasa's HTTP API and writing into a
+temporary copy of ``nlu_data``.
 """
 
 from __future__ import annotations

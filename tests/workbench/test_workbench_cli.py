@@ -6,15 +6,17 @@ import json
 
 import pytest
 
-from handoff.workbench.cli import main
+from tests.workbench.conftest import RASA_TOKEN
+from workbench.cli import main
 
 
 @pytest.fixture
-def env(monkeypatch, redis_url, nlu_copy, tmp_path):
+def env(monkeypatch, redis_url, nlu_copy, tmp_path, rasa_api):
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("TRAINER_NLU_DATA", str(nlu_copy))
     monkeypatch.setenv("TRAINER_WORK_DIR", str(tmp_path / "work"))
-    monkeypatch.setenv("RASA_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("RASA_URL", rasa_api.url)
+    monkeypatch.setenv("RASA_TOKEN", RASA_TOKEN)
     return nlu_copy
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handoff.workbench.nlu_files import EntitySpan, ExampleRefused, NewExample, add_example, insert_example
-from handoff.workbench.service import Workbench, WorkbenchError
 from scripts.nlu_check import iter_examples
+from workbench.nlu_files import EntitySpan, ExampleRefused, NewExample, add_example, insert_example
+from workbench.service import Workbench, WorkbenchError
 
 TEXT = "الكهربا طافية عندنا في حي الملقا من الصبح يا جماعة"
 
@@ -78,7 +78,7 @@ def test_conflict_is_shown_and_nothing_written(nlu_copy):
 
 
 def test_heldout_sentence_is_refused(nlu_copy):
-    from handoff.workbench.settings import ROOT
+    from workbench.settings import ROOT
 
     heldout = ROOT / "tests" / "data" / "nlu_heldout.yml"
     intent, text, _ = next(e for e in iter_examples(heldout) if "[" not in e[1])
@@ -127,7 +127,7 @@ def test_annotating_from_the_inbox_is_recorded_and_undone(settings, conversation
     async def scenario():
         bench = Workbench(settings)
         try:
-            from handoff.workbench.inbox import InboxFilter
+            from workbench.inbox import InboxFilter
 
             item = next(i for i in await bench.inbox(InboxFilter(flags=("handed_off",))))
             path = settings.nlu_data / "outages.yml"

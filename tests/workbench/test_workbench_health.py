@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from handoff.workbench.health import chart_png, health_report
+from workbench.health import chart_png, health_report
 
 SMALL = '''# a comment the report must not mind
 version: "3.1"
@@ -69,7 +69,7 @@ def test_figures_of_a_known_small_data_set(tmp_path: Path):
 
 
 def test_the_shipped_data_is_healthy():
-    from handoff.workbench.settings import ROOT
+    from workbench.settings import ROOT
 
     report = health_report(ROOT / "nlu_data")
     assert report["examples"] > 1000 and not report["too_few"] and not report["conflicts"]

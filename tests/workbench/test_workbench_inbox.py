@@ -7,8 +7,8 @@ import datetime
 
 import pytest
 
-from handoff.workbench.inbox import InboxFilter, is_correction
-from handoff.workbench.service import Workbench
+from workbench.inbox import InboxFilter, is_correction
+from workbench.service import Workbench
 
 
 def inbox(settings, **query):
@@ -88,7 +88,7 @@ def test_ordinary_replies_are_not_corrections(text):
 
 def test_invisible_controls_are_removed_before_the_trainer_reads_and_masking_runs():
     from bot.untrusted import INVISIBLE
-    from handoff.workbench.inbox import items_from_dialogue
+    from workbench.inbox import items_from_dialogue
 
     # a right-to-left override reorders what is shown; a zero-width space inside the
     # phone number would hide it from masking

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.workbench.masking import find_personal_data, mask
+from workbench.masking import find_personal_data, mask
 
 CASES = [
     # (kind, text, the personal data inside it)

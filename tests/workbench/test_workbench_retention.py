@@ -5,8 +5,8 @@ import time
 
 import redis
 
-from handoff.workbench.settings import WorkbenchSettings
-from handoff.workbench.store import WorkbenchStore
+from workbench.settings import WorkbenchSettings
+from workbench.store import WorkbenchStore
 
 
 def test_old_audit_entries_are_trimmed_on_the_next_write(redis_url: str) -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from handoff.workbench.evaluation import compare, confusion
-from handoff.workbench.service import Workbench, WorkbenchError
-from handoff.workbench.settings import ROOT, WorkbenchSettings
-from handoff.workbench.training import TrainingJob
 from scripts import redis_server
 from scripts.stack import wait_http
 from tests.polling import stop_process
+from workbench.evaluation import compare, confusion
+from workbench.service import Workbench, WorkbenchError
+from workbench.settings import ROOT, WorkbenchSettings
+from workbench.training import TrainingJob
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny"
 

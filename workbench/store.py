@@ -1,9 +1,20 @@
-"""The workbench's one Redis client: Rasa's trackers (read only) and its own keys.
+"""The workbench's one Redis client: its own keys and the index of conversations.
 
 Keys (prefix ``trainer:`` by default, see PROTOCOL.md):
-    ``trainer:audit``     stream; one entry per trainer action, field ``entry`` (JSON)
-    ``trainer:undone``    hash; audit id -> id of the audit entry that undid it
-    ``trainer:reviewed``  set; inbox item ids already labelled or dismissed
+    ``trainer:audit``          stream; one entry per trainer action, field ``entry`` (JSON)
+    ``trainer:undone``         hash; audit id -> id of the audit entry that undid it
+    ``trainer:reviewed``       set; inbox item ids already labelled or dismissed
+    ``trainer:conversations``  sorted set; the conversation ids the workbench knows,
+                               scored by when it first saw them (bounded, see below)
+
+The trackers themselves are read through Rasa's HTTP API (:mod:`workbench.rasa_client`),
+never from Redis. Rasa 3.6 has ``GET /conversations/{id}/tracker`` but no way to list
+conversations, so the workbench keeps that list itself: :meth:`WorkbenchStore.discover`
+adds the ids of tracker keys it has not seen yet (a SCAN of key names only, no value
+is read), at most once per ``discovery_seconds`` and never on every request; the
+index keeps the newest ``max_conversations`` ids, and ids whose tracker expired
+(``record_exp``) leave it before anyone asks Rasa for them: Rasa would answer an
+unknown id by creating and saving an empty tracker.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import redis.asyncio as aioredis
 
@@ -24,16 +35,18 @@ class WorkbenchStore:
         tracker_prefix: key prefix of Rasa's trackers (``tracker:tracker:``).
         key_prefix: prefix of the workbench's own keys.
         audit_retention_seconds: audit entries older than this are trimmed on each write.
+        max_conversations: size of the conversation index (newest kept).
     """
 
     def __init__(
         self, url: str, tracker_prefix: str = "tracker:tracker:", key_prefix: str = "trainer:",
-        audit_retention_seconds: float = 365 * 86400,
+        audit_retention_seconds: float = 365 * 86400, max_conversations: int = 2000,
     ) -> None:
         self.redis = aioredis.Redis.from_url(url, decode_responses=True)
         self.tracker_prefix = tracker_prefix
         self.key_prefix = key_prefix
         self.audit_retention_seconds = audit_retention_seconds
+        self.max_conversations = max_conversations
 
     def _key(self, name: str) -> str:
         return self.key_prefix + name
@@ -41,22 +54,54 @@ class WorkbenchStore:
     async def close(self) -> None:
         await self.redis.close()
 
-    async def dialogues(self, limit: int = 2000) -> AsyncIterator[Tuple[str, Dict[str, Any]]]:
-        """Serialised trackers as (conversation id, dialogue dict); unreadable ones are skipped."""
-        seen = 0
-        async for key in self.redis.scan_iter(match=self.tracker_prefix + "*", count=200):
-            raw = await self.redis.get(key)
-            if raw is None:
-                continue
-            try:
-                dialogue = json.loads(raw)
-            except (TypeError, ValueError):
-                continue  # not a tracker we understand; never fail the whole inbox
-            if isinstance(dialogue, dict):
-                yield key[len(self.tracker_prefix) :], dialogue
-                seen += 1
-                if seen >= limit:
-                    return
+    async def discover(self) -> int:
+        """Add the conversations whose tracker keys the index does not hold yet.
+
+        One pass of SCAN over key *names* matching the tracker prefix (values are
+        never read here); new ids are scored with the time they were first seen, and
+        the index is trimmed to the newest ``max_conversations``.
+
+        Returns:
+            How many ids were new.
+        """
+        index = self._key("conversations")
+        now = time.time()
+        added = 0
+        batch: List[str] = []
+        async for key in self.redis.scan_iter(match=self.tracker_prefix + "*", count=500):
+            batch.append(key[len(self.tracker_prefix) :])
+            if len(batch) >= 500:
+                added += await self.redis.zadd(index, dict.fromkeys(batch, now), nx=True)
+                batch = []
+        if batch:
+            added += await self.redis.zadd(index, dict.fromkeys(batch, now), nx=True)
+        await self.redis.zremrangebyrank(index, 0, -(self.max_conversations + 1))
+        return added
+
+    async def conversation_ids(self, limit: int) -> List[str]:
+        """The newest ``limit`` conversations of the index whose tracker still exists.
+
+        Ids whose tracker key has expired are removed from the index (one pipelined
+        EXISTS per id, no value read), so the workbench never asks Rasa for them.
+        """
+        index = self._key("conversations")
+        ids = list(await self.redis.zrevrange(index, 0, max(0, limit - 1)))
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in ids:
+                pipe.exists(self.tracker_prefix + conversation_id)
+            present = await pipe.execute()
+        gone = [cid for cid, exists in zip(ids, present, strict=True) if not exists]
+        if gone:
+            await self.redis.zrem(index, *gone)
+        return [cid for cid, exists in zip(ids, present, strict=True) if exists]
+
+    async def touch(self, last_seen: Dict[str, float]) -> None:
+        """Score indexed conversations by their latest event (from Rasa), so the
+        index keeps the most recently active ones; ids not in the index stay out."""
+        if last_seen:
+            await self.redis.zadd(self._key("conversations"), last_seen, xx=True)
 
     async def ref_key(self) -> bytes:
         """The secret of opaque conversation references, made once per deployment (``trainer:ref_key``)."""

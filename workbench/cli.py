@@ -1,6 +1,7 @@
-"""The workbench on the command line: ``python -m handoff.workbench <command>`` (or ``make trainer ARGS=...``).
+"""The workbench on the command line: ``python -m workbench <command>`` (or ``make trainer ARGS=...``).
 
 Commands:
+    serve    the web process (the default without a command): /trainer on TRAINER_HOST:TRAINER_PORT
     inbox    [--flags low_confidence,fallback,handed_off,contradicted] [--dialect D] [--from DAY] [--to DAY]
     label    ITEM_ID --intent NAME [--entity PIECE=entity | START:END:entity ...] [--dialect D] [--frustration F] [--file F]
     add      --text TEXT --intent NAME --dialect D [--entity ...] [--frustration F] [--file F]
@@ -10,8 +11,8 @@ Commands:
     health   [--validate] [--chart FILE.png]
     train    [--load] [--accept-worse]
 
-Settings come from the environment (``REDIS_URL``, ``RASA_URL``, ``TRAINER_*``; see
-:mod:`handoff.workbench.settings`). ``--who`` names the trainer in the audit log
+Settings come from the environment, read once (``REDIS_URL``, ``RASA_URL``,
+``RASA_TOKEN``, ``TRAINER_*``; see :mod:`workbench.settings`). ``--who`` names the trainer in the audit log
 (default: ``$USER``).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import sys
@@ -27,11 +29,11 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 from bot import log_privacy
-from handoff.workbench import health
-from handoff.workbench.inbox import InboxFilter
-from handoff.workbench.nlu_files import EntitySpan, NewExample
-from handoff.workbench.service import Workbench, WorkbenchError
-from handoff.workbench.settings import WorkbenchSettings
+from workbench import health
+from workbench.inbox import InboxFilter
+from workbench.nlu_files import EntitySpan, NewExample
+from workbench.service import Workbench, WorkbenchError
+from workbench.settings import WorkbenchSettings
 
 _OFFSETS = re.compile(r"^(\d+):(\d+):([a-z_]+)$")
 
@@ -130,10 +132,24 @@ async def run(args: argparse.Namespace, settings: WorkbenchSettings) -> int:
         await bench.close()
 
 
+def serve(settings: WorkbenchSettings) -> int:
+    """Run the web process until stopped (SIGINT/SIGTERM)."""
+    from aiohttp import web
+
+    from workbench.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.rasa_token:
+        logging.warning("RASA_TOKEN is not set: a Rasa server started with --auth-token refuses the inbox's reads")
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m handoff.workbench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--who", default=os.environ.get("USER") or "cli", help="trainer name for the audit log")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="the web process (TRAINER_HOST, TRAINER_PORT)")
     inbox = sub.add_parser("inbox", help="messages to review")
     inbox.add_argument("--flags", default="")
     inbox.add_argument("--dialect")
@@ -168,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    log_privacy.install()
-    args = build_parser().parse_args(argv)
-    return asyncio.run(run(args, WorkbenchSettings.from_env()))
+    log_privacy.install()  # before anything logs: no phone number reaches the logs
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv or ["serve"])
+    settings = WorkbenchSettings.from_env()
+    if args.command == "serve":
+        return serve(settings)
+    return asyncio.run(run(args, settings))

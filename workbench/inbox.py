@@ -2,7 +2,7 @@
 
 Pure functions over the JSON that Rasa's RedisTrackerStore writes (a serialised
 ``Dialogue``: ``{"name": sender_id, "events": [...]}``); the Redis access lives in
-:mod:`handoff.workbench.store`.
+:mod:`workbench.store`.
 
 Trackers keep what customers typed, invisible bidi and zero-width controls
 included (older messages, other channels). The inbox strips them before masking

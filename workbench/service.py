@@ -7,16 +7,17 @@ what: file, example, before/after) and can be undone.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from bot.masking import conversation_ref, mask
-from handoff.workbench import nlu_files
-from handoff.workbench.inbox import InboxFilter, InboxItem, items_from_dialogue, select
-from handoff.workbench.rasa_client import RasaError
-from handoff.workbench.settings import WorkbenchSettings
-from handoff.workbench.store import WorkbenchStore
-from handoff.workbench.training import TrainingManager
+from workbench import nlu_files
+from workbench.inbox import InboxFilter, InboxItem, items_from_dialogue, select
+from workbench.rasa_client import RasaClient, RasaError
+from workbench.settings import WorkbenchSettings
+from workbench.store import WorkbenchStore
+from workbench.training import TrainingManager
 
 
 class WorkbenchError(ValueError):
@@ -33,21 +34,58 @@ class WorkbenchError(ValueError):
 class Workbench:
     """The trainer's operations on the inbox, the training data and the audit log.
 
+    Conversations are read through the Rasa server's HTTP API (``GET
+    /conversations/{id}/tracker``), the ids from the workbench's own index
+    (:meth:`WorkbenchStore.discover`, at most once per ``discovery_seconds``); each
+    tracker read is reused for ``tracker_cache_seconds``.
+
     Args:
-        settings: paths, Redis and thresholds.
+        settings: paths, Redis, the Rasa server and thresholds.
         store: the Redis client (created from ``settings`` when None).
+        training: the retraining jobs (created from ``settings`` when None).
+        rasa: the Rasa HTTP client (the training manager's when None).
     """
 
     def __init__(self, settings: WorkbenchSettings, store: Optional[WorkbenchStore] = None,
-                 training: Optional[TrainingManager] = None) -> None:
+                 training: Optional[TrainingManager] = None, rasa: Optional[RasaClient] = None) -> None:
         self.settings = settings
         self.store = store or WorkbenchStore(
-            settings.redis_url, settings.tracker_key_prefix, settings.key_prefix, audit_retention_seconds=settings.audit_retention_days * 86400
+            settings.redis_url, settings.tracker_key_prefix, settings.key_prefix,
+            audit_retention_seconds=settings.audit_retention_days * 86400, max_conversations=settings.max_conversations,
         )
-        self.training = training or TrainingManager(settings)
+        self.training = training or TrainingManager(settings, rasa)
+        self.rasa = rasa or self.training.rasa
+        self._discovered_at: Optional[float] = None
+        self._trackers: Dict[str, Tuple[float, Dict[str, Any]]] = {}
 
     async def close(self) -> None:
         await self.store.close()
+
+    async def dialogues(self) -> List[Tuple[str, Dict[str, Any]]]:
+        """(conversation id, tracker JSON) of the newest indexed conversations.
+
+        Raises:
+            WorkbenchError: the Rasa server is unreachable (502).
+        """
+        now = time.monotonic()
+        if self._discovered_at is None or now - self._discovered_at >= self.settings.discovery_seconds:
+            await self.store.discover()
+            self._discovered_at = now
+        ids = await self.store.conversation_ids(self.settings.max_conversations)
+        fresh = {cid: self._trackers[cid][1] for cid in ids
+                 if cid in self._trackers and now - self._trackers[cid][0] < self.settings.tracker_cache_seconds}
+        try:
+            fetched = await self.rasa.trackers([cid for cid in ids if cid not in fresh])
+        except RasaError as error:
+            raise WorkbenchError("rasa_unavailable", "تعذّر الوصول إلى خادم Rasa لقراءة المحادثات. "
+                                 f"(The Rasa server is unreachable: {error})", 502) from error
+        self._trackers = {cid: (now, fresh[cid]) for cid in fresh}  # drops what left the index
+        for cid, dialogue in fetched:
+            if dialogue is not None:
+                self._trackers[cid] = (now, dialogue)
+        await self.store.touch({cid: float(d["latest_event_time"]) for cid, d in fetched
+                                if d is not None and isinstance(d.get("latest_event_time"), (int, float))})
+        return [(cid, self._trackers[cid][1]) for cid in ids if cid in self._trackers]
 
     async def all_items(self) -> List[InboxItem]:
         items: List[InboxItem] = []
@@ -56,7 +94,7 @@ class Workbench:
         def ref(conversation_id: str) -> str:
             return conversation_ref(conversation_id, key)
 
-        async for conversation_id, dialogue in self.store.dialogues():
+        for conversation_id, dialogue in await self.dialogues():
             items.extend(items_from_dialogue(conversation_id, dialogue, self.settings.low_confidence, ref))
         return items
 

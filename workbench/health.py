@@ -14,8 +14,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from handoff.workbench.nlu_files import normalized_key, training_files
 from scripts.nlu_check import DIALECTS, iter_examples, plain_text
+from workbench.nlu_files import normalized_key, training_files
 
 DIALECT_ORDER = ("msa", "gulf", "egyptian", "levantine", "maghrebi")
 assert set(DIALECT_ORDER) == DIALECTS

@@ -1,4 +1,4 @@
-"""Web routes of the workbench (aiohttp), for signed-in trainers and supervisors.
+"""Web routes of the workbench process (aiohttp), for signed-in trainers and supervisors.
 
     GET  /trainer                         the workbench page (static HTML/JS/CSS under /trainer/static/)
     GET  /api/trainer/inbox               ?flags=low_confidence,fallback,handed_off,contradicted&dialect=&date_from=&date_to=
@@ -25,12 +25,12 @@ from aiohttp import web
 
 from handoff.auth import require_role
 from handoff.payloads import parse_json_object
-from handoff.workbench import health
-from handoff.workbench.inbox import FLAGS, InboxFilter
-from handoff.workbench.nlu_files import EntitySpan, ExampleIndex, NewExample, training_files
-from handoff.workbench.service import Workbench, WorkbenchError
-from handoff.workbench.settings import WorkbenchSettings
 from scripts.nlu_check import DIALECTS, ENTITIES, SCRIPTS
+from workbench import health
+from workbench.inbox import FLAGS, InboxFilter
+from workbench.nlu_files import EntitySpan, ExampleIndex, NewExample, training_files
+from workbench.service import Workbench, WorkbenchError
+from workbench.settings import WorkbenchSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 WORKBENCH_KEY = web.AppKey("workbench", Workbench)
@@ -68,7 +68,10 @@ async def inbox(request: web.Request) -> web.Response:
         query_filter = InboxFilter.from_query(dict(request.query))
     except ValueError as error:
         return _error(WorkbenchError("bad_filter", f"مرشّح غير صالح. (Bad filter: {error})"))
-    items = [item.as_dict() for item in await _bench(request).inbox(query_filter)]
+    try:
+        items = [item.as_dict() for item in await _bench(request).inbox(query_filter)]
+    except WorkbenchError as error:
+        return _error(error)
     if request["user"].role != "supervisor":
         # trainers work on masked text; the sender id of a WhatsApp customer is their phone number
         for item in items:
@@ -198,9 +201,9 @@ async def load(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-def setup(app: web.Application, settings: WorkbenchSettings | None = None) -> None:
-    """Add the workbench's routes and its service object to ``app``."""
-    app[WORKBENCH_KEY] = Workbench(settings or WorkbenchSettings.from_env())
+def setup(app: web.Application, settings: WorkbenchSettings) -> None:
+    """Add the workbench's routes and its service object to ``app`` (see :mod:`workbench.app`)."""
+    app[WORKBENCH_KEY] = Workbench(settings)
 
     async def close(app: web.Application) -> None:
         await app[WORKBENCH_KEY].close()

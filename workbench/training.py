@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from handoff.workbench.evaluation import compare, gold_counts
-from handoff.workbench.rasa_client import RasaClient, RasaError
-from handoff.workbench.settings import ROOT, WorkbenchSettings
+from workbench.evaluation import compare, gold_counts
+from workbench.rasa_client import RasaClient, RasaError
+from workbench.settings import ROOT, WorkbenchSettings
 
 _COMPONENT_DONE = re.compile(r"(Finished training|Restored) component '([^']+)'")
 _EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
@@ -40,7 +40,7 @@ class TrainingJob:
         state: training, evaluating, ready (waiting for the trainer), failed or loaded.
         progress: 0..1; stage: what it is doing, in words.
         model: the candidate model file once trained.
-        comparison: :func:`handoff.workbench.evaluation.compare` once evaluated.
+        comparison: :func:`workbench.evaluation.compare` once evaluated.
         log_tail: the last lines of the subprocesses' output.
     """
 
