@@ -301,6 +301,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         stack.start_redis()
         shown = re.sub(r"//[^@/]*@", "//:<REDIS_PASSWORD>@", stack.redis_url or "")
         print(f"Redis            {shown}  (append-only files in {stack.data_dir})", flush=True)
+        # before the other services: their environment points WhatsApp at it
+        stack.start_fake_whatsapp()
         if args.mode == "run":
             stack.pick_workbench_port()
             stack.start_handoff()
