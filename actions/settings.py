@@ -31,15 +31,17 @@ see in one place everything it may configure:
   authentication template, ``name:language``) and ``VERIFY_COUNTRY_CODE`` (``966``:
   how a national number such as ``05…`` is written internationally).
 
-Values are read on every call (they are cheap to read), which lets tests set
-them with ``monkeypatch.setenv``; the expensive things built from them (the
-knowledge base, Redis clients) are cached by their owners.
+The environment is read once per process (:func:`get_settings`, the action
+server's one settings object); :func:`read_settings` reads it afresh, which the
+tests use so that ``monkeypatch.setenv`` takes effect. The expensive things built
+from the settings (the knowledge base, Redis clients) are cached by their owners.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -113,7 +115,13 @@ class VerificationSettings:
         )
 
 
+@lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The action server's settings: read from the environment on first use, then kept."""
+    return read_settings()
+
+
+def read_settings() -> Settings:
     """The settings from the current environment, with defaults filled in."""
     knowledge = os.environ.get("KNOWLEDGE_DIR")
     return Settings(

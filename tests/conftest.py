@@ -58,3 +58,12 @@ def redis_url(redis_server_process: RedisServer) -> Iterator[str]:
     client.flushall()
     yield redis_server_process.url
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def settings_from_the_current_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The action server reads its environment once per process (``get_settings``);
+    tests change the environment per test (``monkeypatch.setenv``), so they read it afresh."""
+    from actions import settings
+
+    monkeypatch.setattr(settings, "get_settings", settings.read_settings)

@@ -200,3 +200,17 @@ def test_action_server_registers_exactly_the_domain_actions(domain) -> None:
     registered = {name for name in executor.actions if name.startswith(("action_", "validate_"))}
     assert registered == set(domain["actions"])
 
+
+
+def test_the_action_server_reads_its_environment_once(monkeypatch) -> None:
+    import importlib
+
+    fresh = importlib.reload(settings)  # the real get_settings, not the tests' stand-in
+    try:
+        monkeypatch.setenv("TIMEZONE", "Asia/Dubai")
+        first = fresh.get_settings()
+        monkeypatch.setenv("TIMEZONE", "UTC")
+        assert fresh.get_settings() is first and first.timezone == "Asia/Dubai"
+    finally:
+        fresh.get_settings.cache_clear()
+        monkeypatch.setattr(fresh, "get_settings", fresh.read_settings)
