@@ -28,7 +28,15 @@ from actions.billing import clean_account_number, get_billing_client
 from actions.dates import parse_date
 from actions.knowledge_base import get_knowledge_base, match_key, strip_district_word
 from actions.tickets import Ticket, canonical_ticket_id, get_ticket_store
-from actions.verification import UNAVAILABLE, VERIFICATION_SLOT, VERIFIED, get_verifier, shared_without_verification
+from actions.verification import (
+    RESEND,
+    UNAVAILABLE,
+    VERIFICATION_SLOT,
+    VERIFIED,
+    asks_for_a_new_code,
+    get_verifier,
+    shared_without_verification,
+)
 from bot.nlu.arabic_text import fold_digits
 
 # Longest district name we accept as typed; longer free text is a sentence,
@@ -97,7 +105,7 @@ def _typing_the_code(tracker: Tracker) -> bool:
 
 
 async def _start_verification(
-    dispatcher: CollectingDispatcher, tracker: Tracker, account: str, phone: Optional[str]
+    dispatcher: CollectingDispatcher, tracker: Tracker, account: str, phone: Optional[str], fresh: bool = False
 ) -> Dict[str, Any]:
     """The verification slot once an account is named: verified, waiting for a code, or why not.
 
@@ -111,7 +119,7 @@ async def _start_verification(
             tracker.sender_id, tracker.get_latest_input_channel(), account, phone
         ):
             return {VERIFICATION_SLOT: VERIFIED}
-        if await verifier.has_active_code(tracker.sender_id, account):
+        if not fresh and await verifier.has_active_code(tracker.sender_id, account):
             return {VERIFICATION_SLOT: None}  # the same account again: the code sent is still good
         started = await verifier.send_code(tracker.sender_id, account, phone)
     except redis.RedisError:
@@ -148,6 +156,9 @@ async def _checked_code(
     if account is None:
         return {VERIFICATION_SLOT: None}
     kb = get_knowledge_base()
+    if value == RESEND:
+        # a fresh code (the limits per account still apply); the old one stops working
+        return await _start_verification(dispatcher, tracker, account, phone, fresh=True)
     try:
         checked = await get_verifier().check_code(tracker.sender_id, account, value)
     except redis.RedisError:
@@ -167,6 +178,8 @@ async def _checked_code(
 
 def _extract_code(tracker: Tracker) -> Dict[str, Any]:
     text = _answer_to(tracker, VERIFICATION_SLOT)
+    if text and asks_for_a_new_code(text):
+        return {VERIFICATION_SLOT: RESEND}
     return {VERIFICATION_SLOT: text} if text and _has_digits(text) else {}
 
 

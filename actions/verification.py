@@ -35,7 +35,7 @@ from actions.tickets import Ticket
 from bot import rate_limit
 from bot.channels.outbox import enqueue_job
 from bot.channels.whatsapp_payloads import template_message
-from bot.nlu.arabic_text import fold_digits
+from bot.nlu.arabic_text import fold_digits, normalize
 from bot.untrusted import strip_invisible
 
 NAMESPACE = "verify"
@@ -46,6 +46,7 @@ NAMESPACE = "verify"
 VERIFICATION_SLOT = "verification_code"
 VERIFIED = "verified"
 UNAVAILABLE = "unavailable"
+RESEND = "resend"  # the customer asks for a new code (never stays in the slot)
 HOUR = 3600
 CODE_DIGITS = 6
 # Channels whose sender id is a phone number the provider has verified.
@@ -72,6 +73,23 @@ def international_digits(value: object, country_code: str = "966") -> Optional[s
     return digits if 8 <= len(digits) <= 15 else None
 
 
+# "The code did not come" / "send it again", matched on the normalised text (every
+# dialect, Arabizi, English): the customer gets a new code instead of a repeated question.
+_NOT_RECEIVED = (
+    "ما وصل", "ماوصل", "ما وصلني", "ما وصلنيش", "موصلش", "ما جاني", "ماجاني", "ما جاش", "ما جا", "مجاش",
+    "لم يصل", "لم يصلني", "ما اجاني", "مش واصل", "ما وصلتني", "ما وصلت",
+    "ارسل مره ثانيه", "ارسل مره اخري", "ارسله مره", "ارسلوه", "ابعت", "ابعث", "ابعتو", "ابعثو", "عاود ارسل",
+    "رمز جديد", "كود جديد", "اعد الارسال", "اعاده ارسال", "resend", "send again", "new code", "didnt get", "didn't get",
+    "not received", "no code", "ma wesel", "ma wasal", "ma wsl", "mawsl", "ma ja", "ab3at", "eb3at",
+)
+
+
+def asks_for_a_new_code(text: object) -> bool:
+    """Whether the customer says the code did not arrive or asks for another one."""
+    normal = normalize(strip_invisible(str(text or ""))).text
+    return not code_in(text) and any(phrase in normal for phrase in _NOT_RECEIVED_NORMAL)
+
+
 def code_in(text: object) -> Optional[str]:
     """The one-time code in what the customer typed (any digit script), or None."""
     found = _CODE_IN_TEXT.findall(fold_digits(strip_invisible(str(text or ""))).replace(" ", ""))
@@ -87,6 +105,9 @@ def shared_without_verification(ticket: Ticket, conversation_id: str) -> bool:
     if ticket.conversation_id:
         return ticket.conversation_id == conversation_id
     return not ticket.account
+
+
+_NOT_RECEIVED_NORMAL = tuple(normalize(phrase).text for phrase in _NOT_RECEIVED)
 
 
 def phone_hint(phone: str) -> str:

@@ -250,3 +250,27 @@ def test_a_code_is_read_in_any_digit_script_and_wording(code, script, before, af
 
 def test_two_numbers_are_not_a_code() -> None:
     assert code_in("123456 أو 654321") is None
+
+
+@pytest.mark.parametrize("said", ["ما وصلني الرمز", "الكود ما جاني", "مجاش الكود", "ابعتولي كود جديد", "ma wesel el code", "I didn't get the code"])
+def test_the_code_did_not_arrive_sends_a_new_one(said, conversation, sent_codes) -> None:
+    chat = conversation("web-resend")
+    chat.validate(ValidateBillForm(), chat.say("4471203", "account_number", account_number="4471203"))
+    texts, slots = chat.validate(ValidateBillForm(), chat.say(said, "verification_code"))
+    assert slots["verification_code"] is None and _said("verification_sent", texts, hint="••01")
+    first, second = sent_codes(PHONE_4471203)
+    if first != second:  # the old code stopped working
+        _, slots = chat.validate(ValidateBillForm(), chat.say(first, "verification_code"))
+        assert slots["verification_code"] is None
+    _, slots = chat.validate(ValidateBillForm(), chat.say(second, "verification_code"))
+    assert slots["verification_code"] == "verified"
+
+
+def test_asking_again_and_again_runs_into_the_code_limit(conversation, sent_codes) -> None:
+    chat = conversation("web-resend-flood")
+    chat.validate(ValidateBillForm(), chat.say("4471203", "account_number", account_number="4471203"))
+    for _ in range(2):
+        chat.validate(ValidateBillForm(), chat.say("ما وصل", "verification_code"))
+    texts, slots = chat.validate(ValidateBillForm(), chat.say("ما وصل", "verification_code"))
+    assert slots["verification_code"] == "unavailable" and _said("verification_too_many_codes", texts)
+    assert len(sent_codes(PHONE_4471203)) == 3
