@@ -1,0 +1,60 @@
+"""The intent classifier's model options train, predict and survive a model file."""
+
+import numpy as np
+import pytest
+
+from bot.nlu.intent_classifier import _TRUSTED_PREFIXES, CharNgramIntentClassifier, fit_model, model_inputs
+
+TEXTS = [
+    "الكهرباء مقطوعة في حي النرجس", "ما في كهربا من الصبح", "النت فاصل عندنا", "الموية مقطوعة من امس",
+    "كم فاتورتي هذا الشهر", "بدي اعرف قيمة الفاتورة", "عايز اعرف الفاتورة كام", "ابغى اعرف كم علي فلوس",
+    "السلام عليكم", "مرحبا", "هلا والله", "صباح الخير",
+]
+LABELS = ["report_outage"] * 4 + ["bill_inquiry"] * 4 + ["greet"] * 4
+
+
+def config(**options):
+    return {**CharNgramIntentClassifier.get_default_config(), **options}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"msa_view": True}, {"dialect_augmentation": 2}, {"classifier": "linear_svm"}, {"classifier": "linear_svm", "msa_view": True, "dialect_augmentation": 2}],
+)
+def test_every_option_learns_the_training_data_and_gives_probabilities(options):
+    cfg = config(**options)
+    model = fit_model(TEXTS, LABELS, cfg)
+    probabilities = model.predict_proba(model_inputs(TEXTS, None, cfg))
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    assert list(model.classes_[probabilities.argmax(axis=1)]) == LABELS
+
+
+def test_msa_view_reads_an_unseen_dialect_word_through_its_msa_form():
+    cfg = config(msa_view=True)
+    model = fit_model(TEXTS, LABELS, cfg)
+    # "قديش" (Levantine "how much") is in no training example; the MSA view reads it as كم
+    assert model.predict(model_inputs(["قديش فاتورتي"], None, cfg))[0] == "bill_inquiry"
+
+
+def test_svm_confidences_are_a_softmax_of_its_decision_values():
+    model = fit_model(TEXTS, LABELS, config(classifier="linear_svm"))
+    classifier = model.steps[-1][1]
+    features = model.steps[0][1].transform(model_inputs(TEXTS, None, config()))
+    scores = features @ np.asarray(classifier.coef_).T + classifier.intercept_
+    expected = np.exp(scores - scores.max(axis=1, keepdims=True))
+    assert np.allclose(model.predict_proba(model_inputs(TEXTS, None, config())), expected / expected.sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("options", [{"msa_view": True, "classifier": "linear_svm"}])
+def test_model_file_holds_only_trusted_types(tmp_path, options):
+    import skops.io as sio
+
+    cfg = config(**options)
+    model = fit_model(TEXTS, LABELS, cfg)
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert all(t.startswith(_TRUSTED_PREFIXES) for t in untrusted)
+    loaded = sio.load(path, trusted=untrusted)
+    inputs = model_inputs(TEXTS, None, cfg)
+    assert np.allclose(loaded.predict_proba(inputs), model.predict_proba(inputs))
