@@ -39,16 +39,18 @@ SCRIPT_FOLDS = ("arabizi", "mixed")
 # Variant name → the classifier options changed from config.yml's (None: the baseline).
 VARIANTS: Dict[str, Optional[Dict[str, Any]]] = {
     "baseline": None,
+    # config.yml as it was before issue 16: logistic regression, raw view only
+    "logreg": {"classifier": "logistic_regression", "msa_view": False, "dialect_augmentation": 0, "char_ngram_range": [2, 5]},
+    "logreg+msa_view": {"classifier": "logistic_regression", "msa_view": True, "dialect_augmentation": 0, "char_ngram_range": [2, 5]},
+    "svm": {"classifier": "linear_svm", "msa_view": False, "dialect_augmentation": 0, "char_ngram_range": [2, 5]},
+    "svm+msa_view": {"classifier": "linear_svm", "msa_view": True, "dialect_augmentation": 0, "char_ngram_range": [2, 5]},
+    "svm+augment": {"classifier": "linear_svm", "msa_view": False, "dialect_augmentation": 3, "char_ngram_range": [2, 5]},
+    "svm+msa_view+augment": {"classifier": "linear_svm", "msa_view": True, "dialect_augmentation": 3, "char_ngram_range": [2, 5]},
+    # what config.yml ships since E15
+    "svm+msa_view+augment+char1-4": {"classifier": "linear_svm", "msa_view": True, "dialect_augmentation": 3, "char_ngram_range": [1, 4]},
+    # whatever config.yml ships now
     "shipped": {},
-    "msa_view": {"msa_view": True},
-    "augment": {"dialect_augmentation": 3},
-    "msa_view+augment": {"msa_view": True, "dialect_augmentation": 3},
-    "svm": {"classifier": "linear_svm"},
-    "svm+msa_view": {"classifier": "linear_svm", "msa_view": True},
-    "svm+augment": {"classifier": "linear_svm", "dialect_augmentation": 3},
-    "svm+msa_view+augment": {"classifier": "linear_svm", "msa_view": True, "dialect_augmentation": 3},
 }
-
 Predictor = Callable[[Sequence[str]], List[str]]
 
 
@@ -178,6 +180,54 @@ def score_file(train: Sequence[Example], test: Sequence[Example], variants: Sequ
     return out
 
 
+def out_of_fold_confidences(examples: Sequence[Example], options: Dict[str, Any], base: Dict[str, Any], folds: int = 5) -> Tuple[List[float], List[bool]]:
+    """Top confidence and correctness of every example, predicted by a model that did not train on it."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from bot.nlu.intent_classifier import fit_model, model_inputs
+
+    config = {**base, **options}
+    labels = [e.intent for e in examples]
+    confidence, correct = [0.0] * len(examples), [False] * len(examples)
+    for train_index, test_index in StratifiedKFold(folds, shuffle=True, random_state=13).split(labels, labels):
+        model = fit_model([examples[i].text for i in train_index], [labels[i] for i in train_index], config)
+        probabilities = model.predict_proba(model_inputs([examples[i].text for i in test_index], None, config))
+        for row, i in enumerate(test_index):
+            confidence[i] = float(probabilities[row].max())
+            correct[i] = model.classes_[probabilities[row].argmax()] == labels[i]
+    return confidence, correct
+
+
+def matching_threshold(reference: Tuple[List[float], List[bool]], candidate: Tuple[List[float], List[bool]], reference_threshold: float) -> Dict[str, Any]:
+    """The candidate's fallback threshold that sends as many messages to fallback as the reference's.
+
+    FallbackClassifier thresholds only mean something for one model's
+    confidences; a model with sharper ones needs a higher threshold to catch the
+    same share of doubtful messages.
+    """
+    import numpy as np
+
+    def accepted_accuracy(scores: Tuple[List[float], List[bool]], cut: float) -> float:
+        kept = [c for p, c in zip(*scores, strict=True) if p >= cut]
+        return round(sum(kept) / max(len(kept), 1), 4)
+
+    rate = float(np.mean(np.asarray(reference[0]) < reference_threshold))
+    threshold = float(np.quantile(candidate[0], rate)) if rate > 0 else 0.0
+
+    # the lowest threshold at which the candidate's accepted messages are as accurate as the reference's
+    target = accepted_accuracy(reference, reference_threshold)
+    same_accuracy = next((cut for cut in np.round(np.arange(0.0, 1.0, 0.01), 2) if accepted_accuracy(candidate, cut) >= target), 1.0)
+    return {
+        "same_accuracy_threshold": float(same_accuracy),
+        "same_accuracy_fallback_rate": round(float(np.mean(np.asarray(candidate[0]) < same_accuracy)), 4),
+        "fallback_rate": round(rate, 4),
+        "reference_threshold": reference_threshold,
+        "threshold": round(threshold, 3),
+        "reference_accuracy_accepted": accepted_accuracy(reference, reference_threshold),
+        "candidate_accuracy_accepted": accepted_accuracy(candidate, threshold),
+    }
+
+
 def arbanking_examples(folder: Path) -> Tuple[List[Example], Dict[str, List[Example]]]:
     """ArBanking77's train.csv and test_*.csv as examples (dialect = file name)."""
     from bench import arbanking
@@ -207,6 +257,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--data", type=Path, default=NLU_DATA, help="training data folder (default nlu_data/)")
     parser.add_argument("--unseen", type=Path, help="a Rasa NLU YAML file to score per dialect, models trained on all of --data")
     parser.add_argument("--arbanking", action="store_true", help="also score ArBanking77's test files (slow: minutes per variant)")
+    parser.add_argument("--calibrate", help="variant whose fallback threshold to match to config.yml's logistic regression at --reference-threshold")
+    parser.add_argument("--reference-threshold", type=float, default=0.3)
     parser.add_argument("--skip-folds", action="store_true", help="only --unseen / --arbanking")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
@@ -220,6 +272,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.skip_folds:
         results["leave_one_out"] = leave_one_out(examples, variants, base)
         print(markdown(results["leave_one_out"], variants), flush=True)
+    if args.calibrate:
+        reference = out_of_fold_confidences(examples, VARIANTS["logreg"] or {}, base)
+        candidate = out_of_fold_confidences(examples, VARIANTS[args.calibrate] or {}, base)
+        results["calibration"] = {"variant": args.calibrate, **matching_threshold(reference, candidate, args.reference_threshold)}
+        print(f"calibration: {results['calibration']}", flush=True)
     if args.unseen:
         results["unseen"] = {"file": str(args.unseen), **score_file(examples, load(args.unseen), variants, base)}
     if args.arbanking:

@@ -61,7 +61,7 @@ STEPS = ("arbanking", "heldout", "dialects", "latency", "e2e", "handoff")
 RELAY_MODULE = ROOT / "bench" / "relay.py"
 RELAY_MODULE_NAME = "bench.relay"
 # What a full run's dialects step compares (bench/EXPERIMENTS.md E15).
-DIALECT_VARIANTS = ("baseline", "shipped", "msa_view", "augment", "msa_view+augment")
+DIALECT_VARIANTS = ("baseline", "logreg", "svm", "svm+msa_view", "svm+msa_view+augment", "shipped")
 
 
 @dataclass

@@ -38,6 +38,7 @@ SERVICE_MSA = {"electricity": "كهرباء", "water": "ماء", "internet": "ا
 # are not about what the customer asks for.
 CUE_MSA = {"outage": "مقطوع", "absence": "لا يوجد", "restored": "عاد"}
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
+_ARTICLES = ("ال", "لل", "el", "l")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
 
 # Arabic letters to Arabizi, the way Arabizi writers spell them (digits for the
@@ -62,12 +63,14 @@ class Lexicon:
         alternatives: MSA form → every phrase that reads as it (the MSA form included),
             the pool the augmentation draws substitutes from.
         longest: the most words in one phrase.
+        definite_only: words that count only with the article (``الما`` is water, ``ما`` is "what").
     """
 
     prefixes: Tuple[str, ...]
     to_msa: Dict[Tuple[str, ...], str]
     alternatives: Dict[str, Tuple[Tuple[str, ...], ...]]
     longest: int
+    definite_only: FrozenSet[str] = frozenset()
 
 
 def _phrase(word: str) -> Tuple[str, ...]:
@@ -87,8 +90,10 @@ def load_lexicon(path: Path = DIALECT_LEXICON_PATH) -> Lexicon:
     services = yaml.safe_load(service_types.LEXICON_PATH.read_text(encoding="utf-8"))["services"]
     for service, words in services.items():
         # "ما", "مي", "نور", "may" … are services only next to a cue; alone they are
-        # function words, and mapping them to a service would invent one.
-        sources.append((SERVICE_MSA[service], [w for w in words if str(w) not in service_types.AMBIGUOUS_WORDS]))
+        # function words, and mapping them to a service would invent one. "ما"
+        # with the article ("الما") is water: kept, matched only after an article.
+        keep = [w for w in words if str(w) not in service_types.AMBIGUOUS_WORDS or str(w) in service_types.DEFINITE_ONLY_WORDS]
+        sources.append((SERVICE_MSA[service], keep))
     cue_lists = cues.load_cues().lists
     for kind, msa in CUE_MSA.items():
         sources.append((msa, [" ".join(p) for p in sorted(cue_lists.get(kind, ()))]))
@@ -106,7 +111,8 @@ def load_lexicon(path: Path = DIALECT_LEXICON_PATH) -> Lexicon:
                 pool.append(phrase)
     prefixes = tuple(sorted((normalize(p).text for p in data.get("prefixes", [])), key=len, reverse=True))
     longest = max(len(p) for p in to_msa)
-    return Lexicon(prefixes, to_msa, {k: tuple(v) for k, v in alternatives.items()}, longest)
+    definite_only = frozenset(normalize(w).text for w in service_types.DEFINITE_ONLY_WORDS)
+    return Lexicon(prefixes, to_msa, {k: tuple(v) for k, v in alternatives.items()}, longest, definite_only)
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,9 @@ class LexiconMatch:
 def _forms(word: str, prefixes: Sequence[str]) -> List[Tuple[str, str]]:
     """(prefix, rest) readings of a word: as it is, then less one known prefix."""
     out = [("", word)]
-    out += [(p, word[len(p):]) for p in prefixes if word.startswith(p) and len(word) - len(p) >= 2]
+    # After a one-letter clitic the rest must keep three letters: "باي" (bye) is
+    # not ب + "اي" (yes), while "النت" is ال + "نت".
+    out += [(p, word[len(p):]) for p in prefixes if word.startswith(p) and len(word) - len(p) >= (3 if len(p) == 1 else 2)]
     return out
 
 
@@ -147,9 +155,12 @@ def find(tokens: Sequence[RawToken], lexicon: Optional[Lexicon] = None) -> List[
         for size in range(min(lexicon.longest, len(norms) - i), 0, -1):
             rest = tuple(norms[i + 1 : i + size])
             readings = _forms(norms[i], lexicon.prefixes)
-            if size == 1 and tokens[i].arabizi:
-                readings.append(("", tokens[i].arabizi))
+            transliteration = tokens[i].arabizi
+            if size == 1 and transliteration:
+                readings.append(("", transliteration))
             for prefix, first in readings:
+                if first in lexicon.definite_only and not prefix.endswith(_ARTICLES):
+                    continue
                 msa = lexicon.to_msa.get((first, *rest))
                 if msa:
                     hit = LexiconMatch(i, i + size, prefix, msa)

@@ -137,7 +137,7 @@ def augmented(texts: Sequence[str], labels: Sequence[str], infos: Sequence[Optio
     return out_texts, out_labels, out_infos
 
 
-def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int = 3, seed: int = 13) -> Any:
+def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int = 3, seed: int = 13, fit_intercept: bool = False) -> Any:
     """A LinearSVC whose confidences are ``softmax(t × decision values)``, as a fitted LogisticRegression.
 
     The SVM is the better ranker on this kind of data (bench/EXPERIMENTS.md E11)
@@ -159,7 +159,10 @@ def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int 
     column = {label: i for i, label in enumerate(classes)}
 
     def svc() -> Any:
-        return LinearSVC(C=C, class_weight="balanced")
+        # No intercept: a message with no known n-gram ("😀", a new alphabet) then
+        # scores 0 for every intent, i.e. uniform confidences and a fallback,
+        # instead of the most frequent intent's intercept times the temperature.
+        return LinearSVC(C=C, class_weight="balanced", fit_intercept=fit_intercept)
 
     decisions = np.zeros((len(y), len(classes)))
     scored = np.zeros(len(y), dtype=bool)
@@ -185,7 +188,8 @@ def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int 
     final = svc().fit(features, y)
     model = LogisticRegression(multi_class="multinomial")
     model.classes_ = final.classes_
-    coef, intercept = final.coef_, final.intercept_
+    coef = final.coef_
+    intercept = np.broadcast_to(np.asarray(final.intercept_, dtype=float), (coef.shape[0],)).copy()
     if len(classes) == 2:  # one score, positive for classes_[1]: softmax over (-s, s)
         coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
     model.coef_ = coef * temperature
@@ -238,18 +242,21 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
+        # Defaults chosen by leaving one dialect of nlu_data/ out (bench/EXPERIMENTS.md
+        # E15); char_ngram_range, word_ngram_range and C keep their meaning.
         return {
             "char_ngram_range": [2, 5],
             "word_ngram_range": [1, 2],
-            # regularisation of the logistic regression
+            # regularisation of the logistic regression (classifier: logistic_regression)
             "C": 20.0,
-            # "logistic_regression" or "linear_svm" (temperature-scaled confidences)
-            "classifier": "logistic_regression",
+            # "linear_svm" (temperature-scaled confidences) or "logistic_regression"
+            "classifier": "linear_svm",
+            # regularisation of the SVM (classifier: linear_svm)
             "svm_C": 1.0,
             # a second view of each message with dialect words read as MSA
-            "msa_view": False,
+            "msa_view": True,
             # dialect / Arabizi rewrites learnt per training example (0: none)
-            "dialect_augmentation": 0,
+            "dialect_augmentation": 3,
         }
 
     @staticmethod

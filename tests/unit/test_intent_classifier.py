@@ -19,7 +19,13 @@ def config(**options):
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"msa_view": True}, {"dialect_augmentation": 2}, {"classifier": "linear_svm"}, {"classifier": "linear_svm", "msa_view": True, "dialect_augmentation": 2}],
+    [
+        {"classifier": "logistic_regression", "msa_view": False, "dialect_augmentation": 0},  # config.yml before issue 16
+        {"classifier": "logistic_regression", "msa_view": True, "dialect_augmentation": 0},
+        {"classifier": "linear_svm", "msa_view": False, "dialect_augmentation": 0},
+        {"classifier": "linear_svm", "msa_view": False, "dialect_augmentation": 2},
+        {},  # the defaults: SVM, MSA view, augmentation
+    ],
 )
 def test_every_option_learns_the_training_data_and_gives_probabilities(options):
     cfg = config(**options)
@@ -30,19 +36,26 @@ def test_every_option_learns_the_training_data_and_gives_probabilities(options):
 
 
 def test_msa_view_reads_an_unseen_dialect_word_through_its_msa_form():
-    cfg = config(msa_view=True)
+    cfg = config(msa_view=True, dialect_augmentation=0)
     model = fit_model(TEXTS, LABELS, cfg)
     # "قديش" (Levantine "how much") is in no training example; the MSA view reads it as كم
     assert model.predict(model_inputs(["قديش فاتورتي"], None, cfg))[0] == "bill_inquiry"
 
 
 def test_svm_confidences_are_a_softmax_of_its_decision_values():
-    model = fit_model(TEXTS, LABELS, config(classifier="linear_svm"))
+    cfg = config(classifier="linear_svm")
+    model = fit_model(TEXTS, LABELS, cfg)
     classifier = model.steps[-1][1]
-    features = model.steps[0][1].transform(model_inputs(TEXTS, None, config()))
+    features = model.steps[0][1].transform(model_inputs(TEXTS, None, cfg))
     scores = features @ np.asarray(classifier.coef_).T + classifier.intercept_
     expected = np.exp(scores - scores.max(axis=1, keepdims=True))
-    assert np.allclose(model.predict_proba(model_inputs(TEXTS, None, config())), expected / expected.sum(axis=1, keepdims=True))
+    assert np.allclose(model.predict_proba(model_inputs(TEXTS, None, cfg)), expected / expected.sum(axis=1, keepdims=True))
+
+
+def test_without_the_msa_view_the_model_reads_plain_strings():
+    # what a config.yml that sets only char_ngram_range, word_ngram_range and C got before
+    cfg = config(classifier="logistic_regression", msa_view=False, dialect_augmentation=0)
+    assert model_inputs(["النت فاصل"], None, cfg) == ["النت فاصل"]
 
 
 @pytest.mark.parametrize("options", [{"msa_view": True, "classifier": "linear_svm"}])
