@@ -71,3 +71,23 @@ def test_model_file_holds_only_trusted_types(tmp_path, options):
     loaded = sio.load(path, trusted=untrusted)
     inputs = model_inputs(TEXTS, None, cfg)
     assert np.allclose(loaded.predict_proba(inputs), model.predict_proba(inputs))
+
+
+def test_component_trains_persists_loads_and_ranks_with_the_default_config(tmp_path):
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("intent_classifier")
+    context = ExecutionContext(GraphSchema({}), "test")
+    defaults = CharNgramIntentClassifier.get_default_config()
+    trainer = CharNgramIntentClassifier.create(defaults, storage, resource, context)
+    trainer.train(TrainingData([Message(data={"text": t, "intent": i}) for t, i in zip(TEXTS, LABELS, strict=True)]))
+    loaded = CharNgramIntentClassifier.load(defaults, storage, resource, context)
+    message = Message(data={"text": "ليش الكهرباء مفصولة"})
+    loaded.process([message])
+    assert message.get("intent")["name"] == "report_outage"
+    assert len(message.get("intent_ranking")) == 3
