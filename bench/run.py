@@ -10,15 +10,18 @@ plots, the configs trained and the logs. Steps (all by default, ``--steps`` pick
    pipeline against Rasa's default, both trained on ``train.csv``.
 2. ``heldout``: ``tests/data/nlu_heldout.yml`` per intent, dialect and script,
    both pipelines trained on ``nlu_data/``.
-3. ``latency``: parse latency p50/p95/p99 and memory of all NLU models, loaded
+3. ``dialects``: leave-one-dialect-out (and leave-one-script-out) macro-F1 on
+   ``nlu_data/``: our classifier's variants next to a TF-IDF + LinearSVC
+   baseline, from ``python -m bench.dialects`` run as a child process.
+4. ``latency``: parse latency p50/p95/p99 and memory of all NLU models, loaded
    in one process (headline: ours ÷ default p95, models trained on ``nlu_data/``).
-4. ``e2e``: messages per second and reply latency through the web chat (WebSocket)
+5. ``e2e``: messages per second and reply latency through the web chat (WebSocket)
    and the REST webhook with
    1, 10 and 50 concurrent conversations, Redis and the action server included.
-5. ``handoff``: relay latency customer → console → customer, from the handoff
+6. ``handoff``: relay latency customer → console → customer, from the handoff
    service's own benchmark ``python -m bench.relay`` run as a child process
    (recorded as not measured while that module does not exist).
-6. training time of every model trained above.
+7. training time of every model trained above.
 
 A full run takes about 39 minutes on 2 CPU cores (bench/EXPERIMENTS.md E12); ``--quick`` (stratified
 subsample, 2 DIET epochs, fewer requests) about 5.
@@ -52,11 +55,13 @@ from bench.stats import ratio
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
 NLU_DATA = ROOT / "nlu_data"
-STEPS = ("arbanking", "heldout", "latency", "e2e", "handoff")
+STEPS = ("arbanking", "heldout", "dialects", "latency", "e2e", "handoff")
 # Written by the handoff service's engineer: `python -m bench.relay --out DIR`
 # prints the relay figures and writes them as JSON files into DIR.
 RELAY_MODULE = ROOT / "bench" / "relay.py"
 RELAY_MODULE_NAME = "bench.relay"
+# What a full run's dialects step compares (bench/EXPERIMENTS.md E15).
+DIALECT_VARIANTS = ("baseline", "logreg", "svm", "svm+msa_view", "svm+msa_view+augment", "shipped")
 
 
 @dataclass
@@ -373,6 +378,17 @@ class Bench:
             return {"status": "failed", "reason": "no model trained on nlu_data/"}
         return {"status": "ok", "data": str(HELDOUT.relative_to(ROOT)), "models": models}
 
+    def dialects_step(self) -> Dict[str, Any]:
+        """Leave-one-dialect-out transfer of the intent classifier (``bench.dialects``).
+
+        Quick runs compare the baseline with the shipped settings only.
+        """
+        variants = "baseline,shipped" if self.args.quick else ",".join(DIALECT_VARIANTS)
+        section = self._child("dialects", "bench.dialects", ["--variants", variants])
+        for variant, mean in section["leave_one_out"]["mean_dialect"].items():
+            self.progress(f"  {variant}: mean leave-one-dialect-out macro-F1 {mean:.4f}")
+        return {"status": "ok", **section}
+
     def latency_messages(self) -> List[str]:
         """The latency set (held-out messages cycled, ArBanking77 test messages), written once."""
         if self._latency_messages is not None:
@@ -557,7 +573,7 @@ class Bench:
             self.prepare_arbanking()
             if "latency" in self.args.steps:
                 self.latency_messages()  # scoring processes warm up on it when they measure memory
-            bodies = {"arbanking": self.arbanking_step, "heldout": self.heldout_step, "latency": self.latency_step, "e2e": self.e2e_step, "handoff": self.handoff_step}
+            bodies = {"arbanking": self.arbanking_step, "heldout": self.heldout_step, "dialects": self.dialects_step, "latency": self.latency_step, "e2e": self.e2e_step, "handoff": self.handoff_step}
             done = set()
             if self.settings.parallel_training:
                 self.pretrain_in_parallel()

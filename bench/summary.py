@@ -168,6 +168,26 @@ def _heldout(results: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def _dialects(results: Dict[str, Any]) -> List[str]:
+    section = results.get("dialects") or {}
+    lines = ["## Dialect transfer (leave one dialect of `nlu_data/` out)", ""]
+    status = _section_status(section)
+    if status:
+        return lines + [f"_Skipped — {status}_", ""]
+    result = section.get("leave_one_out") or {}
+    variants = list(section.get("variants") or {})
+    if not result or not variants:
+        return lines + ["_No figures._", ""]
+    lines.append(
+        "`python -m bench.dialects`: the intent classifier trained without one dialect (or script) and scored on it; "
+        "`baseline` is TF-IDF char 2–5 + word 1–2 n-grams with a LinearSVC on the same normalised text. Macro-F1."
+    )
+    lines.append("")
+    rows = [[f"{row['kind']} {name}", row["test"]] + [row.get(v) for v in variants] for name, row in (result.get("folds") or {}).items()]
+    rows.append(["mean of dialects", None] + [(result.get("mean_dialect") or {}).get(v) for v in variants])
+    return lines + table(["held out", "examples"] + variants, rows) + [""]
+
+
 def _latency(results: Dict[str, Any]) -> List[str]:
     section = results.get("latency") or {}
     lines = ["## 3. NLU parse latency and memory", ""]
@@ -295,6 +315,7 @@ def render(results: Dict[str, Any]) -> str:
     lines += headline(results)
     lines += _arbanking(results)
     lines += _heldout(results)
+    lines += _dialects(results)
     lines += _latency(results)
     lines += _e2e(results)
     lines += _handoff(results)

@@ -5,13 +5,22 @@ Measured on this project's data and on ArBanking77, a linear model on character
 training in seconds (see bench/). Dialect spelling, clitics (وبالكهرباء) and
 Arabizi share character n-grams even when whole words differ, which is why
 characters carry most of the signal and words add the rest.
+
+Two options help with dialects no training example was written in (measured by
+leaving one dialect out of ``nlu_data/``, bench/EXPERIMENTS.md E15):
+
+- ``msa_view``: a second pair of vectorisers reads the message with its dialect
+  words mapped to MSA (:mod:`bot.nlu.dialect_msa`), so "واش" and "شو" both count
+  as "ماذا".
+- ``dialect_augmentation``: every training example is also learnt in up to N
+  rewrites with its lexicon words swapped across dialects or spelled in Arabizi.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -46,26 +55,168 @@ def classifier_input(text: str, info: Optional[Dict[str, Any]] = None) -> str:
     return _NUMBER.sub(lambda m: "0" * len(m.group()), f"{normalized} {translit}".strip())
 
 
-def build_model(config: Dict[str, Any]) -> Any:
-    """An untrained scikit-learn pipeline for the given component config."""
+def msa_input(text: str) -> str:
+    """The MSA view of a message (:func:`bot.nlu.dialect_msa.msa_text`), numbers masked like :func:`classifier_input`."""
+    from bot.nlu.dialect_msa import msa_text
+
+    return _NUMBER.sub(lambda m: "0" * len(m.group()), msa_text(text))
+
+
+def model_inputs(texts: Sequence[str], infos: Optional[Sequence[Optional[Dict[str, Any]]]], config: Dict[str, Any]) -> Any:
+    """What :func:`build_model`'s pipeline reads for raw messages under ``config``.
+
+    A list of strings, or with ``msa_view`` an array of [raw view, MSA view] rows.
+    """
+    infos = infos or [None] * len(texts)
+    raw = [classifier_input(text, info) for text, info in zip(texts, infos, strict=True)]
+    if not config.get("msa_view"):
+        return raw
+    import numpy as np
+
+    rows = np.empty((len(raw), 2), dtype=object)
+    rows[:, 0] = raw
+    rows[:, 1] = [msa_input(text) for text in texts]
+    return rows
+
+
+def _vectorisers(config: Dict[str, Any], name: str = "") -> List[Tuple[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import FeatureUnion, Pipeline
 
     char_min, char_max = config["char_ngram_range"]
     word_min, word_max = config["word_ngram_range"]
-    features = FeatureUnion(
-        [
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(char_min, char_max), sublinear_tf=True, min_df=1)),
-            ("word", TfidfVectorizer(analyzer="word", ngram_range=(word_min, word_max), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")),
-        ]
-    )
+    return [
+        (f"{name}char", TfidfVectorizer(analyzer="char_wb", ngram_range=(char_min, char_max), sublinear_tf=True, min_df=1)),
+        (f"{name}word", TfidfVectorizer(analyzer="word", ngram_range=(word_min, word_max), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")),
+    ]
+
+
+def build_model(config: Dict[str, Any]) -> Any:
+    """An untrained scikit-learn pipeline for the given component config.
+
+    Only scikit-learn classes, so that :meth:`CharNgramIntentClassifier.load`
+    can refuse anything else in a model file.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features: Any
+    if config.get("msa_view"):
+        # Column 0: the text as normalised; column 1: its MSA reading. Separate
+        # vocabularies, so a dialect word and its MSA form are both features.
+        views = [(name, vectoriser, 0) for name, vectoriser in _vectorisers(config)]
+        views += [(name, vectoriser, 1) for name, vectoriser in _vectorisers(config, "msa_")]
+        features = ColumnTransformer(views)
+    else:
+        features = FeatureUnion(_vectorisers(config))
     # saga with a loose tolerance: same multinomial model and accuracy as lbfgs,
     # measured 2.5x faster on 8k ArBanking77 examples (sparse, ~10^5 features).
     classifier = LogisticRegression(
         C=config["C"], solver="saga", tol=1e-3, max_iter=1000, class_weight="balanced"
     )
     return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def augmented(texts: Sequence[str], labels: Sequence[str], infos: Sequence[Optional[Dict[str, Any]]], per_example: int, seed: int = 13) -> Tuple[List[str], List[str], List[Optional[Dict[str, Any]]]]:
+    """The training examples followed by up to ``per_example`` dialect rewrites of each.
+
+    Rewrites (:func:`bot.nlu.dialect_msa.dialect_variants`) swap lexicon words
+    across dialects or spell the message in Arabizi; they exist only in memory
+    while the model trains, never in ``nlu_data/``.
+    """
+    from bot.nlu.dialect_msa import dialect_variants
+
+    out_texts, out_labels, out_infos = list(texts), list(labels), list(infos)
+    if per_example <= 0:
+        return out_texts, out_labels, out_infos
+    for text, label in zip(texts, labels, strict=True):
+        for variant in dialect_variants(text, per_example, seed):
+            out_texts.append(variant)
+            out_labels.append(label)
+            out_infos.append(None)
+    return out_texts, out_labels, out_infos
+
+
+def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int = 3, seed: int = 13, fit_intercept: bool = False) -> Any:
+    """A LinearSVC whose confidences are ``softmax(t × decision values)``, as a fitted LogisticRegression.
+
+    The SVM is the better ranker on this kind of data (bench/EXPERIMENTS.md E11)
+    but has no probabilities, which Rasa's FallbackClassifier needs. One global
+    temperature ``t`` is fitted by maximum likelihood on cross-validated decision
+    values (classes missing from a fold's training part get the row's lowest
+    score), then the SVM's weights times ``t`` are stored in a multinomial
+    LogisticRegression: its ``predict_proba`` is exactly that softmax, and the
+    model file keeps holding scikit-learn classes only.
+    """
+    import numpy as np
+    from scipy.optimize import minimize_scalar
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+    from sklearn.svm import LinearSVC
+
+    y = np.asarray(labels)
+    classes = np.unique(y)
+    column = {label: i for i, label in enumerate(classes)}
+
+    def svc() -> Any:
+        # No intercept: a message with no known n-gram ("😀", a new alphabet) then
+        # scores 0 for every intent, i.e. uniform confidences and a fallback,
+        # instead of the most frequent intent's intercept times the temperature.
+        return LinearSVC(C=C, class_weight="balanced", fit_intercept=fit_intercept)
+
+    decisions = np.zeros((len(y), len(classes)))
+    scored = np.zeros(len(y), dtype=bool)
+    for train_index, test_index in KFold(folds, shuffle=True, random_state=seed).split(y):
+        if len(np.unique(y[train_index])) < 2:
+            continue
+        fold = svc().fit(features[train_index], y[train_index])
+        scores = fold.decision_function(features[test_index])
+        if scores.ndim == 1:
+            scores = np.column_stack([-scores, scores])
+        decisions[test_index] = scores.min(axis=1, keepdims=True) - 1.0
+        decisions[np.ix_(test_index, [column[c] for c in fold.classes_])] = scores
+        scored[test_index] = True
+    truth = np.array([column[label] for label in y])[scored]
+    decisions = decisions[scored]
+
+    def negative_log_likelihood(log_t: float) -> float:
+        z = decisions * np.exp(log_t)
+        z -= z.max(axis=1, keepdims=True)
+        return float(-(z[np.arange(len(truth)), truth] - np.log(np.exp(z).sum(axis=1))).mean())
+
+    temperature = float(np.exp(minimize_scalar(negative_log_likelihood, bounds=(-3.0, 5.0), method="bounded").x))
+    final = svc().fit(features, y)
+    model = LogisticRegression(multi_class="multinomial")
+    model.classes_ = final.classes_
+    coef = final.coef_
+    intercept = np.broadcast_to(np.asarray(final.intercept_, dtype=float), (coef.shape[0],)).copy()
+    if len(classes) == 2:  # one score, positive for classes_[1]: softmax over (-s, s)
+        coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+    model.coef_ = coef * temperature
+    model.intercept_ = intercept * temperature
+    model.n_features_in_ = coef.shape[1]
+    model.n_iter_ = np.asarray([final.n_iter_])
+    return model
+
+
+def fit_model(texts: Sequence[str], labels: Sequence[str], config: Dict[str, Any], infos: Optional[Sequence[Optional[Dict[str, Any]]]] = None) -> Any:
+    """Train :func:`build_model`'s pipeline on raw messages (what the component's ``train`` does).
+
+    Args:
+        texts: raw training messages.
+        labels: their intents.
+        config: the component config (defaults filled in).
+        infos: the normaliser's record of each message, when Rasa ran it.
+    """
+    infos = list(infos) if infos is not None else [None] * len(texts)
+    texts, labels, infos = augmented(texts, labels, infos, int(config.get("dialect_augmentation", 0)))
+    model = build_model(config)
+    inputs = model_inputs(texts, infos, config)
+    if config.get("classifier", "logistic_regression") == "linear_svm":
+        features = model.steps[0][1].fit_transform(inputs)
+        model.steps[-1] = ("classifier", _svm_as_logistic(features, labels, float(config.get("svm_C", 1.0))))
+        return with_fast_prediction(model)
+    return with_fast_prediction(model.fit(inputs, labels))
 
 
 def with_fast_prediction(model: Any) -> Any:
@@ -91,7 +242,22 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"char_ngram_range": [2, 5], "word_ngram_range": [1, 2], "C": 20.0}
+        # Defaults chosen by leaving one dialect of nlu_data/ out (bench/EXPERIMENTS.md
+        # E15); char_ngram_range, word_ngram_range and C keep their meaning.
+        return {
+            "char_ngram_range": [2, 5],
+            "word_ngram_range": [1, 2],
+            # regularisation of the logistic regression (classifier: logistic_regression)
+            "C": 20.0,
+            # "linear_svm" (temperature-scaled confidences) or "logistic_regression"
+            "classifier": "linear_svm",
+            # regularisation of the SVM (classifier: linear_svm)
+            "svm_C": 1.0,
+            # a second view of each message with dialect words read as MSA
+            "msa_view": True,
+            # dialect / Arabizi rewrites learnt per training example (0: none)
+            "dialect_augmentation": 3,
+        }
 
     @staticmethod
     def required_packages() -> List[str]:
@@ -125,8 +291,7 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
         if len(set(labels)) < 2:
             logger.warning("Intent classifier needs at least two intents; not trained.")
             return self._resource
-        texts = [classifier_input(e.get(TEXT), arabic_info(e)) for e in examples]
-        self._model = with_fast_prediction(build_model(self._config).fit(texts, labels))
+        self._model = fit_model([e.get(TEXT) for e in examples], labels, self._config, [arabic_info(e) for e in examples])
         self.persist()
         return self._resource
 
@@ -165,8 +330,8 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
         pending = [m for m in messages if isinstance(m.get(TEXT), str)]
         if not pending:
             return messages
-        texts = [classifier_input(m.get(TEXT), arabic_info(m)) for m in pending]
-        probabilities = self._model.predict_proba(texts)
+        inputs = model_inputs([m.get(TEXT) for m in pending], [arabic_info(m) for m in pending], self._config)
+        probabilities = self._model.predict_proba(inputs)
         classes = self._model.classes_
         for message, probs in zip(pending, probabilities, strict=True):
             order = probs.argsort()[::-1]

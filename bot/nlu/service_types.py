@@ -25,6 +25,10 @@ _ARTICLES = {"el", "al", "il", "l", "ال"}
 _ALWAYS_NEEDS_CUE = {"نور"}
 # "ما" is "what"/"not" unless it carries the article (الما = the water).
 _ONLY_DEFINITE = {"ما"}
+# Every entry that is a service word only in context (the three sets above).
+AMBIGUOUS_WORDS = frozenset(_NEEDS_CUE | _ALWAYS_NEEDS_CUE | _ONLY_DEFINITE)
+# Of those, the ones that are a service whenever they carry the article ("الما").
+DEFINITE_ONLY_WORDS = frozenset(_ONLY_DEFINITE)
 _CUES = {"مقطوع", "مقطوعه", "قاطع", "قاطعه", "فاصل", "فاصله", "طافي", "طافيه", "انقطاع", "ماكو", "مافي", "مفيش", "في", "no", "mafi", "mafish", "ma", "fi", "m2to3", "ma2tou3a", "مش", "ضعيف", "راح", "رايح", "اتقطع", "انقطع", "قطع"}
 
 
