@@ -23,6 +23,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 import yaml
 
 from bot.nlu.arabic_text import RawToken, normalize, tokenize
+from bot.nlu.phrases import longest_first
 from bot.nlu.service_types import ServiceMention, find_services
 
 CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
@@ -107,26 +108,17 @@ def find(tokens: Sequence[RawToken], kinds: Sequence[str], cues: Optional[Cues] 
     """Phrases of the given lists, longest first, left to right, without overlaps."""
     cues = cues or load_cues()
     norms = [t.norm.replace("'", "") for t in tokens]
-    found: List[Match] = []
-    i = 0
-    while i < len(norms):
-        hit: Optional[Match] = None
-        for size in range(min(cues.longest, len(norms) - i), 0, -1):
-            rest = tuple(norms[i + 1 : i + size])
-            for first in _forms(norms[i], cues.prefixes):
-                key = (first, *rest)
-                kind = next((k for k in kinds if key in cues.lists.get(k, ())), None)
-                if kind:
-                    hit = Match(kind, i, i + size, " ".join(key))
-                    break
-            if hit:
-                break
-        if hit:
-            found.append(hit)
-            i = hit.end
-        else:
-            i += 1
-    return found
+
+    def match_at(i: int, size: int) -> Optional[Match]:
+        rest = tuple(norms[i + 1 : i + size])
+        for first in _forms(norms[i], cues.prefixes):
+            key = (first, *rest)
+            kind = next((k for k in kinds if key in cues.lists.get(k, ())), None)
+            if kind:
+                return Match(kind, i, i + size, " ".join(key))
+        return None
+
+    return longest_first(len(norms), cues.longest, match_at)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import yaml
 
 from bot.nlu import cues, service_types
 from bot.nlu.arabic_text import RawToken, looks_like_arabizi, normalize, tokenize
+from bot.nlu.phrases import longest_first
 
 LEXICONS = Path(__file__).parent / "lexicons"
 DIALECT_LEXICON_PATH = LEXICONS / "dialect_msa.yml"
@@ -148,31 +149,22 @@ def find(tokens: Sequence[RawToken], lexicon: Optional[Lexicon] = None) -> List[
     """
     lexicon = lexicon or load_lexicon()
     norms = [t.norm.replace("'", "") for t in tokens]
-    found: List[LexiconMatch] = []
-    i = 0
-    while i < len(norms):
-        hit: Optional[LexiconMatch] = None
-        for size in range(min(lexicon.longest, len(norms) - i), 0, -1):
-            rest = tuple(norms[i + 1 : i + size])
-            readings = _forms(norms[i], lexicon.prefixes)
-            transliteration = tokens[i].arabizi
-            if size == 1 and transliteration:
-                readings.append(("", transliteration))
-            for prefix, first in readings:
-                if first in lexicon.definite_only and not prefix.endswith(_ARTICLES):
-                    continue
-                msa = lexicon.to_msa.get((first, *rest))
-                if msa:
-                    hit = LexiconMatch(i, i + size, prefix, msa)
-                    break
-            if hit:
-                break
-        if hit:
-            found.append(hit)
-            i = hit.end
-        else:
-            i += 1
-    return found
+
+    def match_at(i: int, size: int) -> Optional[LexiconMatch]:
+        rest = tuple(norms[i + 1 : i + size])
+        readings = _forms(norms[i], lexicon.prefixes)
+        transliteration = tokens[i].arabizi
+        if size == 1 and transliteration:
+            readings.append(("", transliteration))
+        for prefix, first in readings:
+            if first in lexicon.definite_only and not prefix.endswith(_ARTICLES):
+                continue
+            msa = lexicon.to_msa.get((first, *rest))
+            if msa:
+                return LexiconMatch(i, i + size, prefix, msa)
+        return None
+
+    return longest_first(len(norms), lexicon.longest, match_at)
 
 
 def msa_reading(tokens: Sequence[RawToken], lexicon: Optional[Lexicon] = None) -> str:
