@@ -332,13 +332,18 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
             return messages
         inputs = model_inputs([m.get(TEXT) for m in pending], [arabic_info(m) for m in pending], self._config)
         probabilities = self._model.predict_proba(inputs)
-        classes = self._model.classes_
+        names = [str(name) for name in self._model.classes_]
         for message, probs in zip(pending, probabilities, strict=True):
-            order = probs.argsort()[::-1]
-            ranking = [
-                {INTENT_NAME_KEY: str(classes[i]), PREDICTED_CONFIDENCE_KEY: float(probs[i])}
-                for i in order[:LABEL_RANKING_LENGTH]
-            ]
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set("intent_ranking", ranking, add_to_output=True)
+            set_intent_ranking(message, names, probs)
         return messages
+
+
+def set_intent_ranking(message: Message, names: Sequence[str], probabilities: Any) -> None:
+    """Set a message's intent and ranking (the top ``LABEL_RANKING_LENGTH``) from class probabilities."""
+    order = probabilities.argsort()[::-1]
+    ranking = [
+        {INTENT_NAME_KEY: names[i], PREDICTED_CONFIDENCE_KEY: float(probabilities[i])}
+        for i in order[:LABEL_RANKING_LENGTH]
+    ]
+    message.set(INTENT, ranking[0], add_to_output=True)
+    message.set("intent_ranking", ranking, add_to_output=True)
