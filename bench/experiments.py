@@ -81,12 +81,9 @@ def make_classifier(spec: Dict[str, Any]) -> Any:
 class TemperatureScaledSVC:
     """LinearSVC with confidences ``softmax(t × decision values)`` for Rasa's fallback.
 
-    scikit-learn's CalibratedClassifierCV needs every class in every fold and
-    ArBanking77 has an intent with fewer than 3 training examples, so one global
-    temperature ``t`` is fitted instead: maximum likelihood on 3-fold
-    cross-validated decision values (classes missing from a fold's training part
-    get the row's lowest score). The final SVC is fitted on all the data, so the
-    ranking (and the accuracy) is the plain SVC's.
+    One global temperature ``t`` (:func:`bot.nlu.intent_classifier.svm_temperature`);
+    the final SVC is fitted on all the data, so the ranking (and the accuracy) is the
+    plain SVC's.
     """
 
     def __init__(self, C: float, folds: int = 3, seed: int = 13) -> None:
@@ -99,33 +96,12 @@ class TemperatureScaledSVC:
 
     def fit(self, features: Any, labels: Sequence[str]) -> TemperatureScaledSVC:
         import numpy as np
-        from scipy.optimize import minimize_scalar
-        from sklearn.model_selection import KFold
+
+        from bot.nlu.intent_classifier import svm_temperature
 
         y = np.asarray(labels)
         self.classes_ = np.unique(y)
-        column = {label: i for i, label in enumerate(self.classes_)}
-        decisions = np.zeros((len(y), len(self.classes_)))
-        scored = np.zeros(len(y), dtype=bool)
-        for train_index, test_index in KFold(self.folds, shuffle=True, random_state=self.seed).split(y):
-            if len(np.unique(y[train_index])) < 2:
-                continue  # nothing to separate in this fold
-            svc = self._svc().fit(features[train_index], y[train_index])
-            scores = svc.decision_function(features[test_index])
-            if scores.ndim == 1:  # two classes: one score, positive for classes_[1]
-                scores = np.column_stack([-scores, scores])
-            decisions[test_index] = scores.min(axis=1, keepdims=True) - 1.0
-            decisions[np.ix_(test_index, [column[c] for c in svc.classes_])] = scores
-            scored[test_index] = True
-        truth = np.array([column[label] for label in y])[scored]
-        decisions = decisions[scored]
-
-        def negative_log_likelihood(log_t: float) -> float:
-            z = decisions * np.exp(log_t)
-            z -= z.max(axis=1, keepdims=True)
-            return float(-(z[np.arange(len(truth)), truth] - np.log(np.exp(z).sum(axis=1))).mean())
-
-        self.temperature_ = float(np.exp(minimize_scalar(negative_log_likelihood, bounds=(-3.0, 5.0), method="bounded").x))
+        self.temperature_ = svm_temperature(features, y, self._svc, self.folds, self.seed)
         self.svc_ = self._svc().fit(features, y)
         self.n_iter_ = self.svc_.n_iter_
         return self

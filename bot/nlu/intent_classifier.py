@@ -137,41 +137,29 @@ def augmented(texts: Sequence[str], labels: Sequence[str], infos: Sequence[Optio
     return out_texts, out_labels, out_infos
 
 
-def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int = 3, seed: int = 13, fit_intercept: bool = False) -> Any:
-    """A LinearSVC whose confidences are ``softmax(t × decision values)``, as a fitted LogisticRegression.
+def svm_temperature(features: Any, labels: Any, make_svc: Any, folds: int = 3, seed: int = 13) -> float:
+    """The temperature ``t`` that makes ``softmax(t × SVM decision values)`` calibrated.
 
-    The SVM is the better ranker on this kind of data (bench/EXPERIMENTS.md E11)
-    but has no probabilities, which Rasa's FallbackClassifier needs. One global
-    temperature ``t`` is fitted by maximum likelihood on cross-validated decision
-    values (classes missing from a fold's training part get the row's lowest
-    score), then the SVM's weights times ``t`` are stored in a multinomial
-    LogisticRegression: its ``predict_proba`` is exactly that softmax, and the
-    model file keeps holding scikit-learn classes only.
+    Maximum likelihood on ``folds``-fold cross-validated decision values of
+    ``make_svc()`` models; classes missing from a fold's training part get the row's
+    lowest score (CalibratedClassifierCV would need every class in every fold, and
+    ArBanking77 has an intent with fewer than 3 training examples).
     """
     import numpy as np
     from scipy.optimize import minimize_scalar
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
-    from sklearn.svm import LinearSVC
 
     y = np.asarray(labels)
     classes = np.unique(y)
     column = {label: i for i, label in enumerate(classes)}
-
-    def svc() -> Any:
-        # No intercept: a message with no known n-gram ("😀", a new alphabet) then
-        # scores 0 for every intent, i.e. uniform confidences and a fallback,
-        # instead of the most frequent intent's intercept times the temperature.
-        return LinearSVC(C=C, class_weight="balanced", fit_intercept=fit_intercept)
-
     decisions = np.zeros((len(y), len(classes)))
     scored = np.zeros(len(y), dtype=bool)
     for train_index, test_index in KFold(folds, shuffle=True, random_state=seed).split(y):
         if len(np.unique(y[train_index])) < 2:
-            continue
-        fold = svc().fit(features[train_index], y[train_index])
+            continue  # nothing to separate in this fold
+        fold = make_svc().fit(features[train_index], y[train_index])
         scores = fold.decision_function(features[test_index])
-        if scores.ndim == 1:
+        if scores.ndim == 1:  # two classes: one score, positive for classes_[1]
             scores = np.column_stack([-scores, scores])
         decisions[test_index] = scores.min(axis=1, keepdims=True) - 1.0
         decisions[np.ix_(test_index, [column[c] for c in fold.classes_])] = scores
@@ -184,7 +172,32 @@ def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int 
         z -= z.max(axis=1, keepdims=True)
         return float(-(z[np.arange(len(truth)), truth] - np.log(np.exp(z).sum(axis=1))).mean())
 
-    temperature = float(np.exp(minimize_scalar(negative_log_likelihood, bounds=(-3.0, 5.0), method="bounded").x))
+    return float(np.exp(minimize_scalar(negative_log_likelihood, bounds=(-3.0, 5.0), method="bounded").x))
+
+
+def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int = 3, seed: int = 13, fit_intercept: bool = False) -> Any:
+    """A LinearSVC whose confidences are ``softmax(t × decision values)``, as a fitted LogisticRegression.
+
+    The SVM is the better ranker on this kind of data (bench/EXPERIMENTS.md E11)
+    but has no probabilities, which Rasa's FallbackClassifier needs. One global
+    temperature ``t`` (:func:`svm_temperature`), then the SVM's weights times ``t``
+    are stored in a multinomial LogisticRegression: its ``predict_proba`` is exactly
+    that softmax, and the model file keeps holding scikit-learn classes only.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    y = np.asarray(labels)
+    classes = np.unique(y)
+
+    def svc() -> Any:
+        # No intercept: a message with no known n-gram ("😀", a new alphabet) then
+        # scores 0 for every intent, i.e. uniform confidences and a fallback,
+        # instead of the most frequent intent's intercept times the temperature.
+        return LinearSVC(C=C, class_weight="balanced", fit_intercept=fit_intercept)
+
+    temperature = svm_temperature(features, y, svc, folds, seed)
     final = svc().fit(features, y)
     model = LogisticRegression(multi_class="multinomial")
     model.classes_ = final.classes_
