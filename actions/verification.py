@@ -219,8 +219,10 @@ class Verifier:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(seen, account)
             pipe.scard(seen)
-            pipe.expire(seen, HOUR, nx=True)
-            added, count, _ = await pipe.execute()
+            pipe.ttl(seen)
+            added, count, ttl = await pipe.execute()
+        if int(ttl) < 0:  # a new set: the hour starts now (EXPIRE NX needs Redis 7; 6.2 is supported)
+            await self.redis.expire(seen, HOUR)
         if added and int(count) > self.settings.accounts_per_conversation:
             await self.redis.srem(seen, account)
             return False

@@ -176,7 +176,7 @@ def test_codes_per_account_are_limited(conversation, sent_codes) -> None:
     assert len(sent_codes(PHONE_4471203)) == 3
 
 
-def test_trying_many_account_numbers_in_one_conversation_is_stopped(conversation) -> None:
+def test_trying_many_account_numbers_in_one_conversation_is_stopped(conversation, redis_url) -> None:
     chat = conversation("web-scraper")
     numbers = ["1000001", "1000002", "1000003", "1000004", "1000005"]
     for number in numbers:
@@ -184,6 +184,11 @@ def test_trying_many_account_numbers_in_one_conversation_is_stopped(conversation
         assert _said("account_not_found", texts, account=number)
     texts, slots = chat.validate(ValidateBillForm(), chat.say("4471203", "account_number", account_number="4471203"))
     assert slots["verification_code"] == "unavailable" and _said("verification_too_many_lookups", texts)
+    client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert 0 < client.ttl("verify:seen:web-scraper") <= 3600  # the hour is counted from the first number
+    finally:
+        client.close()
 
 
 def test_the_code_is_never_stored_as_typed(conversation, sent_codes, redis_url) -> None:
