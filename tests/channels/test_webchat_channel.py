@@ -113,7 +113,7 @@ def test_a_client_cannot_read_or_post_into_another_session(webchat: ChannelServe
         guesses = [
             victim,  # the bare id
             f"{victim}.{issued}.{'A' * len(mac)}",  # forged signature
-            f"{victim[:-1]}x.{issued}.{mac}",  # tampered id, original signature
+            f"{victim[:-1]}{'y' if victim.endswith('x') else 'x'}.{issued}.{mac}",  # tampered id (one char changed), original signature
             f"{victim}.{int(issued) + 1}.{mac}",  # tampered time
             other_secret,  # signed with another key
             json.dumps({"session_id": victim}),
