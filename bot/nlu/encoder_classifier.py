@@ -38,7 +38,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.intent_classifier import set_intent_ranking
+from bot.nlu.intent_classifier import set_intent_ranking, trainable_examples
 
 logger = logging.getLogger(__name__)
 
@@ -134,13 +134,11 @@ class EncoderIntentClassifier(GraphComponent, IntentClassifier):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [e for e in training_data.intent_examples if e.get(TEXT)]
-        labels = [e.get(INTENT) for e in examples]
-        if len(set(labels)) < 2:
-            logger.warning("Intent classifier needs at least two intents; not trained.")
+        examples = trainable_examples(training_data)
+        if not examples:
             return self._resource
         self._model, self._tokenizer, self._labels = fine_tune(
-            self._config["encoder"], [e.get(TEXT) for e in examples], labels, self._config
+            self._config["encoder"], [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples], self._config
         )
         self.persist()
         return self._resource

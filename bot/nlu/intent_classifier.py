@@ -299,11 +299,10 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [e for e in training_data.intent_examples if e.get(TEXT)]
-        labels = [e.get(INTENT) for e in examples]
-        if len(set(labels)) < 2:
-            logger.warning("Intent classifier needs at least two intents; not trained.")
+        examples = trainable_examples(training_data)
+        if not examples:
             return self._resource
+        labels = [e.get(INTENT) for e in examples]
         self._model = fit_model([e.get(TEXT) for e in examples], labels, self._config, [arabic_info(e) for e in examples])
         self.persist()
         return self._resource
@@ -349,6 +348,15 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
         for message, probs in zip(pending, probabilities, strict=True):
             set_intent_ranking(message, names, probs)
         return messages
+
+
+def trainable_examples(training_data: TrainingData) -> List[Message]:
+    """The intent examples with text; none (with a warning) when fewer than two intents."""
+    examples = [e for e in training_data.intent_examples if e.get(TEXT)]
+    if len({e.get(INTENT) for e in examples}) < 2:
+        logger.warning("Intent classifier needs at least two intents; not trained.")
+        return []
+    return examples
 
 
 def set_intent_ranking(message: Message, names: Sequence[str], probabilities: Any) -> None:
