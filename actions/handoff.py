@@ -37,7 +37,7 @@ from actions.handoff_wording import callback_words, queue_words, wait_words
 from actions.knowledge_base import KnowledgeBase, get_knowledge_base
 from actions.tickets import get_ticket_store
 from bot import escalation
-from handoff.contract import INBOX, INBOX_MAXLEN, INBOX_OFFLINE_ID, INBOX_TICKET
+from handoff.contract import CALLBACK, INBOX, INBOX_MAXLEN, INBOX_OFFLINE_ID, INBOX_TICKET
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ class ActionHandoff(Action):
             return events + self._record_offline(dispatcher, tracker, kb, ticket, now, empathetic)
 
         events.append(SlotSet("handoff_ticket_id", receipt.ticket_id))
-        if receipt.agents_on_duty <= 0:
-            # Nobody can chat now: a callback, and the bot stays available meanwhile.
+        if receipt.state == CALLBACK:
+            # The service decided nobody can chat now: a callback, and the bot stays available meanwhile.
             kb.say(
                 dispatcher, tracker, "handoff_callback_off_hours" if receipt.within_duty_hours is False else "handoff_callback_busy",
                 ticket=receipt.ticket_id, callback=callback_words(kb, receipt.callback_eta, now), empathetic=empathetic,

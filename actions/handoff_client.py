@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
 from actions import settings
+from handoff.contract import CALLBACK, OPEN_STATES, QUEUED
 
 
 class HandoffUnavailable(Exception):
@@ -34,6 +35,9 @@ class HandoffReceipt:
         callback_eta: ISO 8601 time of the promised callback when nobody is on duty.
         within_duty_hours: whether colleagues work at this hour (None: the service
             did not say; then the assistant never claims it is out of hours).
+        state: the ticket's state, decided by the service (``handoff/contract.py``):
+            ``callback`` when nobody can chat now (the bot stays available), else
+            ``queued`` (or ``with_agent`` for a ticket already taken).
     """
 
     ticket_id: str
@@ -42,6 +46,7 @@ class HandoffReceipt:
     agents_on_duty: int = 0
     callback_eta: Optional[str] = None
     within_duty_hours: Optional[bool] = None
+    state: str = QUEUED
 
     @classmethod
     def from_json(cls, data: Any) -> HandoffReceipt:
@@ -58,13 +63,19 @@ class HandoffReceipt:
             return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
         position = number("position")
+        on_duty = int(number("agents_on_duty") or 0)
+        state = data.get("state")
+        if state not in OPEN_STATES:
+            # a service without the state in its answer: nobody on duty meant a callback
+            state = CALLBACK if on_duty <= 0 else QUEUED
         return cls(
             ticket_id=str(data["ticket_id"]),
             position=int(position) if position is not None else None,
             estimated_wait_s=number("estimated_wait_s"),
-            agents_on_duty=int(number("agents_on_duty") or 0),
+            agents_on_duty=on_duty,
             callback_eta=str(data["callback_eta"]) if data.get("callback_eta") else None,
             within_duty_hours=data["within_duty_hours"] if isinstance(data.get("within_duty_hours"), bool) else None,
+            state=str(state),
         )
 
 

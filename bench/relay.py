@@ -82,16 +82,16 @@ class RelayThread:
     """A :class:`HandoffRelay` running on its own event loop in a background thread."""
 
     def __init__(self, redis_url: str, app: Any, deliver: Any) -> None:
+        from bot.channels.handoff_streams import HandoffStreams
         from bot.channels.relay import HandoffRelay
-        from handoff.store import HandoffStore
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.relay = HandoffRelay(store=None, consumer="bench")
+        self.relay = HandoffRelay(streams=None, consumer="bench")
 
         async def start() -> None:
-            self.relay._store = HandoffStore(redis_url)
+            self.relay._streams = HandoffStreams(redis_url)
             self.relay.register_channel("webchat", deliver)
             await self.relay.start(app)
 
@@ -103,7 +103,7 @@ class RelayThread:
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.relay.stop(), self.loop).result(30)
-        asyncio.run_coroutine_threadsafe(self.relay.store.close(), self.loop).result(30)
+        asyncio.run_coroutine_threadsafe(self.relay.streams.close(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 

@@ -35,6 +35,7 @@ from aiohttp import WSMsgType, web
 from bot.tasks import stop_task
 from handoff.auth import Accounts, add_signin_routes, authenticate, require_role, require_service_token
 from handoff.canned import CannedReplies
+from handoff.contract import BOT, RESOLVED
 from handoff.middleware import STORE_KEY, Handler, error_response, errors_middleware, health, security_headers
 from handoff.payloads import (
     CONVERSATION_ID,
@@ -46,7 +47,7 @@ from handoff.payloads import (
 )
 from handoff.service import HandoffService
 from handoff.settings import PACKAGE_DIR, HandoffSettings
-from handoff.store import BOT, RESOLVED, TICKET_ID, HandoffStore, StoreError
+from handoff.store import TICKET_ID, HandoffStore, StoreError
 from handoff.visibility import can_see, feed_entry_for, for_role
 
 logger = logging.getLogger(__name__)
@@ -363,8 +364,9 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
-    """Position updates and the offline-ticket inbox while the app runs; the store closes with the app."""
-    tasks = [asyncio.create_task(app[SERVICE_KEY].position_loop()), asyncio.create_task(app[SERVICE_KEY].inbox_loop())]
+    """Position updates, customer messages and the offline-ticket inbox while the app runs; the store closes with the app."""
+    service: HandoffService = app[SERVICE_KEY]
+    tasks = [asyncio.create_task(loop()) for loop in (service.position_loop, service.inbox_loop, service.customer_loop)]
     yield
     for task in tasks:
         await stop_task(task)

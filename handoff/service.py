@@ -14,10 +14,25 @@ import time
 from datetime import datetime
 from typing import Any, Dict
 
-from handoff.contract import INBOX_OFFLINE_ID, INBOX_TICKET
+from handoff.contract import (
+    CALLBACK,
+    CUSTOMER,
+    CUSTOMER_CONVERSATION,
+    CUSTOMER_KIND,
+    CUSTOMER_MESSAGE_ID,
+    CUSTOMER_METADATA,
+    CUSTOMER_TEXT,
+    CUSTOMER_TICKET,
+    INBOX,
+    INBOX_OFFLINE_ID,
+    INBOX_TICKET,
+    OPEN_STATES,
+    QUEUED,
+    WITH_AGENT,
+)
 from handoff.payloads import PayloadError, validate_ticket
 from handoff.settings import HandoffSettings, QueueConfig
-from handoff.store import OPEN_STATES, QUEUED, WITH_AGENT, HandoffStore, StoreError
+from handoff.store import HandoffStore, StoreError
 from handoff.waiting import callback_eta, estimated_wait_seconds, local_now, position_message, within_duty_hours
 
 logger = logging.getLogger(__name__)
@@ -55,9 +70,21 @@ class HandoffService:
             "within_duty_hours": within_duty_hours(now, self.config),
         }
 
-    async def open_ticket(self, payload: Dict[str, Any]) -> Dict[str, Any]:
-        """Create (or find) the conversation's ticket and say where it stands."""
-        ticket, created = await self.store.create_ticket(payload)
+    async def open_ticket(self, payload: Dict[str, Any], offline: bool = False) -> Dict[str, Any]:
+        """Create (or find) the conversation's ticket and say where it stands.
+
+        The service decides the new ticket's state: ``queued`` when an agent is on duty
+        (the bot falls silent), ``callback`` when nobody is, or when the ticket was
+        promised while the service was unreachable (``offline``: the customer was told a
+        colleague will contact them, and the bot kept answering). The state entry on
+        ``handoff:outbound`` lets every Rasa process apply it (the relay pauses a queued
+        conversation, idempotently, if the action has not already).
+        """
+        on_duty = len(await self.store.agents_on_duty(self.config.heartbeat_seconds))
+        state = CALLBACK if offline or on_duty == 0 else QUEUED
+        ticket, created = await self.store.create_ticket(payload, state=state)
+        if created:
+            await self.store.push_outbound(ticket, "state", "", state=ticket["state"])
         info = await self.waiting_info(ticket["ticket_id"])
         return {"ticket_id": ticket["ticket_id"], "created": created, "state": ticket["state"], **info}
 
@@ -142,6 +169,8 @@ class HandoffService:
         now = time.time()
         sent = 0
         for summary in await self.store.queue():
+            if summary["state"] != QUEUED:
+                continue  # a callback was promised; the bot is still answering them
             ticket_id = summary["ticket_id"]
             last = self._last_update.get(ticket_id, summary["created_ms"] / 1000)
             if now - last < interval:
@@ -177,9 +206,9 @@ class HandoffService:
                     payload = validate_ticket(json.loads(fields.get(INBOX_TICKET) or ""), self.settings.max_message_chars)
                 except (PayloadError, ValueError):
                     logger.error("handoff inbox: entry %s is not a valid ticket; dropped", entry_id)
-                    await self.store.ack_inbox(entry_id)
+                    await self.store.ack_group(INBOX, entry_id)
                     continue
-                result = await self.open_ticket(payload)
+                result = await self.open_ticket(payload, offline=True)
                 offline = fields.get(INBOX_OFFLINE_ID) or ""
                 if result["created"]:
                     await self.store.add_event(
@@ -187,19 +216,77 @@ class HandoffService:
                         f"فُتحت هذه التذكرة أثناء تعذّر الوصول إلى الخدمة؛ رقمها لدى العميل {offline}.",
                         data={"offline_ticket": offline},
                     )
-                await self.store.ack_inbox(entry_id)
+                await self.store.ack_group(INBOX, entry_id)
                 handled += 1
         return handled
 
+    async def take_customer_messages(self, consumer: str = "handoff-service") -> int:
+        """Store what customers wrote while their ticket is open (``handoff:customer``).
+
+        The Rasa side appends each message before the bot sees it; here it joins the
+        ticket's events (once per channel message id: a channel's retry is dropped) and
+        the consoles' feed. A message whose ticket has closed meanwhile went to the bot,
+        which answers it; it is acknowledged and dropped here.
+
+        Returns:
+            How many entries were handled.
+        """
+        handled = 0
+        for pending in (True, False):
+            for entry_id, fields in await self.store.read_customer(consumer, block_ms=1000, pending=pending):
+                await self._customer_entry(fields)
+                await self.store.ack_group(CUSTOMER, entry_id)
+                handled += 1
+        return handled
+
+    async def _customer_entry(self, fields: Dict[str, str]) -> None:
+        if fields.get(CUSTOMER_KIND) == "delivery_refused":
+            # the channel could not deliver an agent's message (WhatsApp's 24-hour window)
+            ticket_id, reason = fields.get(CUSTOMER_TICKET, ""), fields.get(CUSTOMER_TEXT, "")
+            if await self.store.get_ticket(ticket_id):
+                await self.store.add_event(
+                    ticket_id, "system", "system", f"لم تصل الرسالة إلى العميل: {reason}",
+                    data={"delivery_refused": fields.get(CUSTOMER_MESSAGE_ID, ""), "reason": reason},
+                )
+            return
+        ticket = await self.store.open_ticket(fields.get(CUSTOMER_CONVERSATION, ""))
+        if ticket is None or ticket["state"] not in OPEN_STATES:
+            return
+        ticket_id, channel = ticket["ticket_id"], ticket.get("channel", "")
+        if fields.get(CUSTOMER_KIND) == "typing":
+            await self.store.publish(ticket_id, "typing", {"role": "customer", "channel": channel})
+            return
+        message_id = fields.get(CUSTOMER_MESSAGE_ID) or ""
+        if message_id and not await self.store.claim_message_id(ticket_id, message_id):
+            return  # a channel's retry of a message already stored
+        data: Dict[str, Any] = {"channel": channel}
+        if message_id:
+            data["message_id"] = message_id
+        try:
+            metadata = json.loads(fields.get(CUSTOMER_METADATA) or "{}")
+        except ValueError:
+            metadata = {}
+        if metadata:
+            data["metadata"] = metadata
+        await self.store.add_event(ticket_id, "message", "customer", fields.get(CUSTOMER_TEXT, ""), data=data)
+
     async def inbox_loop(self) -> None:
         """Run :meth:`replay_offline` forever (a background task of the app)."""
+        await self._forever(self.replay_offline, "handoff inbox replay failed")
+
+    async def customer_loop(self) -> None:
+        """Run :meth:`take_customer_messages` forever (a background task of the app)."""
+        await self._forever(self.take_customer_messages, "customer messages not stored")
+
+    @staticmethod
+    async def _forever(step: Any, failure: str) -> None:
         while True:
             try:
-                await self.replay_offline()
+                await step()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis down: try again shortly
-                logger.exception("handoff inbox replay failed")
+                logger.exception(failure)
                 await asyncio.sleep(1.0)
 
     async def position_loop(self) -> None:

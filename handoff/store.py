@@ -1,26 +1,28 @@
 """Redis store of the handoff service: tickets, queue, events, outbox, accounts.
 
-Only this module knows the ``handoff:`` keys (see ``handoff/PROTOCOL.md``);
-the service, the relay inside the Rasa process, the auth module and the
-benchmark all go through :class:`HandoffStore`.
+Only this module writes the ``handoff:`` keys (see ``handoff/PROTOCOL.md``). The
+Rasa side knows only the few names of ``handoff/contract.py`` (the conversation
+hash it reads, the streams it reads or appends to); the service, the auth module
+and the benchmark go through :class:`HandoffStore`.
 
 Keys:
     handoff:seq                         ticket number counter
     handoff:ticket:<id>                 hash: ``data`` (creation JSON) + live fields
     handoff:queue                       zset of waiting tickets, score = priority then creation time
     handoff:open                        zset of open tickets (waiting or with an agent)
-    handoff:conv:<conversation_id>      id of the conversation's open ticket
+    handoff:conversation:<id>           hash of the conversation's open ticket: ticket_id, state,
+                                        channel (public, read by the Rasa side: handoff/contract.py)
     handoff:events:<id>                 stream: transcript after the handoff, notes, state changes
     handoff:feed                        stream every console follows (capped)
     handoff:outbound                    stream read by the relay (consumer group ``relay``)
+    handoff:customer                    stream of customer messages from the Rasa side (group ``service``)
+    handoff:inbox                       stream of tickets opened while the API was unreachable
     handoff:dedupe:<id>:<message_id>    a channel's message id already stored
     handoff:online                      zset agent -> last console heartbeat (ms)
     handoff:account:<username>          hash: an agent's account
     handoff:session:<token>             hash: a console sign-in (expires)
     handoff:login:failures:<scope>:<id> failed sign-ins of a username / address (expires)
     handoff:login:lock:<scope>:<id>     sign-in refused until this key expires
-    handoff:outbox:<channel>:<sender>   list: relay deliveries waiting for a pull channel (REST)
-    handoff:relayed:<message_id>        a control message the relay carried out
 
 Every state change is one Lua script, so two agents claiming the same ticket at
 the same moment cannot both win.
@@ -40,25 +42,29 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.env import env_float
-from handoff.contract import INBOX, INBOX_GROUP
+from bot.redis_retry import resilient_redis
+from handoff.contract import (
+    CUSTOMER,
+    INBOX,
+    OUTBOUND,
+    OUTBOUND_MAXLEN,
+    QUEUED,
+    SERVICE_GROUP,
+    WAITING_STATES,
+    WITH_AGENT,
+    conversation_key,
+)
 
 PREFIX = "handoff:"
 QUEUE = PREFIX + "queue"
 OPEN = PREFIX + "open"
 FEED = PREFIX + "feed"
-OUTBOUND = PREFIX + "outbound"
-RELAY_GROUP = "relay"
 ONLINE = PREFIX + "online"
 SEQ = PREFIX + "seq"
 ACCOUNTS = PREFIX + "accounts"
 FEED_MAXLEN = 20000
-OUTBOUND_MAXLEN = 100000
 DEFAULT_RETENTION_DAYS_TICKETS = 365.0
 
 
@@ -69,32 +75,32 @@ def ticket_retention_seconds() -> int:
         raise ValueError(f"RETENTION_DAYS_TICKETS must be positive, got {days}")
     return max(1, int(days * 86400))
 
-# Ticket states. "queued" and "with_agent" are open: the conversation is with a person.
-QUEUED, WITH_AGENT, BOT, RESOLVED = "queued", "with_agent", "bot", "resolved"
-OPEN_STATES = (QUEUED, WITH_AGENT)
-
 TICKET_ID = re.compile(r"^HO-\d{6,12}$")
 
 # Queue scores sort by priority first; creation times in ms stay below 1e13 until the year 2286.
 # (Computed in Python: Lua would print large scores with only 14 significant digits.)
 _PRIORITY_WEIGHT = 10**13
 
+# KEYS: conversation hash, counter, queue, open set
+# ARGV: data, priority, created ms, conversation id, ticket key prefix, channel, queue score,
+#       initial state (queued or callback)
 _CREATE = """
-local existing = redis.call('GET', KEYS[1])
+local existing = redis.call('HGET', KEYS[1], 'ticket_id')
 if existing and redis.call('EXISTS', ARGV[5] .. existing) == 1 then
   return {existing, 0}
 end
 local id = string.format('HO-%06d', redis.call('INCR', KEYS[2]))
 local key = ARGV[5] .. id
-redis.call('HSET', key, 'data', ARGV[1], 'state', 'queued', 'priority', ARGV[2],
+redis.call('HSET', key, 'data', ARGV[1], 'state', ARGV[8], 'priority', ARGV[2],
            'created_ms', ARGV[3], 'conversation_id', ARGV[4], 'channel', ARGV[6], 'agent', '')
 redis.call('ZADD', KEYS[3], ARGV[7], id)
 redis.call('ZADD', KEYS[4], tonumber(ARGV[3]), id)
-redis.call('SET', KEYS[1], id)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'ticket_id', id, 'state', ARGV[8], 'channel', ARGV[6])
 return {id, 1}
 """
 
-# KEYS: ticket hash, queue, open set, conversation key
+# KEYS: ticket hash, queue, open set, conversation hash (kept in step with the ticket's state)
 # ARGV: ticket id, allowed states (comma list), required holder ('' = anyone),
 #       new state, new agent ('' = keep), now ms, then field/value pairs to set
 _TRANSITION = """
@@ -108,10 +114,13 @@ if ARGV[3] ~= '' and holder ~= ARGV[3] then return {'holder', holder} end
 redis.call('HSET', KEYS[1], 'state', ARGV[4], 'updated_ms', ARGV[6])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'agent', ARGV[5]) end
 for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if ARGV[4] ~= 'queued' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if ARGV[4] ~= 'queued' and ARGV[4] ~= 'callback' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+local current = redis.call('HGET', KEYS[4], 'ticket_id') == ARGV[1]
 if ARGV[4] == 'bot' or ARGV[4] == 'resolved' then
   redis.call('ZREM', KEYS[3], ARGV[1])
-  if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
+  if current then redis.call('DEL', KEYS[4]) end
+elseif current then
+  redis.call('HSET', KEYS[4], 'state', ARGV[4])
 end
 return {'ok', holder}
 """
@@ -179,10 +188,6 @@ def _events_key(ticket_id: str) -> str:
     return f"{PREFIX}events:{ticket_id}"
 
 
-def _conv_key(conversation_id: str) -> str:
-    return f"{PREFIX}conv:{conversation_id}"
-
-
 def _event_from_entry(ticket_id: str, entry_id: str, fields: Dict[str, str]) -> Event:
     return Event(
         id=entry_id,
@@ -223,13 +228,7 @@ class HandoffStore:
     def __init__(self, redis_url: str, closed_ticket_ttl_seconds: Optional[int] = None) -> None:
         self.redis_url = redis_url
         self.closed_ticket_ttl_seconds = closed_ticket_ttl_seconds or ticket_retention_seconds()
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(
-            redis_url,
-            decode_responses=True,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 30),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
-            health_check_interval=5,
-        )
+        self.redis: aioredis.Redis = resilient_redis(redis_url)
         self._create = self.redis.register_script(_CREATE)
         self._transition = self.redis.register_script(_TRANSITION)
         self._login_failure = self.redis.register_script(_LOGIN_FAILURE)
@@ -242,19 +241,21 @@ class HandoffStore:
         return bool(await self.redis.ping())
 
     # ------------------------------------------------------------------ tickets
-    async def create_ticket(self, payload: Dict[str, Any]) -> Tuple[Dict[str, Any], bool]:
+    async def create_ticket(self, payload: Dict[str, Any], state: str = QUEUED) -> Tuple[Dict[str, Any], bool]:
         """Open a ticket for a conversation, or return the one already open.
 
         Args:
             payload: validated ticket JSON (see PROTOCOL.md); needs
                 ``conversation_id``, ``channel`` and ``priority``.
+            state: the new ticket's state: ``queued`` (an agent can chat soon) or
+                ``callback`` (nobody can; a colleague calls back). Both are in the queue.
 
         Returns:
             (ticket, created): created is False when the conversation already had one.
         """
         created_ms = now_ms()
         result = await self._create(
-            keys=[_conv_key(payload["conversation_id"]), SEQ, QUEUE, OPEN],
+            keys=[conversation_key(payload["conversation_id"]), SEQ, QUEUE, OPEN],
             args=[
                 json.dumps(payload, ensure_ascii=False),
                 int(payload["priority"]),
@@ -263,6 +264,7 @@ class HandoffStore:
                 PREFIX + "ticket:",
                 payload.get("channel", ""),
                 int(payload["priority"]) * _PRIORITY_WEIGHT + created_ms,
+                state,
             ],
         )
         ticket_id, created = result[0], bool(int(result[1]))
@@ -302,7 +304,7 @@ class HandoffStore:
 
     async def open_ticket_id(self, conversation_id: str) -> Optional[str]:
         """Id of the conversation's open ticket, or None."""
-        value = await self.redis.get(_conv_key(conversation_id))
+        value = await self.redis.hget(conversation_key(conversation_id), "ticket_id")
         return str(value) if value else None
 
     async def open_ticket(self, conversation_id: str) -> Optional[Dict[str, Any]]:
@@ -374,7 +376,7 @@ class HandoffStore:
         for key, value in (fields or {}).items():
             args += [key, "" if value is None else value]
         outcome, detail = await self._transition(
-            keys=[_ticket_key(ticket_id), QUEUE, OPEN, _conv_key(conversation_id)], args=args
+            keys=[_ticket_key(ticket_id), QUEUE, OPEN, conversation_key(conversation_id)], args=args
         )
         if outcome == "missing":
             raise StoreError(404, "unknown_ticket", ticket_id)
@@ -397,9 +399,9 @@ class HandoffStore:
             await pipe.execute()
 
     async def claim(self, ticket_id: str, agent: str) -> Dict[str, Any]:
-        """Give a waiting ticket to ``agent``; exactly one of concurrent claims wins."""
+        """Give a waiting ticket (queued or callback) to ``agent``; exactly one of concurrent claims wins."""
         await self.transition(
-            ticket_id, allowed=[QUEUED], new_state=WITH_AGENT, new_agent=agent, fields={"claimed_ms": now_ms()}
+            ticket_id, allowed=WAITING_STATES, new_state=WITH_AGENT, new_agent=agent, fields={"claimed_ms": now_ms()}
         )
         await self.add_event(ticket_id, "state", "system", "", agent=agent, data={"state": WITH_AGENT})
         return await self.require_ticket(ticket_id)
@@ -496,75 +498,33 @@ class HandoffStore:
         )
         return message
 
-    async def read_inbox(self, consumer: str, block_ms: int = 5000, pending: bool = False) -> List[Tuple[str, Dict[str, str]]]:
-        """Tickets the action server queued while the HTTP API was unreachable
-        (:mod:`handoff.contract`): this consumer's unacknowledged ones when ``pending``."""
+    async def read_group(
+        self, stream: str, consumer: str, block_ms: int = 5000, pending: bool = False, count: int = 50
+    ) -> List[Tuple[str, Dict[str, str]]]:
+        """Entries of a stream the service consumes (group ``service``): this consumer's
+        unacknowledged ones when ``pending``, else new ones (the group is created when missing)."""
         try:
-            await self.redis.xgroup_create(INBOX, INBOX_GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(stream, SERVICE_GROUP, id="0", mkstream=True)
         except Exception as error:  # noqa: BLE001 - BUSYGROUP means it exists already
             if "BUSYGROUP" not in str(error):
                 raise
-        result = await self.redis.xreadgroup(INBOX_GROUP, consumer, {INBOX: "0" if pending else ">"}, count=50, block=None if pending else block_ms)
+        result = await self.redis.xreadgroup(
+            SERVICE_GROUP, consumer, {stream: "0" if pending else ">"}, count=count, block=None if pending else block_ms
+        )
         return [(entry_id, fields) for _stream, items in result or [] for entry_id, fields in items if fields]
 
-    async def ack_inbox(self, entry_id: str) -> None:
-        await self.redis.xack(INBOX, INBOX_GROUP, entry_id)
-        await self.redis.xdel(INBOX, entry_id)
+    async def ack_group(self, stream: str, entry_id: str) -> None:
+        """Done with an entry of a stream the service consumes: acknowledged and removed."""
+        await self.redis.xack(stream, SERVICE_GROUP, entry_id)
+        await self.redis.xdel(stream, entry_id)
 
-    async def ensure_relay_group(self) -> None:
-        """Create the relay's consumer group (and the stream) when missing."""
-        try:
-            await self.redis.xgroup_create(OUTBOUND, RELAY_GROUP, id="0", mkstream=True)
-        except Exception as error:  # noqa: BLE001 - BUSYGROUP means it exists already
-            if "BUSYGROUP" not in str(error):
-                raise
+    async def read_inbox(self, consumer: str, block_ms: int = 5000, pending: bool = False) -> List[Tuple[str, Dict[str, str]]]:
+        """Tickets the action server queued while the HTTP API was unreachable (:mod:`handoff.contract`)."""
+        return await self.read_group(INBOX, consumer, block_ms, pending)
 
-    async def read_outbound(
-        self, consumer: str, block_ms: int = 5000, count: int = 50, pending: bool = False
-    ) -> List[Tuple[str, Dict[str, Any]]]:
-        """Entries for this relay consumer: its unacknowledged ones when ``pending``, else new ones."""
-        result = await self.redis.xreadgroup(
-            RELAY_GROUP, consumer, {OUTBOUND: "0" if pending else ">"}, count=count,
-            block=None if pending else block_ms,
-        )
-        entries = []
-        for _stream, items in result or []:
-            for entry_id, fields in items:
-                if fields and "body" in fields:
-                    entries.append((entry_id, json.loads(fields["body"])))
-        return entries
-
-    async def reclaim_outbound(self, consumer: str, min_idle_ms: int, count: int = 50) -> List[Tuple[str, Dict[str, Any]]]:
-        """Take over entries read but not acknowledged for ``min_idle_ms`` (a relay died or failed)."""
-        result = await self.redis.xautoclaim(OUTBOUND, RELAY_GROUP, consumer, min_idle_ms, start_id="0-0", count=count)
-        entries = []
-        for entry_id, fields in result[1] if len(result) > 1 else []:
-            if fields and "body" in fields:
-                entries.append((entry_id, json.loads(fields["body"])))
-            elif entry_id:
-                await self.ack_outbound(entry_id)  # trimmed away: nothing left to deliver
-        return entries
-
-    async def was_relayed(self, message_id: str) -> bool:
-        """True when a control message (return, resolve) was already carried out."""
-        return bool(await self.redis.exists(f"{PREFIX}relayed:{message_id}"))
-
-    async def mark_relayed(self, message_id: str) -> None:
-        await self.redis.set(f"{PREFIX}relayed:{message_id}", "1", ex=7 * 24 * 3600)
-
-    async def ack_outbound(self, entry_id: str) -> None:
-        await self.redis.xack(OUTBOUND, RELAY_GROUP, entry_id)
-
-    async def push_outbox(self, channel: str, sender_id: str, message: Dict[str, Any]) -> None:
-        """Keep a delivery for a channel that cannot push (REST: the next reply carries it)."""
-        key = f"{PREFIX}outbox:{channel}:{sender_id}"
-        await self.redis.rpush(key, json.dumps(message, ensure_ascii=False))
-        await self.redis.expire(key, 7 * 24 * 3600)
-
-    async def pop_outbox(self, channel: str, sender_id: str) -> List[Dict[str, Any]]:
-        """Take every delivery waiting for this sender (atomically)."""
-        raw = await self.redis.lpop(f"{PREFIX}outbox:{channel}:{sender_id}", 1000)
-        return [json.loads(item) for item in raw or []]
+    async def read_customer(self, consumer: str, block_ms: int = 5000, pending: bool = False) -> List[Tuple[str, Dict[str, str]]]:
+        """Customer messages and typing notices from the Rasa side (:mod:`handoff.contract`)."""
+        return await self.read_group(CUSTOMER, consumer, block_ms, pending, count=200)
 
     # ------------------------------------------------------------------- agents
     async def heartbeat(self, agent: str) -> None:

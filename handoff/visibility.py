@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
-from handoff.store import QUEUED, WITH_AGENT
+from handoff.contract import WAITING_STATES, WITH_AGENT
 
 SUPERVISOR = "supervisor"
 # Fields that identify the customer beyond the masked display.
@@ -23,7 +23,7 @@ def can_see(role: str, username: str, ticket: Mapping[str, Any]) -> bool:
     if role == SUPERVISOR:
         return True
     state = ticket.get("state")
-    return state == QUEUED or (state == WITH_AGENT and ticket.get("agent") == username)
+    return state in WAITING_STATES or (state == WITH_AGENT and ticket.get("agent") == username)
 
 
 def for_role(ticket: Mapping[str, Any], role: str) -> Dict[str, Any]:

@@ -1,14 +1,19 @@
 """The handoff relay inside the Rasa process (input-channel layer, every channel).
 
-While a person has a conversation, each customer message is stored in the
-ticket's event stream (Redis, before anything is acknowledged) and reaches the
-agent console through the feed; the channel still hands it to Rasa, whose paused
-tracker records it. In the other direction, a consumer of ``handoff:outbound``
-(consumer group ``relay``, at-least-once) records each agent or system text in
-the Rasa tracker as ``BotUttered`` (skipping message ids already recorded),
-delivers it through the channel the customer uses, and only then acknowledges
-it. ``state == "bot"`` and ``state == "resolved"`` resume the conversation and
-trigger ``EXTERNAL_handoff_returned`` / ``EXTERNAL_handoff_resolved``.
+The handoff service owns the handoff's state; this relay applies it to Rasa and
+speaks only the contract of ``handoff/contract.py`` (through
+:class:`bot.channels.handoff_streams.HandoffStreams`), never the service's keys.
+While a ticket is open, each customer message is appended to ``handoff:customer``
+(Redis, before anything is acknowledged), from where the service stores it with the
+ticket and shows it in the console; the channel still hands it to Rasa, whose
+tracker records it (and answers it only in the ``callback`` state). In the other
+direction, a consumer of ``handoff:outbound`` (consumer group ``relay``,
+at-least-once) applies every transition and records each agent or system text in
+the Rasa tracker as ``BotUttered`` (skipping message ids already recorded), delivers
+it through the channel the customer uses, and only then acknowledges it:
+``queued`` and ``with_agent`` pause the conversation (once), ``bot`` and
+``resolved`` resume it and trigger ``EXTERNAL_handoff_returned`` /
+``EXTERNAL_handoff_resolved``.
 
 See ``handoff/PROTOCOL.md`` for the interface::
 
@@ -31,10 +36,11 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed
 
+from bot.channels.handoff_streams import HandoffStreams
 from bot.settings import redis_url
 from bot.tasks import stop_task
 from bot.untrusted import strip_invisible
-from handoff.store import OPEN_STATES, WITH_AGENT, HandoffStore
+from handoff.contract import CALLBACK, FIELD_CHANNEL, FIELD_STATE, FIELD_TICKET, OPEN_STATES, PAUSED_STATES, QUEUED
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +92,14 @@ class HandoffRelay:
     """One per Rasa process; channels register a deliverer and report customer messages.
 
     Args:
-        store: the handoff store (default: on ``REDIS_URL``).
+        streams: the handoff contract's keys (default: on ``REDIS_URL``).
         consumer: this process's consumer name in the ``relay`` group.
     """
 
     _instance: Optional[HandoffRelay] = None
 
-    def __init__(self, store: Optional[HandoffStore] = None, consumer: Optional[str] = None) -> None:
-        self._store = store
+    def __init__(self, streams: Optional[HandoffStreams] = None, consumer: Optional[str] = None) -> None:
+        self._streams = streams
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.deliverers: Dict[str, Deliverer] = {}
         self.output_channels: Dict[str, OutputChannelFactory] = {}
@@ -110,10 +116,10 @@ class HandoffRelay:
         return cls._instance
 
     @property
-    def store(self) -> HandoffStore:
-        if self._store is None:
-            self._store = HandoffStore(redis_url())
-        return self._store
+    def streams(self) -> HandoffStreams:
+        if self._streams is None:
+            self._streams = HandoffStreams(redis_url())
+        return self._streams
 
     def register_channel(self, name: str, deliver: Deliverer, output_channel: Optional[OutputChannelFactory] = None) -> None:
         """Tell the relay how to reach customers of channel ``name``.
@@ -150,28 +156,26 @@ class HandoffRelay:
         message_id: Optional[str] = None,
         metadata: Optional[Dict[str, Any]] = None,
     ) -> bool:
-        """Store a customer message with the agent when a person has the conversation.
+        """Send a customer message to the ticket while one is open.
 
         Returns:
-            True when the conversation is with a person (queued or with an agent):
-            the message is persisted and on its way to the console. The channel
-            still passes it to Rasa so the paused tracker records it.
+            True when a person has the conversation (``queued`` or ``with_agent``): the
+            message is persisted and on its way to the console, and the bot is paused
+            (the channel still passes it to Rasa so the tracker records it). False
+            otherwise, also in the ``callback`` state, where the message joins the
+            ticket for the colleague who will call but the bot answers it.
         """
-        ticket = await self.store.open_ticket(sender_id)
-        if ticket is None or ticket["state"] not in OPEN_STATES:
+        ticket = await self.streams.conversation(sender_id)
+        if ticket is None or ticket.get(FIELD_STATE) not in OPEN_STATES:
             return False
-        if message_id and not await self.store.claim_message_id(ticket["ticket_id"], message_id):
-            return True  # a channel's retry of a message already stored
-        data: Dict[str, Any] = {"channel": channel}
-        if message_id:
-            data["message_id"] = message_id
-        if metadata:
-            data["metadata"] = metadata
         # the agent must read what the customer wrote in the order it was written:
         # invisible bidi / zero-width controls go (channels strip them too; this is
-        # the door into the handoff store, whatever channel calls it)
-        await self.store.add_event(ticket["ticket_id"], "message", "customer", strip_invisible(text), data=data)
-        return True
+        # the door into the handoff, whatever channel calls it)
+        await self.streams.send_customer(
+            "message", sender_id, ticket.get(FIELD_TICKET, ""), channel, strip_invisible(text),
+            message_id=message_id, metadata=metadata,
+        )
+        return ticket.get(FIELD_STATE) in PAUSED_STATES
 
     async def on_customer_typing(self, channel: str, sender_id: str) -> None:
         """Show the agent that the customer is typing (throttled, not persisted)."""
@@ -179,9 +183,9 @@ class HandoffRelay:
         if now - self._last_typing.get(sender_id, 0.0) < _TYPING_EVERY_S:
             return
         self._last_typing[sender_id] = now
-        ticket_id = await self.store.open_ticket_id(sender_id)
-        if ticket_id:
-            await self.store.publish(ticket_id, "typing", {"role": "customer", "channel": channel})
+        ticket = await self.streams.conversation(sender_id)
+        if ticket and ticket.get(FIELD_STATE) in OPEN_STATES:
+            await self.streams.send_customer("typing", sender_id, ticket.get(FIELD_TICKET, ""), channel)
 
     # ------------------------------------------------------------- agent side
     async def _consume(self) -> None:
@@ -189,11 +193,11 @@ class HandoffRelay:
         last_reclaim = 0.0
         while not self._stopping:
             try:
-                await self.store.ensure_relay_group()
+                await self.streams.ensure_relay_group()
                 if time.monotonic() - last_reclaim > 5:
                     last_reclaim = time.monotonic()
                     await self._handle_batch(await self._reclaim())
-                await self._handle_batch(await self.store.read_outbound(self.consumer, block_ms=2000))
+                await self._handle_batch(await self.streams.read_outbound(self.consumer, block_ms=2000))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis restarting or a bad entry: retry shortly
@@ -204,7 +208,7 @@ class HandoffRelay:
 
     async def _reclaim(self) -> List[Any]:
         """Entries this or a dead relay read but never acknowledged."""
-        return await self.store.reclaim_outbound(self.consumer, _RECLAIM_IDLE_MS)
+        return await self.streams.reclaim_outbound(self.consumer, _RECLAIM_IDLE_MS)
 
     async def _handle_batch(self, entries: List[Any]) -> None:
         """Conversations in parallel, each conversation's entries in order."""
@@ -222,14 +226,15 @@ class HandoffRelay:
         try:
             await self.process(message)
         except DeliveryRefused as refusal:
-            await self.store.add_event(
-                message["ticket_id"], "system", "system", f"لم تصل الرسالة إلى العميل: {refusal}",
-                data={"delivery_refused": message.get("id"), "reason": str(refusal)},
+            # the service shows it to the agent as a system event of the ticket
+            await self.streams.send_customer(
+                "delivery_refused", str(message.get("conversation_id", "")), str(message.get("ticket_id", "")),
+                str(message.get("channel", "")), str(refusal), message_id=str(message.get("id", "")),
             )
         except Exception:  # noqa: BLE001 - left unacknowledged: retried after _RECLAIM_IDLE_MS
             logger.exception("handoff relay: entry %s not delivered; will retry", entry_id)
             return
-        await self.store.ack_outbound(entry_id)
+        await self.streams.ack_outbound(entry_id)
 
     async def process(self, message: OutboundMessage) -> None:
         """Record one outbound message in the tracker and deliver it (idempotent per id)."""
@@ -246,7 +251,12 @@ class HandoffRelay:
                 await deliver(conversation_id, message)
             await self._resume(message, channel, deliver)
             return
-        if message.get("text") or (kind == "state" and state == WITH_AGENT):
+        if kind == "state" and state in (QUEUED, CALLBACK):
+            # a new ticket: the action already told the customer; only the pause is applied
+            if state == QUEUED:
+                await self._record(message)
+            return
+        if message.get("text") or (kind == "state" and state in PAUSED_STATES):
             await self._record(message)
         if deliver is None:
             logger.warning("handoff relay: no deliverer for channel %r (conversation %s)", channel, conversation_id)
@@ -254,8 +264,8 @@ class HandoffRelay:
         await deliver(conversation_id, message)
 
     async def _channel_of(self, conversation_id: str) -> str:
-        ticket = await self.store.open_ticket(conversation_id)
-        return str(ticket.get("channel", "")) if ticket else ""
+        ticket = await self.streams.conversation(conversation_id)
+        return str(ticket.get(FIELD_CHANNEL, "")) if ticket else ""
 
     async def _agent(self) -> Any:
         """Rasa's agent, once the server has loaded it."""
@@ -269,13 +279,14 @@ class HandoffRelay:
     async def _record(self, message: OutboundMessage) -> None:
         """Append the text to the tracker as BotUttered, unless its id is there already.
 
-        When a person takes the conversation (state ``with_agent``) the bot is paused in
-        the same update: a callback ticket left the bot answering while nobody was free,
-        and once an agent claims it the bot must fall silent, or both would answer.
+        When the conversation is with a person (state ``queued`` or ``with_agent``) the
+        bot is paused in the same update, once: a callback ticket left the bot answering
+        while nobody was free, and once an agent claims it the bot must fall silent, or
+        both would answer.
         """
         agent = await self._agent()
         conversation_id = message["conversation_id"]
-        takes_over = message.get("kind") == "state" and message.get("state") == WITH_AGENT
+        takes_over = message.get("kind") == "state" and message.get("state") in PAUSED_STATES
         async with agent.lock_store.lock(conversation_id):
             tracker = await agent.tracker_store.retrieve(conversation_id)
             if tracker is None:
@@ -309,7 +320,7 @@ class HandoffRelay:
 
     async def _resume(self, message: OutboundMessage, channel: str, deliver: Optional[Deliverer]) -> None:
         """Give the conversation back to the bot and let it speak (once per control id)."""
-        if await self.store.was_relayed(message["id"]):
+        if await self.streams.was_relayed(message["id"]):
             return
         agent = await self._agent()
         conversation_id = message["conversation_id"]
@@ -326,4 +337,4 @@ class HandoffRelay:
             await agent.processor.trigger_external_user_uttered(
                 intent, {"handoff_ticket_id": message["ticket_id"]}, tracker, output
             )
-        await self.store.mark_relayed(message["id"])
+        await self.streams.mark_relayed(message["id"])

@@ -19,6 +19,7 @@ a REST caller cannot read or continue another channel's conversation.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
@@ -119,7 +120,7 @@ class ValidatedRestInput(InputChannel):
             return response.json({"status": "ok"})
 
         # --- handoff relay hook (part A): REST cannot push, so what agents send waits
-        # in Redis and comes back at the start of the sender's next reply.
+        # in Redis (keep_for_next_reply) and comes back at the start of the sender's next reply.
         @hook.listener("before_server_start")
         async def start_relay(app: Any, _loop: Any) -> None:
             await relay_link.attach(self.name(), deliver_later, app)
@@ -149,7 +150,7 @@ class ValidatedRestInput(InputChannel):
                 logger.error("reply timed out for sender %s", sender)
                 return InputError(504, "timeout", "تأخر الرد، حاول مرة أخرى بعد قليل.").response()
             await self._remember_buttons(sender, collector.messages)
-            return response.json(await relayed_messages(sender) + collector.messages)
+            return response.json(await take_kept_replies(sender) + collector.messages)
 
         return hook
 
@@ -163,26 +164,45 @@ class ValidatedRestInput(InputChannel):
             logger.exception("could not remember the buttons offered to %s", sender)
 
 
+# Replies a REST caller could not receive when they were made (agent messages relayed
+# while nobody was asking; bot replies to a request that timed out) wait here, in the
+# REST channel's own keys, and come first in the sender's next reply.
+PENDING_TTL_SECONDS = 7 * 24 * 3600
+_PENDING_MAX = 1000
+
+
+def _pending_key(sender_id: str) -> str:
+    return f"rest:pending:{sender_id}"
+
+
+async def keep_for_next_reply(sender_id: str, messages: List[Dict[str, Any]]) -> None:
+    """Keep REST-format messages for the sender's next reply (in order, for a week)."""
+    if not messages:
+        return
+    redis = get_redis()
+    key = _pending_key(sender_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.rpush(key, *(json.dumps(message, ensure_ascii=False) for message in messages))
+        pipe.expire(key, PENDING_TTL_SECONDS)
+        await pipe.execute()
+
+
+async def take_kept_replies(sender_id: str) -> List[Dict[str, Any]]:
+    """Every message kept for this sender, oldest first (taken atomically; empty when Redis fails)."""
+    try:
+        raw = await get_redis().lpop(_pending_key(sender_id), _PENDING_MAX)
+    except Exception:  # the bot keeps answering when Redis is unavailable
+        logger.exception("could not read the replies kept for %s", sender_id)
+        return []
+    return [json.loads(item) for item in raw or []]
+
+
 async def deliver_later(sender_id: str, message: Dict[str, Any]) -> None:
     """The relay's deliverer for REST: keep agent and system messages for the next reply."""
     if message.get("kind") == "typing" or not message.get("text"):
         return
-    from bot.channels.relay import HandoffRelay
-
-    await HandoffRelay.instance().store.push_outbox("rest", sender_id, message)
-
-
-async def relayed_messages(sender_id: str) -> List[Dict[str, Any]]:
-    """What the relay kept for this sender, in REST reply format (empty without a relay)."""
-    try:
-        from bot.channels.relay import HandoffRelay
-
-        pending = await HandoffRelay.instance().store.pop_outbox("rest", sender_id)
-    except Exception:  # the bot keeps answering when Redis or the relay is unavailable
-        logger.exception("could not read relayed messages for %s", sender_id)
-        return []
     keys = ("id", "kind", "state", "agent_name", "ticket_id")
-    return [
-        {"recipient_id": sender_id, "text": item["text"], "custom": {"handoff": {k: item.get(k) for k in keys}}}
-        for item in pending
-    ]
+    await keep_for_next_reply(
+        sender_id,
+        [{"recipient_id": sender_id, "text": message["text"], "custom": {"handoff": {k: message.get(k) for k in keys}}}],
+    )

@@ -14,7 +14,7 @@ const I18N = {
     customer: "العميل", bot: "المساعد", agent: "الموظف", system: "النظام", note_label: "ملاحظة داخلية",
     handed_over: "حُوّلت المحادثة إلى موظف", waiting: "ينتظر", min: "د", breach: "تجاوز مستوى الخدمة",
     p1: "عاجل", p2: "مرتفع", p3: "عادي",
-    queued: "في الانتظار", with_agent: "مع موظف", bot_state: "عادت إلى المساعد", resolved: "مغلقة",
+    queued: "في الانتظار", callback: "بانتظار اتصالنا", with_agent: "مع موظف", bot_state: "عادت إلى المساعد", resolved: "مغلقة",
     claimed_by: "استلمها", transferred_to: "حُوّلت إلى", returned: "أُعيدت إلى المساعد", closed: "أُغلقت",
     rating_line: "تقييم العميل", frustration: "الانزعاج", urgency: "الإلحاح", no_rating: "—",
     bad_login: "اسم المستخدم أو كلمة المرور غير صحيحة.", nobody: "—", choose_agent: "اختر زميلاً",
@@ -32,7 +32,7 @@ const I18N = {
     customer: "Customer", bot: "Bot", agent: "Agent", system: "System", note_label: "Internal note",
     handed_over: "Handed over to a person", waiting: "waiting", min: "min", breach: "SLA breached",
     p1: "urgent", p2: "high", p3: "normal",
-    queued: "queued", with_agent: "with agent", bot_state: "back with the bot", resolved: "resolved",
+    queued: "queued", callback: "call back", with_agent: "with agent", bot_state: "back with the bot", resolved: "resolved",
     claimed_by: "claimed by", transferred_to: "transferred to", returned: "returned to the bot", closed: "resolved",
     rating_line: "Customer rating", frustration: "frustration", urgency: "urgency", no_rating: "—",
     bad_login: "Wrong username or password.", nobody: "—", choose_agent: "Pick a colleague",
@@ -161,8 +161,14 @@ async function loadQueue() {
   renderQueue();
 }
 
+// queued: the customer waits in the chat; callback: nobody could chat, a colleague calls back
+// (the bot keeps answering meanwhile). Both wait for an agent to claim them.
+function isWaiting(ticket) {
+  return ticket.state === "queued" || ticket.state === "callback";
+}
+
 function queueSort() {
-  const waiting = [...state.tickets.values()].filter((x) => x.state === "queued");
+  const waiting = [...state.tickets.values()].filter((x) => isWaiting(x));
   waiting.sort((a, b) => (a.priority - b.priority) || (a.created_ms - b.created_ms));
   state.queueOrder = waiting.map((x) => x.ticket_id);
 }
@@ -173,7 +179,7 @@ function waitedMinutes(ticket) {
 
 function isBreach(ticket) {
   const sla = state.slaMinutes[String(ticket.priority)];
-  return ticket.state === "queued" && sla !== undefined && waitedMinutes(ticket) > sla;
+  return isWaiting(ticket) && sla !== undefined && waitedMinutes(ticket) > sla;
 }
 
 function formatWait(minutes) {
@@ -217,7 +223,7 @@ function renderQueue() {
 // Agents see the queue and their own tickets; the server announces a ticket leaving
 // their sight (taken by a colleague, closed) with its state only, so drop it here.
 function visibleToMe(summary) {
-  if (summary.state === "queued") return true;
+  if (isWaiting(summary)) return true;
   if (summary.state !== "with_agent") return false;
   return state.me.role === "supervisor" || summary.agent === state.me.username;
 }
@@ -329,8 +335,8 @@ function renderTicketHead() {
   renderEvidence(ticket.evidence || []);
   const holder = ticket.agent === state.me.username;
   const supervisor = state.me.role === "supervisor";
-  const open = ticket.state === "queued" || ticket.state === "with_agent";
-  $("claim").disabled = ticket.state !== "queued";
+  const open = isWaiting(ticket) || ticket.state === "with_agent";
+  $("claim").disabled = !isWaiting(ticket);
   $("return").disabled = !(open && (holder || supervisor));
   $("resolve").disabled = !(open && (holder || supervisor));
   $("transfer").disabled = !(open && (holder || supervisor));
@@ -368,7 +374,7 @@ function renderEvidence(evidence) {
 function renderWait() {
   const ticket = state.current.ticket;
   const node = $("t-wait");
-  node.textContent = ticket.state === "queued" ? `${t("waiting")} ${formatWait(waitedMinutes(ticket))}` : "";
+  node.textContent = isWaiting(ticket) ? `${t("waiting")} ${formatWait(waitedMinutes(ticket))}` : "";
   node.className = isBreach(ticket) ? "badge breach" : "";
 }
 

@@ -88,6 +88,17 @@ def add_account(service: RunningService, username: str, role: str = "agent", nam
     service.call(add())
 
 
+def on_duty(service: RunningService, username: str) -> None:
+    """The agent's console is open (its heartbeat, as the live feed records it)."""
+
+    async def beat() -> None:
+        store = HandoffStore(service.settings.redis_url)
+        await store.heartbeat(username)
+        await store.close()
+
+    service.call(beat())
+
+
 class Console:
     """A signed-in console user speaking real HTTP (cookie + CSRF header)."""
 

@@ -85,4 +85,4 @@ def test_console_claim_reply_live_updates_and_literal_html(service):
             browser.close()
     finally:
         service.call(relay.stop())
-        service.call(relay.store.close())
+        service.call(relay.streams.close())

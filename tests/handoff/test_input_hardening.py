@@ -89,7 +89,7 @@ def test_non_ascii_csrf_token_gets_403_not_500(service):
     for forged in ("ééé".encode(), "رمز".encode(), b"\xff\xfe"):
         response = console.http.post(f"{service.url}/api/tickets/{ticket_id}/claim", headers={"X-CSRF-Token": forged}, timeout=10)
         assert response.status_code == 403 and response.json()["error"] == "csrf"
-    assert console.get(f"/api/tickets/{ticket_id}").json()["ticket"]["state"] == "queued"
+    assert console.get(f"/api/tickets/{ticket_id}").json()["ticket"]["state"] == "callback"
 
 
 # --------------------------------------------------------------- bidi controls

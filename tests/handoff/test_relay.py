@@ -14,11 +14,12 @@ from typing import Any, Dict, List
 
 import aiohttp
 import pytest
-from handoff_helpers import PASSWORD, Console, add_account, feed_entries, internal, ticket_payload
+from handoff_helpers import PASSWORD, Console, add_account, feed_entries, internal, on_duty, ticket_payload
 from polling import poll_until
 from rasa.shared.core.events import BotUttered
 
 from bench.relay import rasa_stores_app, save_paused_tracker
+from bot.channels.handoff_streams import HandoffStreams
 from bot.channels.relay import DeliveryRefused, HandoffRelay
 from handoff.store import HandoffStore
 
@@ -40,10 +41,10 @@ class Channel:
 
 def start_relay(service: Any, app: Any, channel: Channel) -> HandoffRelay:
     """A relay on the service's event loop delivering to ``channel`` as 'webchat'."""
-    relay = HandoffRelay(store=None)
+    relay = HandoffRelay(streams=None)
 
     async def start() -> None:
-        relay._store = HandoffStore(service.settings.redis_url)
+        relay._streams = HandoffStreams(service.settings.redis_url)
         relay.register_channel("webchat", channel.deliver)
         await relay.start(app)
 
@@ -59,7 +60,7 @@ def relay_setup(service):
     relay = start_relay(service, app, channel)
     yield service, relay, channel, app
     service.call(relay.stop())
-    service.call(relay.store.close())
+    service.call(relay.streams.close())
 
 
 def paused_tracker(app: Any, conversation_id: str) -> None:
@@ -98,9 +99,14 @@ def test_customer_to_console_and_console_to_customer(relay_setup):
     assert service.call(relay.on_customer_message("webchat", "web-c1", "<b>وينكم؟</b>", message_id="m1")) is True
     # the channel retries the same message: stored once
     assert service.call(relay.on_customer_message("webchat", "web-c1", "<b>وينكم؟</b>", message_id="m1")) is True
-    events = console.get(f"/api/tickets/{ticket_id}").json()["events"]
-    customer = [e for e in events if e["role"] == "customer"]
-    assert [e["text"] for e in customer] == ["<b>وينكم؟</b>"]
+    assert service.call(relay.on_customer_message("webchat", "web-c1", "والثانية", message_id="m2")) is True
+
+    def customer_texts() -> List[str]:
+        events = console.get(f"/api/tickets/{ticket_id}").json()["events"]
+        return [e["text"] for e in events if e["role"] == "customer"]
+
+    wait_for(lambda: "والثانية" in customer_texts())
+    assert customer_texts() == ["<b>وينكم؟</b>", "والثانية"]
     # console -> customer: delivered through the channel and recorded in the Rasa tracker
     reply = console.post(f"/api/tickets/{ticket_id}/messages", {"text": "أهلاً، معك أمل. الفريق الفني في الطريق."})
     assert reply.status_code == 201
@@ -121,9 +127,11 @@ def test_redelivered_entry_is_recorded_once(relay_setup):
     service, relay, channel, app = relay_setup
     paused_tracker(app, "web-c2")
     ticket_id, _console = open_and_claim(service, "web-c2")
-    ticket = service.call(relay.store.require_ticket(ticket_id))
+    store = HandoffStore(service.settings.redis_url)
+    ticket = service.call(store.require_ticket(ticket_id))
     for _ in range(2):  # at-least-once: the same id may arrive twice
-        service.call(relay.store.push_outbound(ticket, "agent", "رسالة مكررة", id="dup-1", agent_name="أمل"))
+        service.call(store.push_outbound(ticket, "agent", "رسالة مكررة", id="dup-1", agent_name="أمل"))
+    service.call(store.close())
     wait_for(lambda: len([m for m in channel.delivered if m["id"] == "dup-1"]) == 2)
     assert [e.text for e in bot_texts(app, "web-c2")].count("رسالة مكررة") == 1
 
@@ -150,6 +158,8 @@ def test_waiting_customer_hears_their_position(service_factory):
     try:
         paused_tracker(app, "web-w1")
         paused_tracker(app, "web-w2")
+        add_account(service, "amal")
+        on_duty(service, "amal")  # else the tickets are callbacks, who hear no position
         internal(service, "POST", "/api/internal/tickets", json=ticket_payload("web-w1", channel="webchat"))
         internal(service, "POST", "/api/internal/tickets", json=ticket_payload("web-w2", channel="webchat"))
         updates = wait_for(lambda: {m["sender"]: m for m in channel.delivered if m.get("state") == "queued"}.values() if
@@ -159,7 +169,7 @@ def test_waiting_customer_hears_their_position(service_factory):
         assert "ترتيبك 2" in next(m["text"] for m in updates if m["sender"] == "web-w2")
     finally:
         service.call(relay.stop())
-        service.call(relay.store.close())
+        service.call(relay.streams.close())
 
 
 def test_live_feed_resumes_after_the_last_seen_id(relay_setup):
@@ -206,6 +216,8 @@ def test_redis_restart_mid_handoff_loses_nothing(relay_setup, redis_server_proce
     redis_server_process.restart()
     # everything acknowledged before the restart is there, and the relay keeps working
     assert service.call(relay.on_customer_message("webchat", "web-r1", "بعد إعادة التشغيل")) is True
+    # the agent answers once the message is on the console
+    wait_for(lambda: any(e["text"] == "بعد إعادة التشغيل" for e in console.get(f"/api/tickets/{ticket_id}").json()["events"]), timeout=20)
     assert console.post(f"/api/tickets/{ticket_id}/messages", {"text": "رد بعد إعادة التشغيل"}).status_code == 201
     wait_for(lambda: [m for m in channel.delivered if m["text"] == "رد بعد إعادة التشغيل"], timeout=20)
     detail = console.get(f"/api/tickets/{ticket_id}").json()
@@ -274,8 +286,8 @@ def test_bidi_controls_in_a_live_customer_message_never_reach_the_console(relay_
     # "pay to 1234 5678" shown reversed by a right-to-left override, split by a zero-width space
     hidden = "حوّل إلى \u202e8765\u200b 4321\u202c من فضلك\ufeff"
     assert service.call(relay.on_customer_message("webchat", "web-bidi", hidden, message_id="m-bidi")) is True
-    events = console.get(f"/api/tickets/{ticket_id}").json()["events"]
-    assert [e["text"] for e in events if e["role"] == "customer"] == ["حوّل إلى 8765 4321 من فضلك"]
+    events = wait_for(lambda: [e for e in console.get(f"/api/tickets/{ticket_id}").json()["events"] if e["role"] == "customer"])
+    assert [e["text"] for e in events] == ["حوّل إلى 8765 4321 من فضلك"]
 
 
 def callback_tracker(app: Any, conversation_id: str) -> None:
@@ -310,3 +322,44 @@ def test_claiming_a_callback_ticket_silences_the_bot_once(relay_setup):
     events = stored_tracker(app, "web-cb1").events
     assert sum(isinstance(e, ConversationPaused) for e in events) == 1
     assert sum(isinstance(e, BotUttered) and e.text.startswith("معك الآن") for e in events) == 1
+
+
+def conversation_state(service: Any, conversation_id: str) -> Dict[str, str]:
+    """The conversation hash the service keeps for the Rasa side (handoff/contract.py)."""
+    streams = HandoffStreams(service.settings.redis_url)
+    try:
+        return service.call(streams.conversation(conversation_id)) or {}
+    finally:
+        service.call(streams.close())
+
+
+def test_the_service_decides_callback_or_queued_and_the_rasa_side_reads_it(relay_setup):
+    service, relay, channel, app = relay_setup
+    # nobody on duty: a callback; the bot keeps answering, the ticket still joins the queue
+    callback_tracker(app, "web-s1")
+    created = internal(service, "POST", "/api/internal/tickets", json=ticket_payload("web-s1", channel="webchat")).json()
+    assert created["state"] == "callback"
+    assert conversation_state(service, "web-s1") == {"ticket_id": created["ticket_id"], "state": "callback", "channel": "webchat"}
+    add_account(service, "amal", name="أمل")
+    console = Console(service, "amal")
+    assert created["ticket_id"] in [t["ticket_id"] for t in console.get("/api/queue").json()["queue"]]
+    # what the customer writes meanwhile reaches the ticket, and the bot answers it (False)
+    assert service.call(relay.on_customer_message("webchat", "web-s1", "متى تتصلون؟", message_id="s1")) is False
+    wait_for(lambda: any(e["text"] == "متى تتصلون؟" for e in console.get(f"/api/tickets/{created['ticket_id']}").json()["events"]))
+    time.sleep(0.3)
+    assert not stored_tracker(app, "web-s1").is_paused()
+    assert not [m for m in channel.delivered if m["sender"] == "web-s1"]  # creation says nothing more
+    # an agent on duty: the next conversation is queued, and the relay pauses its bot (once)
+    on_duty(service, "amal")
+    callback_tracker(app, "web-s2")
+    queued = internal(service, "POST", "/api/internal/tickets", json=ticket_payload("web-s2", channel="webchat")).json()
+    assert queued["state"] == "queued" and conversation_state(service, "web-s2")["state"] == "queued"
+    paused = wait_for(lambda: stored_tracker(app, "web-s2").is_paused() and stored_tracker(app, "web-s2"))
+    assert not [e for e in paused.events if isinstance(e, BotUttered)]
+    assert service.call(relay.on_customer_message("webchat", "web-s2", "أنا بالانتظار")) is True
+    # claimed, returned: the hash follows each transition, and is gone once closed
+    assert console.post(f"/api/tickets/{queued['ticket_id']}/claim").status_code == 200
+    assert conversation_state(service, "web-s2")["state"] == "with_agent"
+    assert console.post(f"/api/tickets/{queued['ticket_id']}/return").status_code == 200
+    assert conversation_state(service, "web-s2") == {}
+    assert service.call(relay.on_customer_message("webchat", "web-s2", "شكرا")) is False

@@ -71,7 +71,7 @@ class _StoreThatTurnsCancelIntoConnectionError:
 def test_relay_stops_although_its_blocking_read_swallowed_the_cancellation():
     async def scenario() -> bool:
         store = _StoreThatTurnsCancelIntoConnectionError()
-        relay = HandoffRelay(store=store)  # type: ignore[arg-type]
+        relay = HandoffRelay(streams=store)  # type: ignore[arg-type]
         await relay.start(app=None)
         task = relay._task
         await asyncio.wait_for(store.reading.wait(), 5)
