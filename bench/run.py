@@ -83,8 +83,9 @@ class Settings:
             ArBanking77 pair is the latency headline.
         parallel_training: train the models side by side (quick runs: saves
             start-up time, but training times are then not comparable).
-        assistant_policy_epochs: cap on TED's epochs for the assistant model
-            (quick runs); None trains ``config.yml`` as it is.
+        assistant_policy_epochs: cap on the epochs of the assistant's dialogue policies
+            (quick runs; no effect while config.yml has no TEDPolicy, E16); None trains
+            ``config.yml`` as it is.
     """
 
     diet_epochs_arbanking: int = 5
@@ -262,7 +263,7 @@ class Bench:
         """The whole assistant (NLU and dialogue) as ``make train`` builds it.
 
         Quick runs cap the dialogue policies' epochs (``assistant_policy_epochs``):
-        the NLU is unchanged and a reply costs the same, only TED fits less.
+        the NLU is unchanged and a reply costs the same, only TED (when configured) fits less.
         """
         models, config, what = self.work / "models", None, "whole assistant (config.yml, domain, stories), as make train"
         capped = self.settings.assistant_policy_epochs

@@ -4,6 +4,12 @@
 
     python -m scripts.eval_conversations --url http://localhost:5005 --out reports/conversations
 
+A stack of its own on another model (``--url`` of a free port, so that no running
+stack answers), keeping every conversation's tracker (``bench.policies`` reads them)::
+
+    python -m scripts.eval_conversations --url http://127.0.0.1:5997 --model /tmp/m.tar.gz \
+        --out /tmp/conv --trackers /tmp/conv/trackers.jsonl
+
 Each conversation of ``tests/conversations/*.yml`` (format: that folder's README) is
 sent turn by turn on its channel (REST, or the web chat socket), then its tracker is
 read back from Rasa's HTTP API and judged:
@@ -183,6 +189,7 @@ class Outcome:
     turns: int = 0
     error: Optional[str] = None
     transcript: List[Tuple[str, str]] = field(default_factory=list)
+    sender: str = ""  # the conversation's id in Rasa (its tracker)
 
 
 def judge(
@@ -410,7 +417,9 @@ def play(conversation: Conversation, target: Target, leads: Sequence[str], run_i
                 codes = _play_rest(target, sender, conversation.turns)
         else:
             codes = _play_rest(target, sender, conversation.turns)
-        return judge(conversation, tracker_events(target, sender), leads, played_on, skip=codes)
+        outcome = judge(conversation, tracker_events(target, sender), leads, played_on, skip=codes)
+        outcome.sender = sender
+        return outcome
     except Exception as error:  # noqa: BLE001 - one broken conversation must not end the run
         expect = conversation.expect
         return Outcome(
@@ -500,6 +509,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="the local fake WhatsApp Graph API where one-time codes land (make run prints it)",
     )
     parser.add_argument("--out", default=str(ROOT / "reports" / "conversations"), help="folder for report.json and summary.md")
+    parser.add_argument("--model", type=Path, help="model file or folder of the stack this runner starts (default: models/)")
+    parser.add_argument(
+        "--trackers", type=Path,
+        help="also write every played conversation's tracker here (JSON lines: id, sender, events), e.g. for bench.policies",
+    )
     return parser.parse_args(argv)
 
 
@@ -512,6 +526,16 @@ def _reachable(target: Target) -> bool:
         return False
 
 
+def save_trackers(target: Target, outcomes: Sequence[Outcome], path: Path) -> None:
+    """Every played conversation's tracker events, one JSON line per conversation."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for outcome in outcomes:
+            if outcome.sender:
+                line = {"id": outcome.id, "sender": outcome.sender, "events": tracker_events(target, outcome.sender)}
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     conversations = load_conversations(Path(args.folder))
@@ -519,7 +543,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         conversations = subset(conversations, args.subset)
     target = Target(args.url.rstrip("/"), args.token, codes_url=args.codes_url)
     stack = None
-    if not _reachable(target):
+    reachable = _reachable(target)
+    if reachable and args.model:
+        print(f"--model {args.model}: an assistant already answers at {target.url} and would be judged instead; "
+              "give --url a free port to start a stack on this model", file=sys.stderr)
+        return 2
+    if not reachable:
         # no `make run` stack: start one of our own on free ports and stop it after
         from scripts import redis_server
         from scripts.stack import Stack
@@ -528,7 +557,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for name, value in EVALUATION_LIMITS.items():
             os.environ.setdefault(name, value)
         stack = Stack(
-            rasa_port=redis_server.free_port(), action_port=redis_server.free_port(), handoff_port=redis_server.free_port(),
+            model=args.model or Stack.model, rasa_port=redis_server.free_port(), action_port=redis_server.free_port(), handoff_port=redis_server.free_port(),
             data_dir=Path(args.out) / "redis", log_dir=Path(args.out) / "logs",
         )
         stack.start()
@@ -536,6 +565,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     start = time.time()
     try:
         outcomes = run(conversations, target, args.workers)
+        if args.trackers:
+            save_trackers(target, outcomes, args.trackers)
     finally:
         if stack is not None:
             stack.stop()

@@ -3,7 +3,8 @@
 Rasa reads its API token only from ``--auth-token``. Passing it on the command line
 would show it to every local user (``ps``, ``/proc/<pid>/cmdline``), so this wrapper
 appends it to ``sys.argv`` inside the process, where the operating system does not
-show it, and then runs Rasa's own command line.
+show it, and then runs Rasa's own command line, with the project's patches of Rasa installed
+(``bot/rasa_patches.py``).
 
 Usage (as ``scripts/stack.py`` does)::
 
@@ -30,6 +31,13 @@ def with_token(argv: List[str], token: Optional[str]) -> List[str]:
 
 def main() -> None:
     sys.argv = [sys.argv[0], *with_token(sys.argv[1:], os.environ.get("RASA_TOKEN"))]
+    # Before Rasa's main, so that every action call of this server validates the
+    # action server's response with one compiled validator instead of rebuilding and
+    # re-checking the schema per response (issue 15); it stops the start here, loudly,
+    # should a Rasa upgrade change the code it replaces.
+    from bot import rasa_patches
+
+    rasa_patches.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -1,7 +1,11 @@
 """The conversation evaluation: its data files and how it judges a tracker."""
 
+import json
+import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -114,3 +118,55 @@ def test_the_report_counts_rates_per_dialect_and_lists_failures():
     assert [f["id"] for f in summary["failing"]] == ["b", "c"]
     text = ev.markdown(summary, "header")
     assert "`b` (gulf, bill): needless" in text and "`c`" in text
+
+
+class _FakeRasa(BaseHTTPRequestHandler):
+    """Rasa's HTTP API as far as the runner reads it: ``/`` and one tracker per sender."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        url = urlparse(self.path)
+        if url.path == "/":
+            body: object = "Hello from Rasa"
+        elif url.path.startswith("/conversations/") and parse_qs(url.query).get("token") == ["secret"]:
+            sender = url.path.split("/")[2]
+            body = {"sender_id": sender, "events": [{"event": "user", "text": f"hi from {sender}"}]}
+        else:
+            self.send_error(401)
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def rasa_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeRasa)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_model_is_refused_when_an_assistant_already_answers(rasa_url, tmp_path: Path, capsys):
+    """--model names the model of the stack the runner starts; judging another would mislead."""
+    assert ev.main(["--url", rasa_url, "--model", str(tmp_path / "m.tar.gz"), "--out", str(tmp_path / "out")]) == 2
+    assert "already answers" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_trackers_are_saved_one_json_line_per_played_conversation(rasa_url, tmp_path: Path):
+    outcomes = [
+        ev.Outcome(id="a", dialect="msa", topic="bill", channel="rest", played_on="rest", expected="none", verdict="ok", sender="eval-1-a"),
+        ev.Outcome(id="b", dialect="msa", topic="bill", channel="rest", played_on="rest", expected="none", verdict="error"),
+    ]
+    path = tmp_path / "deep" / "trackers.jsonl"
+    ev.save_trackers(ev.Target(rasa_url, "secret"), outcomes, path)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert lines == [{"id": "a", "sender": "eval-1-a", "events": [{"event": "user", "text": "hi from eval-1-a"}]}]
