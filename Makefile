@@ -10,6 +10,8 @@ VENV ?= $(HOME)/.cache/noor-assistant/venv-py310-$(REQ_HASH)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RASA_DATA := --config config.yml --domain bot/domain --data nlu_data bot/data
+# Rasa server processes of `make run` (more than 1: behind HAProxy on port 5005)
+WORKERS ?= 1
 
 export PYTHONPATH := $(CURDIR)
 # No network beyond package registries: keep Rasa from phoning home.
@@ -54,8 +56,8 @@ eval-signals: venv ## Signals report: JSON, Markdown and confusion matrices in r
 eval-conversations: train ## Play tests/conversations/ against the running stack (make run; else starts one) -> reports/conversations
 	@$(LOCAL_SECRETS) $(BIN)/python -m scripts.eval_conversations --out reports/conversations
 
-run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio), the handoff console and the trainer workbench; Ctrl-C stops them
-	$(BIN)/python -m scripts.stack run
+run: train ## Start Redis, actions, Rasa (web chat, WhatsApp, Twilio), the handoff console and the trainer workbench; Ctrl-C stops them (WORKERS=N: N Rasa processes behind HAProxy)
+	$(BIN)/python -m scripts.stack run --workers $(WORKERS)
 
 shell: train ## Chat with the assistant in this terminal
 	$(BIN)/python -m scripts.stack shell

@@ -39,6 +39,7 @@ from sanic.response import HTTPResponse
 from bot import rate_limit
 from bot.channels import relay_link
 from bot.channels.commands import OfferedPayloads
+from bot.channels.fanout import Fanout
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
 from bot.settings import Settings, WebchatSettings
@@ -134,10 +135,15 @@ class SessionStore:
 
 
 class Hub:
-    """The open WebSockets of this process, per session (several tabs may share one)."""
+    """The open WebSockets of this process, per session (several tabs may share one).
+
+    A push reaches the session's sockets in the other Rasa workers too
+    (``bot/channels/fanout.py``): the relay may hand an agent's message to any worker.
+    """
 
     def __init__(self) -> None:
         self.sockets: Dict[str, Set[Any]] = {}
+        self.fanout = Fanout(f"{CHANNEL}:push", self.push_here)
 
     def add(self, session_id: str, ws: Any) -> None:
         self.sockets.setdefault(session_id, set()).add(ws)
@@ -148,6 +154,13 @@ class Hub:
             self.sockets.pop(session_id, None)
 
     async def push(self, session_id: str, frame: Dict[str, Any]) -> None:
+        await self.push_here(session_id, frame)
+        await self.fanout.publish(session_id, frame)
+
+    async def push_here(self, session_id: str, frame: Dict[str, Any]) -> None:
+        """Send ``frame`` to this process's sockets of the session."""
+        if session_id not in self.sockets:
+            return
         data = json.dumps(frame, ensure_ascii=False)
         for ws in list(self.sockets.get(session_id, ())):
             try:
@@ -331,7 +344,9 @@ class WebchatInput(InputChannel):
             await ws.close(code=4400, reason="expected hello")
             return
         try:
-            session_id = await self.open_session(hello.get("token"), request.ip or "unknown")
+            # remote_addr: the customer's address behind a proxy that Sanic trusts
+            # (SANIC_PROXIES_COUNT, e.g. make run WORKERS=N); else the peer's
+            session_id = await self.open_session(hello.get("token"), request.remote_addr or request.ip or "unknown")
         except InputError as error:
             await ws.send(json.dumps({"type": "error", **error.as_dict()}, ensure_ascii=False))
             await ws.close(code=4429, reason=error.code)
@@ -384,7 +399,12 @@ class WebchatInput(InputChannel):
 
         @hook.listener("before_server_start")
         async def start(app: Any, loop: Any) -> None:
+            self.hub.fanout.start()
             await relay_link.attach(CHANNEL, self.deliver_outbound, app, lambda _sender: self.get_output_channel())
+
+        @hook.listener("after_server_stop")
+        async def stop(app: Any, loop: Any) -> None:
+            await self.hub.fanout.stop()
 
         @hook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

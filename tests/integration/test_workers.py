@@ -1,0 +1,137 @@
+"""Two Rasa workers behind HAProxy (``Stack(workers=2)``, ``make run WORKERS=2``).
+
+Real processes throughout: Redis, the action server, the handoff service, two Rasa
+servers on loopback and HAProxy on the public port. One conversation's messages are
+spread over both workers and its tracker stays whole; the web chat's WebSocket and
+Rasa's token-protected API work through the proxy; a worker that dies stops the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import uuid
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+import pytest
+import redis
+import requests
+from websockets.client import connect as websocket_connect
+
+from scripts import haproxy, redis_server
+from scripts.stack import Stack
+
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def workers_stack(trained_model: Path, redis_server_process, artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(
+        model=trained_model, redis_url=redis_server_process.url, workers=2,
+        rasa_port=redis_server.free_port(), action_port=redis_server.free_port(), handoff_port=redis_server.free_port(),
+        log_dir=artifacts / "stack-logs-workers", run_dir=tmp_path_factory.mktemp("run"),
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def _served(stack: Stack) -> Dict[str, int]:
+    """Requests each worker has taken so far (HAProxy's stats socket)."""
+    stats = haproxy.server_stats(haproxy.stats_socket_of(stack.run_dir / f"haproxy-{stack.rasa_port}.cfg"))
+    return {name: int(row["stot"]) for name, row in stats.items()}
+
+
+def test_the_workers_listen_on_loopback_behind_the_proxy(workers_stack: Stack) -> None:
+    assert [service.name for service in workers_stack.services][-3:] == ["rasa-1", "rasa-2", "haproxy"]
+    assert len(set(workers_stack.worker_ports)) == 2 and workers_stack.rasa_port not in workers_stack.worker_ports
+    for port in workers_stack.worker_ports:
+        status = requests.get(workers_stack._api_url(port, "/status"), timeout=TIMEOUT)
+        assert status.status_code == 200 and status.json()["model_file"]
+    # Rasa's API through the proxy: the token is still required
+    assert requests.get(workers_stack.api_url("/status"), timeout=TIMEOUT).status_code == 200
+    assert requests.get(f"{workers_stack.rasa_url}/status", timeout=TIMEOUT).status_code == 401
+    assert requests.get(f"{workers_stack.rasa_url}/", timeout=TIMEOUT).text.startswith("Hello from Rasa")
+
+
+def test_one_conversation_over_both_workers_stays_whole(workers_stack: Stack) -> None:
+    sender = f"workers-{uuid.uuid4().hex[:8]}"
+    texts = ["مرحبا", "شكرا", "السلام عليكم", "شكرا جزيلا"]
+    before = _served(workers_stack)
+    for text in texts:
+        reply = requests.post(f"{workers_stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=TIMEOUT)
+        assert reply.status_code == 200 and reply.json(), f"no reply to {text!r}"
+    after = _served(workers_stack)
+    assert all(after[name] > before[name] for name in after), (before, after)
+    tracker = requests.get(workers_stack.api_url(f"/conversations/{sender}/tracker"), timeout=TIMEOUT).json()
+    assert [event["text"] for event in tracker["events"] if event["event"] == "user"] == texts
+
+
+def _outward_address() -> Optional[str]:
+    """This machine's non-loopback IPv4 address, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def _webchat_turn(stack: Stack, host: str, text: str) -> tuple:
+    """Open the web chat socket through the proxy at ``host``; (session id, first bot reply)."""
+
+    async def talk() -> tuple:
+        origin = {"Origin": f"http://127.0.0.1:{stack.rasa_port}"}
+        async with websocket_connect(f"ws://{host}:{stack.rasa_port}/webhooks/webchat/socket", extra_headers=origin) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": None}))
+            session = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            assert session["type"] == "session", session
+            await ws.send(json.dumps({"type": "message", "text": text}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                if frame["type"] == "message" and frame["role"] == "bot":
+                    return session["session_id"], frame["text"]
+
+    return asyncio.run(talk())
+
+
+def test_the_web_chat_socket_works_through_the_proxy(workers_stack: Stack) -> None:
+    session_id, reply = _webchat_turn(workers_stack, "127.0.0.1", "مرحبا")
+    assert session_id.startswith("web-") and reply
+
+
+def test_the_workers_see_the_customers_address_not_the_proxys(workers_stack: Stack, redis_server_process) -> None:
+    """Per-address limits count customers: the worker reads X-Forwarded-For from the proxy."""
+    address = _outward_address()
+    if address is None:
+        pytest.skip("no non-loopback address on this machine")
+    session_id, _reply = _webchat_turn(workers_stack, address, "مرحبا")
+    client = redis.Redis.from_url(redis_server_process.url, decode_responses=True)
+    try:
+        stored = json.loads(client.get(f"webchat:session:{session_id}") or "{}")
+    finally:
+        client.close()
+    # the worker's own peer is the proxy on 127.0.0.1
+    assert stored["ip"] == address
+
+
+# Last in this module: it stops the module's stack.
+def test_a_dead_worker_is_routed_around_then_stops_the_stack(workers_stack: Stack) -> None:
+    worker = next(service for service in workers_stack.services if service.name == "rasa-1")
+    others = [service.proc for service in workers_stack.services if service is not worker]
+    worker.proc.send_signal(signal.SIGKILL)
+    worker.proc.wait()
+    # the proxy sends the next requests to the worker that is left
+    for text in ("مرحبا", "شكرا"):
+        reply = requests.post(f"{workers_stack.rasa_url}/webhooks/rest/webhook",
+                              json={"sender": f"after-{uuid.uuid4().hex[:6]}", "message": text}, timeout=TIMEOUT)
+        assert reply.status_code == 200 and reply.json()
+    died = workers_stack.supervise(poll_seconds=0.2, timeout=30)
+    assert died is not None and died.service == "rasa-1" and "killed by SIGKILL" in str(died)
+    assert all(proc.poll() is not None for proc in others)
