@@ -27,13 +27,19 @@ __all__ = ["ChannelServer", "FakeGraphApi", "ScriptedBot", "WebchatClient", "wai
 
 
 class ScriptedBot:
-    """Answers like a tiny bot: ``buttons`` -> 3 choices, ``menu`` -> 5, else an echo."""
+    """Answers like a tiny bot: ``buttons`` -> 3 choices, ``menu`` -> 5, else an echo.
 
-    def __init__(self) -> None:
+    Args:
+        think_seconds: how long it takes before answering (a retry may arrive meanwhile).
+    """
+
+    def __init__(self, think_seconds: float = 0.0) -> None:
         self.received: List[UserMessage] = []
+        self.think_seconds = think_seconds
 
     async def __call__(self, message: UserMessage) -> None:
         self.received.append(message)
+        await asyncio.sleep(self.think_seconds)
         out, to = message.output_channel, message.sender_id
         if message.text == "buttons":
             await out.send_text_with_buttons(to, "اختر الخدمة", [{"title": t, "payload": f"/choose{{\"service\":\"{p}\"}}"} for t, p in [("الكهرباء", "electricity"), ("الماء", "water"), ("الإنترنت", "internet")]])
