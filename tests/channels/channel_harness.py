@@ -14,10 +14,10 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
-import websockets
 from polling import poll_until
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
+from websockets.client import connect
 
 from bot.channels import relay
 from scripts import redis_server
@@ -125,7 +125,7 @@ class WebchatClient:
 
     async def __aenter__(self) -> WebchatClient:
         headers = {"Origin": self.origin} if self.origin else {}
-        self.ws = await websockets.connect(self.url, extra_headers=headers)
+        self.ws = await connect(self.url, extra_headers=headers)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple, cast
 
 import pytest
 import redis
-from channel_harness import ChannelServer, WebchatClient, wait_until
+from channel_harness import ChannelServer, ScriptedBot, WebchatClient, wait_until
 
 from bot.channels.webchat import WebchatInput
 from bot.settings import Settings, WebchatSettings
@@ -26,8 +26,16 @@ def make_channel() -> WebchatInput:
     return WebchatInput(settings=settings, limits=Settings(max_message_chars=200, max_body_bytes=4096, reply_timeout_seconds=10))
 
 
+def channel_of(server: ChannelServer) -> WebchatInput:
+    return cast(WebchatInput, server.channel)
+
+
 def hub_of(server: ChannelServer) -> Any:
-    return server.channel.hub  # type: ignore[attr-defined]
+    return channel_of(server).hub
+
+
+def bot_of(server: ChannelServer) -> ScriptedBot:
+    return cast(ScriptedBot, server.bot)
 
 
 def listening(*servers: ChannelServer) -> bool:
@@ -63,7 +71,7 @@ def messages(frames: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def test_frames_from_the_other_process_reach_the_socket_once(two_processes: Tuple[ChannelServer, ChannelServer]) -> None:
     a, b = two_processes
-    on_b: WebchatInput = b.channel  # type: ignore[assignment]
+    on_b = channel_of(b)
 
     async def scenario() -> None:
         async with WebchatClient(a) as tab_on_a, WebchatClient(b) as tab_on_b:
@@ -99,13 +107,13 @@ def test_frames_from_the_other_process_reach_the_socket_once(two_processes: Tupl
         assert seen_on_b == []  # the frames waited for above were the only ones
 
     asyncio.run(scenario())
-    assert [m.text for m in a.bot.received] == ["كم فاتورتي؟"]  # type: ignore[attr-defined]
-    assert b.bot.received == []  # type: ignore[attr-defined]
+    assert [m.text for m in bot_of(a).received] == ["كم فاتورتي؟"]
+    assert bot_of(b).received == []
 
 
 def test_a_browser_that_was_away_gets_what_it_missed_on_reconnecting(two_processes: Tuple[ChannelServer, ChannelServer]) -> None:
     a, b = two_processes
-    on_b: WebchatInput = b.channel  # type: ignore[assignment]
+    on_b = channel_of(b)
 
     async def scenario() -> None:
         async with WebchatClient(a) as tab:
@@ -124,7 +132,7 @@ def test_a_browser_that_was_away_gets_what_it_missed_on_reconnecting(two_process
 
 def test_the_subscriber_catches_up_after_losing_redis(two_processes: Tuple[ChannelServer, ChannelServer], redis_url: str, redis_server_process: Any) -> None:
     a, b = two_processes
-    on_b: WebchatInput = b.channel  # type: ignore[assignment]
+    on_b = channel_of(b)
     admin = redis.Redis.from_url(redis_url)
 
     async def scenario() -> None:
