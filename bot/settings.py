@@ -125,7 +125,9 @@ class OutboxSettings:
         max_attempts: after this many failed attempts a reply goes to the dead-letter list.
         backoff_base_seconds / backoff_max_seconds: wait base * 2**(attempt-1), capped.
         poll_seconds: how often the worker looks for due replies.
-        lease_seconds: a claimed reply is retried after this long if its worker died.
+        lease_seconds: a claimed reply is retried after this long if its worker died;
+            a live worker renews its lease every third of it, so a slow send is not
+            taken over (short, so that a dead worker's replies go out soon).
         dead_letter_retention_seconds: the dead-letter list expires this long after its
             last entry (``RETENTION_DAYS_DEAD_LETTERS``, default 30 days).
     """
@@ -134,7 +136,7 @@ class OutboxSettings:
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     poll_seconds: float = 0.2
-    lease_seconds: float = 60.0
+    lease_seconds: float = 15.0
     dead_letter_retention_seconds: int = 30 * 86400
 
     @classmethod

@@ -10,7 +10,8 @@ stream here has one writer:
 * ``OUTBOUND``: written by the service; the relay in each Rasa process reads it
   (consumer group :data:`RELAY_GROUP`) and applies every transition to the tracker.
 * ``CUSTOMER``: written by the Rasa side (customer messages and typing while a ticket
-  is open); the service reads it (group :data:`SERVICE_GROUP`) into the ticket's events.
+  is open, notices of what the relay could not deliver); the service reads it (group
+  :data:`SERVICE_GROUP`) into the ticket's events.
 * ``INBOX``: written by the action server when the service's HTTP API is unreachable:
   the full ticket, which the service opens in the queue once back (idempotent per
   conversation) and acknowledges.
@@ -50,13 +51,13 @@ CUSTOMER = "handoff:customer"
 SERVICE_GROUP = "service"
 CUSTOMER_MAXLEN = 100_000
 # fields of a CUSTOMER entry
-CUSTOMER_KIND = "kind"  # "message", "typing" or "delivery_refused" (text: the reason)
+CUSTOMER_KIND = "kind"  # "message", "typing" or "relay_notice" (text and metadata: a system event for the agent)
 CUSTOMER_CONVERSATION = "conversation_id"
 CUSTOMER_TICKET = "ticket_id"  # the ticket that was open when the message arrived
 CUSTOMER_CHANNEL = "channel"
 CUSTOMER_TEXT = "text"
-CUSTOMER_MESSAGE_ID = "message_id"  # the channel's id, for de-duplicating retries (refused: the outbound id)
-CUSTOMER_METADATA = "metadata"  # JSON object
+CUSTOMER_MESSAGE_ID = "message_id"  # the channel's id, for de-duplicating retries
+CUSTOMER_METADATA = "metadata"  # JSON object (relay_notice: the system event's data)
 
 INBOX = "handoff:inbox"
 INBOX_GROUP = SERVICE_GROUP

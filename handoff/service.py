@@ -240,14 +240,11 @@ class HandoffService:
         return handled
 
     async def _customer_entry(self, fields: Dict[str, str]) -> None:
-        if fields.get(CUSTOMER_KIND) == "delivery_refused":
-            # the channel could not deliver an agent's message (WhatsApp's 24-hour window)
-            ticket_id, reason = fields.get(CUSTOMER_TICKET, ""), fields.get(CUSTOMER_TEXT, "")
+        if fields.get(CUSTOMER_KIND) == "relay_notice":
+            # what the relay could not deliver (WhatsApp's 24-hour window, repeated failures)
+            ticket_id = fields.get(CUSTOMER_TICKET, "")
             if await self.store.get_ticket(ticket_id):
-                await self.store.add_event(
-                    ticket_id, "system", "system", f"لم تصل الرسالة إلى العميل: {reason}",
-                    data={"delivery_refused": fields.get(CUSTOMER_MESSAGE_ID, ""), "reason": reason},
-                )
+                await self.store.add_event(ticket_id, "system", "system", fields.get(CUSTOMER_TEXT, ""), data=_json_object(fields.get(CUSTOMER_METADATA)))
             return
         ticket = await self.store.open_ticket(fields.get(CUSTOMER_CONVERSATION, ""))
         if ticket is None or ticket["state"] not in OPEN_STATES:
@@ -262,10 +259,7 @@ class HandoffService:
         data: Dict[str, Any] = {"channel": channel}
         if message_id:
             data["message_id"] = message_id
-        try:
-            metadata = json.loads(fields.get(CUSTOMER_METADATA) or "{}")
-        except ValueError:
-            metadata = {}
+        metadata = _json_object(fields.get(CUSTOMER_METADATA))
         if metadata:
             data["metadata"] = metadata
         await self.store.add_event(ticket_id, "message", "customer", fields.get(CUSTOMER_TEXT, ""), data=data)
@@ -299,3 +293,12 @@ class HandoffService:
             except Exception:  # noqa: BLE001 - Redis down: try again next round
                 logger.exception("position updates failed")
             await asyncio.sleep(max(1.0, self.config.position_update_seconds / 4))
+
+
+def _json_object(raw: Any) -> Dict[str, Any]:
+    """A JSON object written by the Rasa side; anything else is empty."""
+    try:
+        value = json.loads(raw or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

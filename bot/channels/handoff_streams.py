@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
 
@@ -23,6 +24,41 @@ Entry = Tuple[str, Dict[str, Any]]
 _DONE_TTL_SECONDS = 7 * 24 * 3600
 
 
+# Set the idle time of relay entries a consumer holds: XCLAIM to itself with IDLE (0 to
+# renew what it works on, the reclaim time to hand an entry to the next reclaim pass;
+# JUSTID: no delivery counted), only while it still owns them, so a relay that stalled
+# past the reclaim time never takes an entry back from its new owner.
+# KEYS: the stream. ARGV: group, consumer, idle ms, entry ids. Returns how many it held.
+_TOUCH_OUTBOUND = """
+local held = 0
+for i = 4, #ARGV do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if pending[1] and pending[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3], 'JUSTID')
+    held = held + 1
+  end
+end
+return held
+"""
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry of ``handoff:outbound`` read by a relay but not acknowledged yet.
+
+    Attributes:
+        entry_id: the stream id.
+        consumer: the relay that holds it.
+        idle_ms: time since it was delivered or last renewed.
+        deliveries: how often it was read or taken over.
+    """
+
+    entry_id: str
+    consumer: str
+    idle_ms: int
+    deliveries: int
+
+
 class HandoffStreams:
     """Contract-level access to the handoff's shared keys.
 
@@ -32,6 +68,7 @@ class HandoffStreams:
 
     def __init__(self, redis_url: str) -> None:
         self.redis: aioredis.Redis = resilient_redis(redis_url)
+        self._touch_outbound = self.redis.register_script(_TOUCH_OUTBOUND)
 
     async def close(self) -> None:
         await self.redis.close()
@@ -99,6 +136,35 @@ class HandoffStreams:
             elif entry_id:
                 await self.ack_outbound(entry_id)  # trimmed away: nothing left to deliver
         return entries
+
+    async def pending_outbound(self, first: str = "-", last: str = "+", count: int = 1000) -> List[PendingEntry]:
+        """Entries from ``first`` to ``last`` (``(id`` excludes it) that a relay read and has
+        not acknowledged, oldest first."""
+        rows = await self.redis.xpending_range(contract.OUTBOUND, contract.RELAY_GROUP, min=first, max=last, count=count)
+        return [
+            PendingEntry(str(row["message_id"]), str(row["consumer"]), int(row["time_since_delivered"]), int(row["times_delivered"]))
+            for row in rows
+        ]
+
+    async def outbound_messages(self, entry_ids: Sequence[str]) -> Dict[str, Dict[str, Any]]:
+        """The messages of these entries (trimmed ones are missing from the answer)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry_id in entry_ids:
+                pipe.xrange(contract.OUTBOUND, min=entry_id, max=entry_id)
+            found = await pipe.execute()
+        return {
+            entry_id: json.loads(items[0][1]["body"])
+            for entry_id, items in zip(entry_ids, found, strict=True)
+            if items and items[0][1] and "body" in items[0][1]
+        }
+
+    async def touch_outbound(self, consumer: str, entry_ids: Sequence[str], idle_ms: int = 0) -> int:
+        """Set the idle time of the entries ``consumer`` still holds: 0 renews them (it works
+        on them: no relay reclaims them), the reclaim time leaves them to the next reclaim
+        pass (a retry). Returns how many it still held."""
+        if not entry_ids:
+            return 0
+        return int(await self._touch_outbound(keys=[contract.OUTBOUND], args=[contract.RELAY_GROUP, consumer, idle_ms, *entry_ids]))
 
     async def ack_outbound(self, entry_id: str) -> None:
         await self.redis.xack(contract.OUTBOUND, contract.RELAY_GROUP, entry_id)

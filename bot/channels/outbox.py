@@ -8,9 +8,18 @@ advanced once its oldest message was delivered.
 
 Redis keys (``<channel>`` is e.g. ``whatsapp``):
     ``outbox:<channel>:due``       sorted set: recipient -> time its next attempt is due
+                                   (while a worker serves it: when that worker's lease ends)
+    ``outbox:<channel>:lease``     hash: recipient -> id of the worker serving it
     ``outbox:<channel>:q:<to>``    list of jobs (JSON), oldest first
     ``outbox:<channel>:dead``      list of jobs that failed for good; expires
                                    ``RETENTION_DAYS_DEAD_LETTERS`` days after its latest entry
+
+Several Rasa processes run a worker on one Redis. A worker claims a recipient for
+``lease_seconds`` and renews the lease every third of it while it sends, so a slow
+send (or a long queue) is never taken over by a second worker, while a dead worker's
+recipients are served again soon after its lease ends. Only the lease holder may
+remove a job from the queue, so a worker that lost its lease (it stalled) can never
+remove a message that its successor has not sent yet.
 
 Delivery is at least once: a worker that dies after the API accepted a message but
 before removing it sends that message again after its lease expires.
@@ -33,16 +42,73 @@ from bot.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
-# Claim due recipients atomically: several Rasa workers may share one Redis.
+# Every script checks the lease first. KEYS[1]: due set, KEYS[2]: lease hash.
+# Claim due recipients atomically. ARGV: now, lease end, limit, worker id.
 _CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], member) end
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+  redis.call('HSET', KEYS[2], member, ARGV[4])
+end
 return due
 """
-# Forget a recipient only when nothing was queued for it meanwhile.
+# Extend the leases this worker still holds. ARGV: worker id, lease end, recipients.
+# Returns the recipients it no longer holds.
+_RENEW = """
+local lost = {}
+for i = 3, #ARGV do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] and redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[i])
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost
+"""
+# The job at the head was sent: remove it. KEYS[3]: queue. ARGV: worker id, recipient,
+# the job as read. Returns 0 when the lease or the head changed (nothing removed).
+_SENT = """
+if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[1] or redis.call('LINDEX', KEYS[3], 0) ~= ARGV[3] then return 0 end
+redis.call('LPOP', KEYS[3])
+return 1
+"""
+# A retryable failure: store the job's attempts and wait out the backoff, lease given up.
+# KEYS[3]: queue. ARGV: worker id, recipient, job as read, job updated, due time.
+_RETRY_LATER = """
+if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[1] or redis.call('LINDEX', KEYS[3], 0) ~= ARGV[3] then return 0 end
+redis.call('LSET', KEYS[3], 0, ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[5], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+return 1
+"""
+# A job failed for good: move it to the dead letters. KEYS[3]: queue, KEYS[4]: dead
+# letters. ARGV: worker id, recipient, job as read, job updated, retention seconds.
+_GIVE_UP = """
+if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[1] or redis.call('LINDEX', KEYS[3], 0) ~= ARGV[3] then return 0 end
+redis.call('LPOP', KEYS[3])
+redis.call('RPUSH', KEYS[4], ARGV[4])
+redis.call('EXPIRE', KEYS[4], tonumber(ARGV[5]))
+return 1
+"""
+# The queue looks empty: forget the recipient unless something was queued meanwhile
+# (then the lease is kept and the worker goes on). KEYS[3]: queue. ARGV: worker id,
+# recipient. Returns 1 when released, 0 to go on, -1 when the lease is lost.
 _RELEASE_IF_EMPTY = """
-if redis.call('LLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) return 1 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[1] then return -1 end
+if redis.call('LLEN', KEYS[3]) > 0 then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+return 1
+"""
+# Give the leases this worker holds back (it stops): due again at once. ARGV: worker
+# id, now, recipients.
+_RELEASE = """
+for i = 3, #ARGV do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+  end
+end
 return 0
 """
 
@@ -101,8 +167,13 @@ class Outbox:
         self.send = send
         self.settings = settings or OutboxSettings.from_env()
         self.due_key = f"outbox:{channel}:due"
+        self.lease_key = f"outbox:{channel}:lease"
         self.dead_key = f"outbox:{channel}:dead"
+        # this worker's id in the lease hash: one per Outbox, so two workers of one
+        # process (tests) are told apart as well as two processes
+        self.worker_id = uuid.uuid4().hex
         self._held: Set[str] = set()
+        self._lost: Set[str] = set()
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
         self._wake = asyncio.Event()
@@ -135,23 +206,46 @@ class Outbox:
             How many recipients were served.
         """
         now = time.time()
-        claimed = await self.redis.eval(_CLAIM, 1, self.due_key, now, now + self.settings.lease_seconds, limit)
+        claimed = await self._script(_CLAIM, [], [now, now + self.settings.lease_seconds, limit, self.worker_id])
         if not claimed:
             return 0
         self._held.update(claimed)
+        renewing = asyncio.create_task(self._renew_leases(), name=f"outbox-{self.channel}-renew")
         try:
             await asyncio.gather(*(self._serve(recipient) for recipient in claimed))
         finally:
+            renewing.cancel()  # a cancelled pass (the process stops) renews nothing more
             self._held.difference_update(claimed)
+            self._lost.difference_update(claimed)
         return len(claimed)
 
-    async def _serve(self, recipient: str) -> None:
-        """Send ``recipient``'s queue in order until it is empty or a send fails."""
-        queue = self.queue_key(recipient)
+    async def _script(self, script: str, keys: List[str], args: List[Any]) -> Any:
+        """Run one of the lease-checking scripts (KEYS: due set, lease hash, then ``keys``)."""
+        all_keys = [self.due_key, self.lease_key, *keys]
+        return await self.redis.eval(script, len(all_keys), *all_keys, *args)
+
+    async def _renew_leases(self) -> None:
+        """Extend the leases of the recipients being served, every third of a lease."""
         while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            if not self._held:
+                continue
+            try:
+                lost = await self._script(_RENEW, [], [self.worker_id, time.time() + self.settings.lease_seconds, *sorted(self._held)])
+            except RedisError as error:
+                logger.warning("%s outbox: could not renew leases (%s)", self.channel, error)
+                continue
+            if lost:
+                logger.warning("%s outbox: lease lost for %d recipients; another worker serves them", self.channel, len(lost))
+                self._lost.update(lost)
+
+    async def _serve(self, recipient: str) -> None:
+        """Send ``recipient``'s queue in order until it is empty, a send fails or the lease is lost."""
+        queue = self.queue_key(recipient)
+        while recipient not in self._lost:
             raw = await self.redis.lindex(queue, 0)
             if raw is None:
-                if await self.redis.eval(_RELEASE_IF_EMPTY, 2, self.due_key, queue, recipient, time.time()):
+                if await self._script(_RELEASE_IF_EMPTY, [queue], [self.worker_id, recipient]) != 0:
                     return
                 continue
             job = json.loads(raw)
@@ -160,23 +254,20 @@ class Outbox:
             except SendError as error:
                 job["attempts"] += 1
                 job["last_error"] = str(error)
+                updated = json.dumps(job, ensure_ascii=False)
                 if error.retryable and job["attempts"] < self.settings.max_attempts:
                     wait = backoff_seconds(job["attempts"], self.settings)
                     logger.warning("%s: send to %s failed (%s); attempt %d, retry in %.1fs", self.channel, recipient, error, job["attempts"], wait)
-                    async with self.redis.pipeline(transaction=True) as pipe:
-                        pipe.lset(queue, 0, json.dumps(job, ensure_ascii=False))
-                        pipe.zadd(self.due_key, {recipient: time.time() + wait})
-                        await pipe.execute()
+                    await self._script(_RETRY_LATER, [queue], [self.worker_id, recipient, raw, updated, time.time() + wait])
                     return
                 logger.error("%s: giving up on a message to %s after %d attempts: %s", self.channel, recipient, job["attempts"], error)
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.lpop(queue)
-                    pipe.rpush(self.dead_key, json.dumps(job, ensure_ascii=False))
-                    # retention (RETENTION_DAYS_DEAD_LETTERS), counted from the latest dead letter
-                    pipe.expire(self.dead_key, self.settings.dead_letter_retention_seconds)
-                    await pipe.execute()
+                # retention (RETENTION_DAYS_DEAD_LETTERS), counted from the latest dead letter
+                if not await self._script(_GIVE_UP, [queue, self.dead_key], [self.worker_id, recipient, raw, updated, self.settings.dead_letter_retention_seconds]):
+                    return  # the lease was lost: its new holder decides
                 continue
-            await self.redis.lpop(queue)
+            if not await self._script(_SENT, [queue], [self.worker_id, recipient, raw]):
+                logger.warning("%s: lease on %s lost during a send; its new holder sends the queue (the message may arrive twice)", self.channel, recipient)
+                return
 
     async def run(self) -> None:
         """Worker loop: send due messages until cancelled; survives Redis outages."""
@@ -209,10 +300,11 @@ class Outbox:
         """Stop the worker; recipients it was serving become due again at once."""
         self._stopping = True
         task, self._task = self._task, None
+        held = sorted(self._held)  # the cancelled pass forgets them as it ends
         await stop_task(task)
-        if self._held:
+        if held:
             try:
-                await self.redis.zadd(self.due_key, {recipient: time.time() for recipient in self._held}, xx=True)
+                await self._script(_RELEASE, [], [self.worker_id, time.time(), *held])
             except RedisError:
                 pass  # the lease expires on its own
             self._held.clear()

@@ -14,6 +14,9 @@ Client frames: ``{"type": "hello", "token": <token or null>}`` first, then
 ``{"type": "typing"}``. Server frames: ``session`` (token, history, handoff state),
 ``message`` (role ``customer|bot|agent|system``, ``dir="auto"`` text, buttons),
 ``typing``, ``state`` (handoff), ``error`` (code and Arabic explanation).
+
+With several Rasa processes on one Redis, a frame produced in any process reaches
+the session's sockets in every process (``webchat_hub.py``).
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from sanic.response import HTTPResponse
 from bot import rate_limit
 from bot.channels import relay_link
 from bot.channels.commands import OfferedPayloads
-from bot.channels.fanout import Fanout
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
+from bot.channels.webchat_hub import Hub
 from bot.settings import Settings, WebchatSettings
 from bot.untrusted import safe_equal
 
@@ -134,41 +137,6 @@ class SessionStore:
         return await rate_limit.hit(self.redis, "webchat", key, limit, window_seconds)
 
 
-class Hub:
-    """The open WebSockets of this process, per session (several tabs may share one).
-
-    A push reaches the session's sockets in the other Rasa workers too
-    (``bot/channels/fanout.py``): the relay may hand an agent's message to any worker.
-    """
-
-    def __init__(self) -> None:
-        self.sockets: Dict[str, Set[Any]] = {}
-        self.fanout = Fanout(f"{CHANNEL}:push", self.push_here)
-
-    def add(self, session_id: str, ws: Any) -> None:
-        self.sockets.setdefault(session_id, set()).add(ws)
-
-    def remove(self, session_id: str, ws: Any) -> None:
-        self.sockets.get(session_id, set()).discard(ws)
-        if not self.sockets.get(session_id):
-            self.sockets.pop(session_id, None)
-
-    async def push(self, session_id: str, frame: Dict[str, Any]) -> None:
-        await self.push_here(session_id, frame)
-        await self.fanout.publish(session_id, frame)
-
-    async def push_here(self, session_id: str, frame: Dict[str, Any]) -> None:
-        """Send ``frame`` to this process's sockets of the session."""
-        if session_id not in self.sockets:
-            return
-        data = json.dumps(frame, ensure_ascii=False)
-        for ws in list(self.sockets.get(session_id, ())):
-            try:
-                await ws.send(data)
-            except Exception:  # a closing tab must not stop delivery to the others
-                self.remove(session_id, ws)
-
-
 def entry(role: str, text: str, **extra: Any) -> Dict[str, Any]:
     """One history item / ``message`` frame."""
     item = {"type": "message", "id": uuid.uuid4().hex, "role": role, "text": text, "ts": time.time()}
@@ -224,7 +192,7 @@ class WebchatInput(InputChannel):
         self.limits = limits or Settings.from_env()
         self._signer: Optional[TokenSigner] = TokenSigner(self.settings.secret, self.settings.token_ttl_seconds) if self.settings.secret else None
         self.store = SessionStore(self.settings)
-        self.hub = Hub()
+        self.hub = Hub(self.store.history)
         self._locks: Dict[str, asyncio.Lock] = {}
 
     def get_output_channel(self) -> OutputChannel:
@@ -351,22 +319,27 @@ class WebchatInput(InputChannel):
             await ws.send(json.dumps({"type": "error", **error.as_dict()}, ensure_ascii=False))
             await ws.close(code=4429, reason=error.code)
             return
-        self.hub.add(session_id, ws)
         tasks: Set[asyncio.Task] = set()
+        # registered before the history is read, so nothing stored after it is missed;
+        # frames wait for the session frame (the widget dedupes on id what is in both)
+        send_lock = self.hub.add(session_id, ws)
         try:
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "session",
-                        "session_id": session_id,
-                        "token": (await self.signer()).issue(session_id),
-                        "history": await self.store.history(session_id),
-                        "state": await self.store.state(session_id),
-                        "max_chars": self.limits.max_message_chars,
-                    },
-                    ensure_ascii=False,
+            async with send_lock:
+                history = await self.store.history(session_id)
+                self.hub.shown(session_id, history)
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "session",
+                            "session_id": session_id,
+                            "token": (await self.signer()).issue(session_id),
+                            "history": history,
+                            "state": await self.store.state(session_id),
+                            "max_chars": self.limits.max_message_chars,
+                        },
+                        ensure_ascii=False,
+                    )
                 )
-            )
             while True:
                 frame = await self._read_frame(ws, None)
                 if frame is None:
@@ -399,12 +372,12 @@ class WebchatInput(InputChannel):
 
         @hook.listener("before_server_start")
         async def start(app: Any, loop: Any) -> None:
-            self.hub.fanout.start()
+            self.hub.start()  # frames for this process's sockets produced in other processes
             await relay_link.attach(CHANNEL, self.deliver_outbound, app, lambda _sender: self.get_output_channel())
 
         @hook.listener("after_server_stop")
         async def stop(app: Any, loop: Any) -> None:
-            await self.hub.fanout.stop()
+            await self.hub.stop()
 
         @hook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

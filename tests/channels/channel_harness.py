@@ -8,29 +8,38 @@ fake server of ``scripts/fake_graph_api.py``, reached over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 import uuid
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from polling import poll_until
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
+from websockets.client import connect
 
 from bot.channels import relay
 from scripts import redis_server
 from scripts.fake_graph_api import FakeGraphApi
 
-__all__ = ["ChannelServer", "FakeGraphApi", "ScriptedBot", "wait_until"]
+__all__ = ["ChannelServer", "FakeGraphApi", "ScriptedBot", "WebchatClient", "wait_until"]
 
 
 class ScriptedBot:
-    """Answers like a tiny bot: ``buttons`` -> 3 choices, ``menu`` -> 5, else an echo."""
+    """Answers like a tiny bot: ``buttons`` -> 3 choices, ``menu`` -> 5, else an echo.
 
-    def __init__(self) -> None:
+    Args:
+        think_seconds: how long it takes before answering (a retry may arrive meanwhile).
+    """
+
+    def __init__(self, think_seconds: float = 0.0) -> None:
         self.received: List[UserMessage] = []
+        self.think_seconds = think_seconds
 
     async def __call__(self, message: UserMessage) -> None:
         self.received.append(message)
+        await asyncio.sleep(self.think_seconds)
         out, to = message.output_channel, message.sender_id
         if message.text == "buttons":
             await out.send_text_with_buttons(to, "اختر الخدمة", [{"title": t, "payload": f"/choose{{\"service\":\"{p}\"}}"} for t, p in [("الكهرباء", "electricity"), ("الماء", "water"), ("الإنترنت", "internet")]])
@@ -58,9 +67,8 @@ class ChannelServer:
         return f"http://127.0.0.1:{self.port}/webhooks/{self.channel.name()}"
 
     def start(self) -> ChannelServer:
-        # the relay is a per-process singleton bound to one event loop; each test
-        # server (its own loop) gets a fresh one, as a fresh Rasa process would
-        relay.HandoffRelay._instance = None
+        # the relay is one per event loop: each test server (its own loop) gets its
+        # own, as a separate Rasa process would
         Sanic.test_mode = True
         app = Sanic(f"channels_test_{uuid.uuid4().hex[:8]}")
         app.blueprint(self.channel.blueprint(self.bot), url_prefix=f"/webhooks/{self.channel.name()}")
@@ -76,8 +84,9 @@ class ChannelServer:
             loop.run_until_complete(server.after_start())
             ready.set()
             loop.run_forever()
-            if relay.HandoffRelay._instance is not None:
-                loop.run_until_complete(relay.HandoffRelay._instance.stop())
+            own_relay = relay.HandoffRelay.of_loop(loop)
+            if own_relay is not None:
+                loop.run_until_complete(own_relay.stop())
             loop.run_until_complete(server.before_stop())
             server.close()
             loop.run_until_complete(server.wait_closed())
@@ -104,3 +113,46 @@ class ChannelServer:
 def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.05) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
     return poll_until(predicate, timeout, interval)
+
+
+class WebchatClient:
+    """A WebSocket client of the widget's protocol."""
+
+    def __init__(self, server: ChannelServer, origin: Optional[str] = "http://shop.example") -> None:
+        self.url = server.url.replace("http://", "ws://") + "/socket"
+        self.origin = origin
+        self.ws: Any = None
+
+    async def __aenter__(self) -> WebchatClient:
+        headers = {"Origin": self.origin} if self.origin else {}
+        self.ws = await connect(self.url, extra_headers=headers)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.ws.close()
+
+    async def hello(self, token: Optional[str] = None) -> Dict[str, Any]:
+        await self.ws.send(json.dumps({"type": "hello", "token": token}))
+        return await self.next("session")
+
+    async def say(self, text: str, payload: Optional[str] = None) -> None:
+        frame: Dict[str, Any] = {"type": "message", "text": text, "client_id": f"c{time.monotonic_ns()}"}
+        if payload:
+            frame["payload"] = payload
+        await self.ws.send(json.dumps(frame))
+
+    async def next(self, kind: str, role: Optional[str] = None, timeout: float = 5) -> Dict[str, Any]:
+        """The next frame of ``kind`` (and ``role``), skipping others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), max(0.01, deadline - time.monotonic())))
+            if frame["type"] == kind and (role is None or frame.get("role") == role):
+                return frame
+
+    async def frames_for(self, seconds: float) -> List[Dict[str, Any]]:
+        found = []
+        try:
+            while True:
+                found.append(json.loads(await asyncio.wait_for(self.ws.recv(), seconds)))
+        except asyncio.TimeoutError:
+            return found

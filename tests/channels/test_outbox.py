@@ -1,11 +1,15 @@
-"""The persistent outbox on a real Redis: order, retries, dead letters, restarts."""
+"""The persistent outbox on a real Redis: order, retries, dead letters, restarts, and
+two workers (two Rasa processes) sharing one outbox."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List
+import threading
+import time
+from typing import Any, Dict, List, Tuple
 
 import pytest
+from channel_harness import wait_until
 from redis import asyncio as aioredis
 
 from bot.channels.outbox import Outbox, SendError, backoff_seconds
@@ -96,3 +100,100 @@ def test_a_worker_that_dies_mid_send_is_taken_over_after_its_lease(redis_url: st
         await redis.close()
 
     asyncio.run(scenario())
+
+
+class Worker:
+    """An outbox worker on its own thread and event loop, as in a separate Rasa process."""
+
+    def __init__(self, redis_url: str, name: str, send: Any, settings: OutboxSettings) -> None:
+        self.name = name
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+        async def build() -> Outbox:
+            return Outbox(aioredis.Redis.from_url(redis_url, decode_responses=True), "test", send, settings)
+
+        self.outbox: Outbox = self.call(build())
+        self.call(self._start())
+
+    async def _start(self) -> None:
+        self.outbox.start()
+
+    def call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def stop(self) -> None:
+        self.call(self.outbox.stop())
+        self.call(self.outbox.redis.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+class SlowSender:
+    """Records who sent what; some calls (numbered from 1 over both workers) are slow.
+
+    Args:
+        delays: call number -> (seconds, whether the worker's whole loop stalls).
+    """
+
+    def __init__(self, delays: Dict[int, Tuple[float, bool]]) -> None:
+        self.delays = delays
+        self.sent: List[Tuple[str, int]] = []
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def for_worker(self, name: str) -> Any:
+        async def send(payload: Dict[str, Any]) -> None:
+            with self.lock:
+                self.calls += 1
+                seconds, stalls = self.delays.get(self.calls, (0.0, False))
+            if stalls:
+                time.sleep(seconds)  # the process stalls: not even its lease is renewed
+            else:
+                await asyncio.sleep(seconds)
+            with self.lock:
+                self.sent.append((name, payload["n"]))
+
+        return send
+
+
+def two_workers(redis_url: str, sender: SlowSender, settings: OutboxSettings) -> List[Worker]:
+    return [Worker(redis_url, name, sender.for_worker(name), settings) for name in ("a", "b")]
+
+
+def test_a_slow_send_is_not_taken_over_while_its_worker_lives(redis_url: str) -> None:
+    settings = OutboxSettings(max_attempts=3, backoff_base_seconds=0.02, backoff_max_seconds=0.1, poll_seconds=0.02, lease_seconds=0.6)
+    sender = SlowSender({1: (3 * settings.lease_seconds, False)})
+    workers = two_workers(redis_url, sender, settings)
+    try:
+        for n in range(4):
+            workers[n % 2].call(workers[n % 2].outbox.enqueue("dave", {"n": n}))
+        wait_until(lambda: len(sender.sent) >= 4, timeout=15)
+        time.sleep(2 * settings.lease_seconds)  # a takeover would send something again by now
+        assert [n for _, n in sender.sent] == [0, 1, 2, 3]  # each once, in order
+        assert len({name for name, _ in sender.sent}) == 1  # one worker held the recipient throughout
+        assert workers[0].call(workers[0].outbox.pending("dave")) == []
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_a_stalled_worker_that_lost_its_lease_removes_nothing(redis_url: str) -> None:
+    settings = OutboxSettings(max_attempts=3, backoff_base_seconds=0.02, backoff_max_seconds=0.1, poll_seconds=0.02, lease_seconds=0.5)
+    # worker a stalls in its first send; b takes over after the lease, sends message 0
+    # again and is still sending message 1 when a wakes up
+    sender = SlowSender({1: (4 * settings.lease_seconds, True), 3: (5 * settings.lease_seconds, False)})
+    workers = two_workers(redis_url, sender, settings)
+    try:
+        for n in range(3):
+            workers[0].call(workers[0].outbox.enqueue("erin", {"n": n}))
+        wait_until(lambda: len(sender.sent) >= 4, timeout=15)
+        time.sleep(2 * settings.lease_seconds)
+        # a's send of message 0 counts twice (at least once), but a removed nothing it did
+        # not hold: message 2 was not dropped unsent
+        assert sender.sent == [("b", 0), ("a", 0), ("b", 1), ("b", 2)], sender.sent
+        assert workers[0].call(workers[0].outbox.pending("erin")) == []
+    finally:
+        for worker in workers:
+            worker.stop()

@@ -7,11 +7,12 @@ replies go to the fake Messages API (scripts/fake_graph_api.py) over real HTTP.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterator, List, Optional
 
 import pytest
 import requests
-from channel_harness import ChannelServer, FakeGraphApi, wait_until
+from channel_harness import ChannelServer, FakeGraphApi, ScriptedBot, wait_until
 from twilio.request_validator import RequestValidator
 
 from bot.channels.twilio_whatsapp import TwilioWhatsAppInput
@@ -104,6 +105,26 @@ def test_duplicates_status_callbacks_and_media(twilio: ChannelServer, fake_api: 
     wait_until(lambda: len(bodies(fake_api)) == 2)
     time.sleep(0.3)
     assert sorted(bodies(fake_api)) == sorted(["وصلتني رسالتك: كم فاتورتي", UNSUPPORTED_REPLY])
+
+
+def test_retries_landing_on_two_processes_are_processed_once(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    # two Rasa processes behind the one webhook URL configured in Twilio (it signs that URL)
+    webhook = "https://bot.example.org/webhooks/twilio/webhook"
+    settings = TwilioSettings(account_sid=ACCOUNT, auth_token=AUTH_TOKEN, whatsapp_from="whatsapp:+14155238886", api_url=fake_api.base_url, public_url=webhook)
+    servers = [ChannelServer(TwilioWhatsAppInput(settings=settings, outbox_settings=FAST_OUTBOX), ScriptedBot(think_seconds=0.5)).start() for _ in range(2)]
+    form = inbound("وين طلبي؟", "SM-two-processes")
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(lambda server: post(server, form, signed_url=webhook).status_code, servers * 2))
+        assert answers == [200] * 4
+        assert sum(len(server.bot.received) for server in servers) == 1  # type: ignore[attr-defined]
+        wait_until(lambda: bodies(fake_api))
+        time.sleep(0.5)
+        assert bodies(fake_api) == ["وصلتني رسالتك: وين طلبي؟"]
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def test_choices_are_numbered_and_a_number_picks_the_payload(twilio: ChannelServer, fake_api: FakeGraphApi) -> None:

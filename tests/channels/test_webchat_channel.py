@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import pytest
 import websockets
 from channel_harness import ChannelServer, ScriptedBot
+from channel_harness import WebchatClient as Client
 
 from bot.channels.webchat import TokenSigner, WebchatInput
 from bot.settings import Settings, WebchatSettings
@@ -32,49 +33,6 @@ def webchat(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Channel
     server = ChannelServer(make_channel(rate_limit_messages=3)).start()
     yield server
     server.stop()
-
-
-class Client:
-    """A WebSocket client of the widget's protocol."""
-
-    def __init__(self, server: ChannelServer, origin: Optional[str] = "http://shop.example") -> None:
-        self.url = server.url.replace("http://", "ws://") + "/socket"
-        self.origin = origin
-        self.ws: Any = None
-
-    async def __aenter__(self) -> Client:
-        headers = {"Origin": self.origin} if self.origin else {}
-        self.ws = await websockets.connect(self.url, extra_headers=headers)
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.ws.close()
-
-    async def hello(self, token: Optional[str] = None) -> Dict[str, Any]:
-        await self.ws.send(json.dumps({"type": "hello", "token": token}))
-        return await self.next("session")
-
-    async def say(self, text: str, payload: Optional[str] = None) -> None:
-        frame: Dict[str, Any] = {"type": "message", "text": text, "client_id": f"c{time.monotonic_ns()}"}
-        if payload:
-            frame["payload"] = payload
-        await self.ws.send(json.dumps(frame))
-
-    async def next(self, kind: str, role: Optional[str] = None, timeout: float = 5) -> Dict[str, Any]:
-        """The next frame of ``kind`` (and ``role``), skipping others."""
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = json.loads(await asyncio.wait_for(self.ws.recv(), max(0.01, deadline - time.monotonic())))
-            if frame["type"] == kind and (role is None or frame.get("role") == role):
-                return frame
-
-    async def frames_for(self, seconds: float) -> List[Dict[str, Any]]:
-        found = []
-        try:
-            while True:
-                found.append(json.loads(await asyncio.wait_for(self.ws.recv(), seconds)))
-        except asyncio.TimeoutError:
-            return found
 
 
 def run(coro: Any) -> Any:

@@ -16,7 +16,8 @@ import redis
 from channel_harness import ChannelServer, wait_until
 from test_webchat_channel import Client, make_channel, run
 
-from bot.channels.webchat import CHANNEL, WebchatInput
+from bot.channels.webchat import WebchatInput
+from bot.channels.webchat_hub import FRAMES_CHANNEL
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def two_workers(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tup
     client = redis.Redis.from_url(redis_url)
     try:
         # both workers listen before anything is published
-        wait_until(lambda: dict(client.pubsub_numsub(f"{CHANNEL}:push")).get(f"{CHANNEL}:push".encode(), 0) >= 2)
+        wait_until(lambda: dict(client.pubsub_numsub(FRAMES_CHANNEL)).get(FRAMES_CHANNEL.encode(), 0) >= 2)
         yield first, second
     finally:
         client.close()

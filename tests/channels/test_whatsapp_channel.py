@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
@@ -135,6 +136,24 @@ def test_duplicate_delivery_is_processed_once(whatsapp: ChannelServer, fake_api:
     wait_until(lambda: texts_sent(fake_api))
     time.sleep(0.3)
     assert texts_sent(fake_api) == ["وصلتني رسالتك: كم فاتورتي؟"]
+
+
+def test_retries_landing_on_two_processes_are_processed_once(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    # two Rasa processes behind one URL; the bot is still thinking when Meta retries
+    servers = [ChannelServer(make_channel(fake_api), ScriptedBot(think_seconds=0.5)).start() for _ in range(2)]
+    body = meta_body(envelope([text_message("وين طلبي؟", "wamid.two-processes")]))
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(lambda server: post(server, body, sign(body)).status_code, servers * 2))
+        assert answers == [200] * 4
+        assert sum(len(server.bot.received) for server in servers) == 1  # type: ignore[attr-defined]
+        wait_until(lambda: texts_sent(fake_api))
+        time.sleep(0.5)
+        assert texts_sent(fake_api) == ["وصلتني رسالتك: وين طلبي؟"]
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def test_status_callbacks_are_ignored_cleanly(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
