@@ -21,7 +21,10 @@ plots, the configs trained and the logs. Steps (all by default, ``--steps`` pick
 6. ``handoff``: relay latency customer → console → customer, from the handoff
    service's own benchmark ``python -m bench.relay`` run as a child process
    (recorded as not measured while that module does not exist).
-7. training time of every model trained above.
+7. ``scale``: 1, 2 and 4 Rasa processes behind HAProxy on one Redis (``python -m
+   bench.scale``): messages per second, reply p50/p95 and lost, duplicated and
+   interleaved turns read back from the trackers, also with a process killed mid-run.
+8. training time of every model trained above.
 
 A full run takes about 39 minutes on 2 CPU cores (bench/EXPERIMENTS.md E12); ``--quick`` (stratified
 subsample, 2 DIET epochs, fewer requests) about 5.
@@ -55,7 +58,7 @@ from bench.stats import ratio
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
 NLU_DATA = ROOT / "nlu_data"
-STEPS = ("arbanking", "heldout", "dialects", "latency", "e2e", "handoff")
+STEPS = ("arbanking", "heldout", "dialects", "latency", "e2e", "handoff", "scale")
 # Written by the handoff service's engineer: `python -m bench.relay --out DIR`
 # prints the relay figures and writes them as JSON files into DIR.
 RELAY_MODULE = ROOT / "bench" / "relay.py"
@@ -538,6 +541,23 @@ class Bench:
             self.progress(f"  {line[0]}: p50 {line[2]} ms, p95 {line[3]} ms ({line[1]} messages)")
         return {"status": "ok", "figures": figures}
 
+    def scale_step(self) -> Dict[str, Any]:
+        """1, 2 and 4 Rasa processes behind HAProxy: ``python -m bench.scale`` in a fresh process."""
+        model = self.assistant_model()
+        if model is None:
+            raise RuntimeError("the assistant model did not train")
+        folder = self.out / "scale"
+        cmd = [sys.executable, "-m", "bench.scale", "--model", str(model), "--out", str(folder)]
+        if self.args.quick:
+            cmd += ["--quick", "--workers", "1", "2"]
+        code = training.run_logged(cmd, self.out / "logs" / "scale.log", training.rasa_env(self.work), timeout=2400, progress=self.progress.sub("scale"))
+        report_file = folder / "scale.json"
+        if not report_file.is_file():
+            raise RuntimeError(f"bench.scale exited with {code} and wrote no scale.json; see logs/scale.log")
+        report = json.loads(report_file.read_text(encoding="utf-8"))
+        # exit code 1: a message was lost, doubled or interleaved; the table shows which
+        return {"status": "ok", "clean": code == 0, **report}
+
     # -- the run ---------------------------------------------------------------
 
     def needed_models(self) -> List[Callable[[], Optional[Path]]]:
@@ -547,7 +567,7 @@ class Bench:
         if "arbanking" in steps and self.data is not None:
             trainers["ours_arbanking"] = lambda: self.nlu_model("ours", "arbanking")
             trainers["default_arbanking"] = lambda: self.nlu_model("default", "arbanking")
-        if "heldout" in steps or "e2e" in steps:
+        if "heldout" in steps or "e2e" in steps or "scale" in steps:
             trainers["assistant"] = self.assistant_model
         if "heldout" in steps and self.settings.project_nlu_models:
             trainers["default_project"] = lambda: self.nlu_model("default", "project")
@@ -574,7 +594,7 @@ class Bench:
             self.prepare_arbanking()
             if "latency" in self.args.steps:
                 self.latency_messages()  # scoring processes warm up on it when they measure memory
-            bodies = {"arbanking": self.arbanking_step, "heldout": self.heldout_step, "dialects": self.dialects_step, "latency": self.latency_step, "e2e": self.e2e_step, "handoff": self.handoff_step}
+            bodies = {"arbanking": self.arbanking_step, "heldout": self.heldout_step, "dialects": self.dialects_step, "latency": self.latency_step, "e2e": self.e2e_step, "handoff": self.handoff_step, "scale": self.scale_step}
             done = set()
             if self.settings.parallel_training:
                 self.pretrain_in_parallel()

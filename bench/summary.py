@@ -282,6 +282,23 @@ def _handoff(results: Dict[str, Any]) -> List[str]:
     return lines + [""]
 
 
+def _scale(results: Dict[str, Any]) -> List[str]:
+    from bench.scale import table as scale_table
+
+    section = results.get("scale") or {}
+    lines = ["## 5b. Scale-out: several Rasa processes on one Redis", ""]
+    if not section:
+        return lines + ["_Not measured in this run._", ""]
+    status = _section_status(section)
+    if status:
+        return lines + [f"_Failed — {status}_", ""]
+    lines.append("From `python -m bench.scale` (REST, FAQ questions; read back from the trackers; JSON in `scale/`).")
+    if section.get("clean") is False:
+        lines.append("**Messages were lost, doubled or interleaved in this run (see the table).**")
+    lines.append("")
+    return lines + scale_table(section.get("results") or []) + [""]
+
+
 def _training(results: Dict[str, Any]) -> List[str]:
     lines = ["## 6. Training time", ""]
     rows = [[name, t.get("what", ""), _fmt(t.get("seconds"), 0), t.get("epochs") or "–", t.get("error") or "ok"] for name, t in (results.get("training") or {}).items()]
@@ -319,6 +336,7 @@ def render(results: Dict[str, Any]) -> str:
     lines += _latency(results)
     lines += _e2e(results)
     lines += _handoff(results)
+    lines += _scale(results)
     lines += _training(results)
     plots = results.get("plots") or []
     if plots:
