@@ -33,8 +33,9 @@ from bot.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
-# Claim due recipients atomically: several Rasa workers may share one Redis.
-_CLAIM = """
+# Claim due members of a schedule (sorted set: member -> due time) atomically, moving
+# them to a lease: several Rasa workers share one Redis (also the inbound sweeper's).
+CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], member) end
 return due
@@ -135,7 +136,7 @@ class Outbox:
             How many recipients were served.
         """
         now = time.time()
-        claimed = await self.redis.eval(_CLAIM, 1, self.due_key, now, now + self.settings.lease_seconds, limit)
+        claimed = await self.redis.eval(CLAIM_DUE, 1, self.due_key, now, now + self.settings.lease_seconds, limit)
         if not claimed:
             return 0
         self._held.update(claimed)

@@ -14,21 +14,29 @@ Sender ids are namespaced: Rasa keys conversations by sender id alone, so a REST
 ``sender`` that has another channel's form (``web-…`` of the web chat, a phone number /
 WhatsApp id, anything with ``:`` such as ``whatsapp:+…`` of Twilio) is refused with 400:
 a REST caller cannot read or continue another channel's conversation.
+
+Every message enters the conversation's stream first (``bot/channels/inbound.py``), and
+the request waits for its own turn's replies up to ``REPLY_TIMEOUT_SECONDS``. When the
+turn takes longer, the answer is ``202`` with ``{"status": "accepted", "message_id": …,
+"message": …}``: the message is not lost and must not be sent again (a 5xx would invite
+a retry, and with it the message twice); the turn finishes anyway and its replies come
+first in the sender's next reply. ``"status": "retrying"`` (also 202) says the turn
+failed and is retried by itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import commands, relay_link
+from bot.channels import commands, inbound, relay_link
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import SENDER_PATTERN as _SENDER
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
@@ -123,6 +131,8 @@ class ValidatedRestInput(InputChannel):
         @hook.listener("before_server_start")
         async def start_relay(app: Any, _loop: Any) -> None:
             await relay_link.attach(self.name(), deliver_later, app)
+            # turns may run in any process: a request collects its replies through Redis
+            await inbound.attach(app, self.name(), lambda _sender: CollectingOutputChannel(), self.settings.burst_window(self.name()), self._keep_for_next_reply)
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -141,17 +151,29 @@ class ValidatedRestInput(InputChannel):
             # persisted for the agent first when a person has the conversation; Rasa's
             # paused tracker still records it below
             await relay_link.customer_message(self.name(), sender, text, metadata=metadata)
-            collector = CollectingOutputChannel()
-            message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            timeout = self.settings.reply_timeout_seconds
             try:
-                await asyncio.wait_for(on_new_message(message), self.settings.reply_timeout_seconds)
-            except asyncio.TimeoutError:
-                logger.error("reply timed out for sender %s", sender)
-                return InputError(504, "timeout", "تأخر الرد، حاول مرة أخرى بعد قليل.").response()
-            await self._remember_buttons(sender, collector.messages)
-            return response.json(await relayed_messages(sender) + collector.messages)
+                message_id = await inbound.accept(self.name(), sender, text, metadata=metadata, wait_seconds=timeout)
+            except RedisError:
+                logger.exception("message of %s not stored: Redis unavailable", sender)
+                return InputError(503, "unavailable", "تعذّر استلام رسالتك الآن بسبب عطل مؤقت؛ أعد إرسالها بعد لحظات.").response()
+            try:
+                replies = await inbound.wait(message_id, timeout)
+            except inbound.TurnFailed:
+                return accepted(message_id, "retrying", "تعذّر الرد على رسالتك الآن وسنعيد المحاولة تلقائياً؛ يصلك الرد مع ردّنا التالي.")
+            if replies is None:
+                logger.warning("turn of %s took longer than %ss; its replies come with the next reply", sender, timeout)
+                return accepted(message_id, "accepted", "وصلت رسالتك ونعمل عليها؛ يصلك الرد مع ردّنا على رسالتك التالية، فلا داعي لإعادة إرسالها.")
+            await self._remember_buttons(sender, replies)
+            return response.json(await relayed_messages(sender) + replies)
 
         return hook
+
+    async def _keep_for_next_reply(self, sender: str, replies: List[Dict[str, Any]]) -> None:
+        """Replies of a turn whose request gave up: the sender's next reply carries them."""
+        await self._remember_buttons(sender, replies)
+        for reply in replies:
+            await _keep(sender, {"kind": "bot", "reply": reply})
 
     async def _remember_buttons(self, sender: str, messages: List[Dict[str, Any]]) -> None:
         payloads = commands.button_payloads(messages)
@@ -163,13 +185,23 @@ class ValidatedRestInput(InputChannel):
             logger.exception("could not remember the buttons offered to %s", sender)
 
 
+def accepted(message_id: str, status: str, message: str) -> HTTPResponse:
+    """202: the message is stored and will be answered; the reply comes with the next one."""
+    return response.json({"status": status, "message_id": message_id, "message": message}, status=202)
+
+
 async def deliver_later(sender_id: str, message: Dict[str, Any]) -> None:
     """The relay's deliverer for REST: keep agent and system messages for the next reply."""
     if message.get("kind") == "typing" or not message.get("text"):
         return
+    await _keep(sender_id, message)
+
+
+async def _keep(sender_id: str, item: Dict[str, Any]) -> None:
+    """One queue for whatever the sender's next reply must carry (relay and late turns)."""
     from bot.channels.relay import HandoffRelay
 
-    await HandoffRelay.instance().store.push_outbox("rest", sender_id, message)
+    await HandoffRelay.instance().store.push_outbox("rest", sender_id, item)
 
 
 async def relayed_messages(sender_id: str) -> List[Dict[str, Any]]:
@@ -183,6 +215,6 @@ async def relayed_messages(sender_id: str) -> List[Dict[str, Any]]:
         return []
     keys = ("id", "kind", "state", "agent_name", "ticket_id")
     return [
-        {"recipient_id": sender_id, "text": item["text"], "custom": {"handoff": {k: item.get(k) for k in keys}}}
+        item["reply"] if "reply" in item else {"recipient_id": sender_id, "text": item["text"], "custom": {"handoff": {k: item.get(k) for k in keys}}}
         for item in pending
     ]
