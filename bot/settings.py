@@ -28,6 +28,22 @@ class Settings:
             ``RATE_LIMIT_WINDOW_SECONDS``; the web chat has its own, per session).
         rest_messages_per_address: REST requests per window from one client address
             (``REST_RATE_LIMIT_PER_ADDRESS``): a trusted back end serves many customers.
+        burst_window_seconds: WhatsApp and Twilio customers send 3-5 short messages in a
+            row; a turn starts once the conversation was quiet this long (at most
+            ``BURST_CAP_FACTOR`` times it after the first message), and the bot answers
+            them once (``BURST_WINDOW_SECONDS``; 0 answers every message at once).
+        burst_windows: per-channel windows that override the above, any channel
+            (``BURST_WINDOWS="webchat:0.8,twilio:2"``); REST and web chat default to 0.
+        inbound_stale_seconds: a conversation whose waiting messages nobody took up for
+            this long (its Rasa process died mid-turn) is drained by the sweeper of any
+            process (``INBOUND_STALE_SECONDS``).
+        inbound_sweep_seconds: how often each process looks for such conversations.
+        inbound_max_attempts: a message whose turn failed this many times is set aside in
+            the dead-letter list ``inbound:dead`` (``INBOUND_MAX_ATTEMPTS``).
+        inbound_retention_seconds: a conversation's waiting messages expire this long after
+            the latest one arrived (``RETENTION_DAYS_INBOUND``, default 7 days).
+        dead_letter_retention_seconds: the dead-letter list expires this long after its
+            latest entry (``RETENTION_DAYS_DEAD_LETTERS``, as the outbox's).
     """
 
     max_message_chars: int = 2000
@@ -39,6 +55,20 @@ class Settings:
     messages_per_conversation: int = 20
     rate_window_seconds: int = 60
     rest_messages_per_address: int = 600
+    burst_window_seconds: float = 1.5
+    burst_windows: Tuple[Tuple[str, float], ...] = ()
+    inbound_stale_seconds: float = 10.0
+    inbound_sweep_seconds: float = 1.0
+    inbound_max_attempts: int = 3
+    inbound_retention_seconds: int = 7 * 86400
+    dead_letter_retention_seconds: int = 30 * 86400
+
+    def burst_window(self, channel: str) -> float:
+        """Seconds of quiet that end a burst on ``channel`` (0: no bursts)."""
+        overrides = dict(self.burst_windows)
+        if channel in overrides:
+            return overrides[channel]
+        return self.burst_window_seconds if channel in BURSTY_CHANNELS else 0.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,7 +82,38 @@ class Settings:
             messages_per_conversation=env_int("RATE_LIMIT_MESSAGES", cls.messages_per_conversation),
             rate_window_seconds=env_int("RATE_LIMIT_WINDOW_SECONDS", cls.rate_window_seconds),
             rest_messages_per_address=env_int("REST_RATE_LIMIT_PER_ADDRESS", cls.rest_messages_per_address),
+            burst_window_seconds=_seconds("BURST_WINDOW_SECONDS", env_float("BURST_WINDOW_SECONDS", cls.burst_window_seconds)),
+            burst_windows=tuple(_channel_windows(env_list("BURST_WINDOWS", ""))),
+            inbound_stale_seconds=env_float("INBOUND_STALE_SECONDS", cls.inbound_stale_seconds),
+            inbound_sweep_seconds=env_float("INBOUND_SWEEP_SECONDS", cls.inbound_sweep_seconds),
+            inbound_max_attempts=env_int("INBOUND_MAX_ATTEMPTS", cls.inbound_max_attempts),
+            inbound_retention_seconds=_days("RETENTION_DAYS_INBOUND", cls.inbound_retention_seconds),
+            dead_letter_retention_seconds=_days("RETENTION_DAYS_DEAD_LETTERS", cls.dead_letter_retention_seconds),
         )
+
+
+# channels whose customers write in bursts (WhatsApp): BURST_WINDOW_SECONDS applies
+BURSTY_CHANNELS = ("whatsapp", "twilio")
+
+
+def _seconds(name: str, value: float) -> float:
+    """A duration that must not be negative (a typo fails the start, naming the variable)."""
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more seconds, got {value}")
+    return value
+
+
+def _channel_windows(items: Tuple[str, ...]) -> list:
+    """``channel:seconds`` items of ``BURST_WINDOWS`` as (channel, seconds) pairs."""
+    pairs = []
+    for item in items:
+        channel, _, raw = item.partition(":")
+        try:
+            seconds = float(raw)
+        except ValueError:
+            raise ValueError(f"BURST_WINDOWS: each item is <channel>:<seconds>, got {item!r}") from None
+        pairs.append((channel.strip(), _seconds("BURST_WINDOWS", seconds)))
+    return pairs
 
 
 def _caller_keys(items: Tuple[str, ...] | list) -> list:

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from redis import asyncio as aioredis
 
-from bot.channels import relay_link
+from bot.channels import inbound, relay_link
 from bot.channels.outbox import Outbox, Sender
 from bot.channels.redis_client import get_redis
 from bot.settings import OutboxSettings
@@ -136,7 +136,8 @@ def add_lifecycle(
 
     Args:
         hook: the channel's Sanic blueprint.
-        channel: the input channel (``settings.configured``, ``get_output_channel()``).
+        channel: the input channel (``settings.configured``, ``get_output_channel()``,
+            ``limits.burst_window``).
         runtime: its Redis state; the outbox worker starts with the server so that
             replies a previous process left queued are sent.
         deliver: the relay deliverer (see :func:`relay_deliverer`).
@@ -149,6 +150,8 @@ def add_lifecycle(
         if channel.settings.configured:
             runtime.outbox()
             await relay_link.attach(runtime.channel, deliver, app, lambda _sender: channel.get_output_channel())
+            # customers' messages wait out a burst in Redis; any process's turn answers through the outbox
+            await inbound.attach(app, runtime.channel, lambda _sender: channel.get_output_channel(), channel.limits.burst_window(runtime.channel))
 
     @hook.listener("after_server_stop")
     async def stop(app: Any, loop: Any) -> None:

@@ -48,6 +48,7 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed
 
 from bot.channels.handoff_streams import HandoffStreams, PendingEntry
+from bot.channels.turns import ready_agent
 from bot.settings import redis_url
 from bot.tasks import stop_task
 from bot.untrusted import strip_invisible
@@ -398,12 +399,7 @@ class HandoffRelay:
 
     async def _agent(self) -> Any:
         """Rasa's agent, once the server has loaded it."""
-        for _ in range(600):
-            agent = getattr(getattr(self.app, "ctx", None), "agent", None)
-            if agent is not None and agent.is_ready():
-                return agent
-            await asyncio.sleep(0.1)
-        raise RuntimeError("Rasa agent not ready")
+        return await ready_agent(self.app)
 
     async def _record(self, message: OutboundMessage) -> None:
         """Append the text to the tracker as BotUttered, unless its id is there already.

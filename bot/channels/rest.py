@@ -14,22 +14,30 @@ Sender ids are namespaced: Rasa keys conversations by sender id alone, so a REST
 ``sender`` that has another channel's form (``web-…`` of the web chat, a phone number /
 WhatsApp id, anything with ``:`` such as ``whatsapp:+…`` of Twilio) is refused with 400:
 a REST caller cannot read or continue another channel's conversation.
+
+Every message enters the conversation's stream first (``bot/channels/inbound.py``), and
+the request waits for its own turn's replies up to ``REPLY_TIMEOUT_SECONDS``. When the
+turn takes longer, the answer is ``202`` with ``{"status": "accepted", "message_id": …,
+"message": …}``: the message is not lost and must not be sent again (a 5xx would invite
+a retry, and with it the message twice); the turn finishes anyway and its replies come
+first in the sender's next reply. ``"status": "retrying"`` (also 202) says the turn
+failed and is retried by itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import commands, relay_link
+from bot.channels import commands, inbound, relay_link
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import SENDER_PATTERN as _SENDER
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
@@ -124,6 +132,8 @@ class ValidatedRestInput(InputChannel):
         @hook.listener("before_server_start")
         async def start_relay(app: Any, _loop: Any) -> None:
             await relay_link.attach(self.name(), deliver_later, app)
+            # turns may run in any process: a request collects its replies through Redis
+            await inbound.attach(app, self.name(), lambda _sender: CollectingOutputChannel(), self.settings.burst_window(self.name()), self._keep_for_next_reply)
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -142,17 +152,28 @@ class ValidatedRestInput(InputChannel):
             # persisted for the agent first when a person has the conversation; Rasa's
             # paused tracker still records it below
             await relay_link.customer_message(self.name(), sender, text, metadata=metadata)
-            collector = CollectingOutputChannel()
-            message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            timeout = self.settings.reply_timeout_seconds
             try:
-                await asyncio.wait_for(on_new_message(message), self.settings.reply_timeout_seconds)
-            except asyncio.TimeoutError:
-                logger.error("reply timed out for sender %s", sender)
-                return InputError(504, "timeout", "تأخر الرد، حاول مرة أخرى بعد قليل.").response()
-            await self._remember_buttons(sender, collector.messages)
-            return response.json(await take_kept_replies(sender) + collector.messages)
+                message_id = await inbound.accept(self.name(), sender, text, metadata=metadata, wait_seconds=timeout)
+            except RedisError:
+                logger.exception("message of %s not stored: Redis unavailable", sender)
+                return InputError(503, "unavailable", "تعذّر استلام رسالتك الآن بسبب عطل مؤقت؛ أعد إرسالها بعد لحظات.").response()
+            try:
+                replies = await inbound.wait(message_id, timeout)
+            except inbound.TurnFailed:
+                return accepted(message_id, "retrying", "تعذّر الرد على رسالتك الآن وسنعيد المحاولة تلقائياً؛ يصلك الرد مع ردّنا التالي.")
+            if replies is None:
+                logger.warning("turn of %s took longer than %ss; its replies come with the next reply", sender, timeout)
+                return accepted(message_id, "accepted", "وصلت رسالتك ونعمل عليها؛ يصلك الرد مع ردّنا على رسالتك التالية، فلا داعي لإعادة إرسالها.")
+            await self._remember_buttons(sender, replies)
+            return response.json(await take_kept_replies(sender) + replies)
 
         return hook
+
+    async def _keep_for_next_reply(self, sender: str, replies: List[Dict[str, Any]]) -> None:
+        """Replies of a turn whose request gave up: the sender's next reply carries them."""
+        await self._remember_buttons(sender, replies)
+        await keep_for_next_reply(sender, replies)
 
     async def _remember_buttons(self, sender: str, messages: List[Dict[str, Any]]) -> None:
         payloads = commands.button_payloads(messages)
@@ -195,6 +216,11 @@ async def take_kept_replies(sender_id: str) -> List[Dict[str, Any]]:
         logger.exception("could not read the replies kept for %s", sender_id)
         return []
     return [json.loads(item) for item in raw or []]
+
+
+def accepted(message_id: str, status: str, message: str) -> HTTPResponse:
+    """202: the message is stored and will be answered; the reply comes with the next one."""
+    return response.json({"status": status, "message_id": message_id, "message": message}, status=202)
 
 
 async def deliver_later(sender_id: str, message: Dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from bot.channels import commands, relay_link
+from bot.channels import commands, inbound, relay_link
 from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
 from bot.channels.validation import SENDER_PATTERN, InputError, check_rate, clean_text
@@ -174,7 +174,7 @@ class TwilioWhatsAppInput(InputChannel):
             return False
 
     async def handle(self, form: Dict[str, str], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        """Process one inbound message exactly once (a failure lets Twilio's retry in)."""
+        """Accept one inbound message exactly once (a failure lets Twilio's retry in)."""
         sender, message_sid = form.get("From", ""), form.get("MessageSid", "")
         if not SENDER_PATTERN.match(sender) or not message_sid:
             raise InputError(400, "invalid_sender", "معرّف المرسل مفقود أو غير صالح.")
@@ -198,8 +198,8 @@ class TwilioWhatsAppInput(InputChannel):
                 return
             metadata = {"twilio": {"message_sid": message_sid, "profile_name": form.get("ProfileName")}}
             await relay_link.customer_message(CHANNEL, sender, text, message_id=message_sid, metadata=metadata)
-            output = TwilioWhatsAppOutput(self)
-            await on_new_message(UserMessage(text, output, sender, input_channel=CHANNEL, message_id=message_sid, metadata=metadata))
+            # stored before Twilio gets its answer; the turn (after a burst's quiet) runs apart
+            await inbound.accept(CHANNEL, sender, text, message_id=message_sid, metadata=metadata)
         except BaseException:
             await self.runtime.forget_delivery(message_sid)
             raise

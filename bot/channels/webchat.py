@@ -40,7 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import rate_limit
-from bot.channels import relay_link
+from bot.channels import inbound, relay_link
 from bot.channels.commands import OfferedPayloads
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
@@ -279,27 +279,30 @@ class WebchatInput(InputChannel):
             await ws.send(json.dumps({"type": "error", "client_id": frame.get("client_id"), **unavailable.as_dict()}, ensure_ascii=False))
 
     async def _handle_message(self, session_id: str, frame: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]], ws: Any) -> None:
-        """Validate, record, tell the relay, then the bot (in order per session)."""
+        """Validate, record, tell the relay, then queue it for the bot (in order per session).
+
+        The turn runs apart from this socket (``bot/channels/inbound.py``): its replies
+        reach the history and the open tabs even when it outlasts the reply timeout.
+        """
         text = await self.accept_message(session_id, frame)
         shown = frame.get("text") if isinstance(frame.get("text"), str) and frame.get("payload") else text
         customer = entry("customer", str(shown).strip()[: self.limits.max_message_chars], client_id=frame.get("client_id"))
         lock = self._locks.setdefault(session_id, asyncio.Lock())
+        timeout = self.limits.reply_timeout_seconds
         async with lock:
             await self.deliver_entry(session_id, customer)
             handled = await relay_link.customer_message(CHANNEL, session_id, text, message_id=customer["id"], metadata={"webchat": {"message_id": customer["id"]}})
             if not handled:
                 await self.hub.push(session_id, {"type": "typing", "on": True, "role": "bot"})
-            output = WebchatOutput(self.deliver_entry, self.store.offer)
-            try:
-                await asyncio.wait_for(
-                    on_new_message(UserMessage(text, output, session_id, input_channel=CHANNEL, message_id=customer["id"], metadata={"webchat": True})),
-                    self.limits.reply_timeout_seconds,
-                )
-            except asyncio.TimeoutError:
-                logger.error("webchat: reply timed out for %s", session_id)
-                await ws.send(json.dumps({"type": "error", **InputError(504, "timeout", "تأخر الرد، حاول مرة أخرى بعد قليل.").as_dict()}, ensure_ascii=False))
-            finally:
-                await self.hub.push(session_id, {"type": "typing", "on": False, "role": "bot"})
+            message_id = await inbound.accept(CHANNEL, session_id, text, message_id=customer["id"], metadata={"webchat": True}, wait_seconds=timeout)
+        try:
+            if await inbound.wait(message_id, timeout) is None:
+                logger.warning("webchat: turn of %s outlasted %ss; its reply follows when ready", session_id, timeout)
+        except inbound.TurnFailed:
+            retrying = InputError(503, "turn_failed", "تعذّر الرد على رسالتك الآن وسنعيد المحاولة تلقائياً، فلا داعي لإعادة إرسالها.")
+            await ws.send(json.dumps({"type": "error", **retrying.as_dict()}, ensure_ascii=False))
+        finally:
+            await self.hub.push(session_id, {"type": "typing", "on": False, "role": "bot"})
 
     async def converse(self, request: Request, ws: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """The life of one WebSocket: hello, session, then customer frames."""
@@ -374,6 +377,7 @@ class WebchatInput(InputChannel):
         async def start(app: Any, loop: Any) -> None:
             self.hub.start()  # frames for this process's sockets produced in other processes
             await relay_link.attach(CHANNEL, self.deliver_outbound, app, lambda _sender: self.get_output_channel())
+            await inbound.attach(app, CHANNEL, lambda _sender: self.get_output_channel(), self.limits.burst_window(CHANNEL))
 
         @hook.listener("after_server_stop")
         async def stop(app: Any, loop: Any) -> None:

@@ -39,6 +39,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import commands, relay_link
+from bot.channels import inbound as intake
 from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_deliverer
 from bot.channels.outbox import SendError
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
@@ -301,7 +302,7 @@ class WhatsAppInput(InputChannel):
             await self.enqueue(to, text_body(to, part))
 
     async def handle(self, inbound: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        """Process one customer message exactly once (a failure lets Meta's retry in).
+        """Accept one customer message exactly once (a failure lets Meta's retry in).
 
         A stale or future-dated message (a replayed body) is dropped before anything
         else: it must not reopen the 24-hour window or reach the bot or an agent.
@@ -329,8 +330,8 @@ class WhatsAppInput(InputChannel):
                 return
             metadata = {"whatsapp": {"message_id": inbound.message_id, "type": inbound.kind, "name": inbound.name}}
             await relay_link.customer_message(CHANNEL, inbound.wa_id, text, message_id=inbound.message_id, metadata=metadata)
-            output = WhatsAppOutput(self.enqueue, self.offered)
-            await on_new_message(UserMessage(text, output, inbound.wa_id, input_channel=CHANNEL, message_id=inbound.message_id, metadata=metadata))
+            # stored before Meta gets its 200; the turn (after a burst's quiet) runs apart
+            await intake.accept(CHANNEL, inbound.wa_id, text, message_id=inbound.message_id, metadata=metadata)
         except BaseException:
             await self.runtime.forget_delivery(inbound.message_id)
             raise

@@ -1,8 +1,10 @@
 """Channel test harness: the real channel blueprints on a real Sanic server.
 
 The bot behind them is a small scripted stand-in (the real Rasa model is used by
-``test_channels_e2e.py``); Redis is real and the WhatsApp/Twilio APIs are the local
-fake server of ``scripts/fake_graph_api.py``, reached over real HTTP.
+``test_channels_e2e.py``), or a real Rasa agent when one is given; Redis is real and
+the WhatsApp/Twilio APIs are the local fake server of ``scripts/fake_graph_api.py``,
+reached over real HTTP. Messages go through the real intake (``bot/channels/inbound.py``):
+Redis streams, drains, sweeper.
 """
 
 from __future__ import annotations
@@ -12,18 +14,18 @@ import json
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from polling import poll_until
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
 from websockets.client import connect
 
-from bot.channels import relay
+from bot.channels import inbound, relay
 from scripts import redis_server
 from scripts.fake_graph_api import FakeGraphApi
 
-__all__ = ["ChannelServer", "FakeGraphApi", "ScriptedBot", "WebchatClient", "wait_until"]
+__all__ = ["ChannelServer", "FakeGraphApi", "ScriptedBot", "ScriptedTurns", "WebchatClient", "wait_until"]
 
 
 class ScriptedBot:
@@ -51,12 +53,41 @@ class ScriptedBot:
             await out.send_text_message(to, f"وصلتني رسالتك: {message.text}")
 
 
-class ChannelServer:
-    """A Sanic app serving one input channel on a background thread's loop."""
+class ScriptedTurns:
+    """Runs turns with the scripted bot where Rasa's processor would run them: under a
+    per-conversation lock (one process here), each message id once, in order."""
 
-    def __init__(self, channel: InputChannel, bot: Optional[Callable[[UserMessage], Any]] = None) -> None:
+    def __init__(self, bot: Callable[[UserMessage], Any]) -> None:
+        self.bot = bot
+        self.runs: List[List[str]] = []  # the texts of each turn
+        self.recorded: Set[str] = set()
+        self._locks: Dict[str, asyncio.Lock] = {}
+
+    def lock(self, conversation_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(conversation_id, asyncio.Lock())
+
+    async def run(self, conversation_id: str, messages: List[UserMessage]) -> None:
+        fresh = [m for m in messages if m.message_id not in self.recorded]
+        self.runs.append([str(m.text) for m in fresh])
+        for message in fresh:
+            await self.bot(message)
+            self.recorded.add(str(message.message_id))  # as Rasa's tracker: saved once handled
+
+
+class ChannelServer:
+    """A Sanic app serving one input channel on a background thread's loop.
+
+    Args:
+        channel: the input channel under test.
+        bot: the scripted stand-in (default :class:`ScriptedBot`); ignored with ``agent``.
+        agent: a loaded Rasa agent: turns then run in Rasa's processor, as in production.
+    """
+
+    def __init__(self, channel: InputChannel, bot: Optional[Callable[[UserMessage], Any]] = None, agent: Any = None) -> None:
         self.channel = channel
         self.bot = bot or ScriptedBot()
+        self.agent = agent
+        self.turns = None if agent is not None else ScriptedTurns(self.bot)
         self.port = redis_server.free_port()
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -67,10 +98,12 @@ class ChannelServer:
         return f"http://127.0.0.1:{self.port}/webhooks/{self.channel.name()}"
 
     def start(self) -> ChannelServer:
-        # the relay is one per event loop: each test server (its own loop) gets its
-        # own, as a separate Rasa process would
+        # the relay and the intake are one per event loop: each test server (its own
+        # loop) gets its own, as a separate Rasa process would
         Sanic.test_mode = True
         app = Sanic(f"channels_test_{uuid.uuid4().hex[:8]}")
+        if self.agent is not None:
+            app.ctx.agent = self.agent
         app.blueprint(self.channel.blueprint(self.bot), url_prefix=f"/webhooks/{self.channel.name()}")
         ready = threading.Event()
 
@@ -78,15 +111,17 @@ class ChannelServer:
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             self.loop = loop
+            # the test's turn runner (None: Rasa's, from app.ctx.agent)
+            inbound.Inbound.install(loop, inbound.Inbound(runner=self.turns))
             server = loop.run_until_complete(app.create_server(host="127.0.0.1", port=self.port, return_asyncio_server=True))
             loop.run_until_complete(server.startup())
             loop.run_until_complete(server.before_start())
             loop.run_until_complete(server.after_start())
             ready.set()
             loop.run_forever()
-            own_relay = relay.HandoffRelay.of_loop(loop)
-            if own_relay is not None:
-                loop.run_until_complete(own_relay.stop())
+            for stoppable in (relay.HandoffRelay.of_loop(loop), inbound.Inbound.of_loop(loop)):
+                if stoppable is not None:
+                    loop.run_until_complete(stoppable.stop())
             loop.run_until_complete(server.before_stop())
             server.close()
             loop.run_until_complete(server.wait_closed())

@@ -2,6 +2,8 @@
 
 Signatures are computed with the twilio package over the public URL and the form;
 replies go to the fake Messages API (scripts/fake_graph_api.py) over real HTTP.
+The webhook answers once the message is stored and the turn runs after it
+(bot/channels/inbound.py), so the tests wait for it; bursts are off here.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.twilio_whatsapp import TwilioWhatsAppInput
 from bot.channels.whatsapp import UNSUPPORTED_REPLY
-from bot.settings import OutboxSettings, TwilioSettings
+from bot.settings import OutboxSettings, Settings, TwilioSettings
 
 AUTH_TOKEN = "test-twilio-auth-token"
 ACCOUNT = "AC00000000000000000000000000000000"
 CUSTOMER = "whatsapp:+966501234567"
 FAST_OUTBOX = OutboxSettings(max_attempts=5, backoff_base_seconds=0.05, backoff_max_seconds=0.5, poll_seconds=0.05, lease_seconds=1.0)
+NO_BURSTS = Settings(burst_window_seconds=0.0)
 
 
 def inbound(body: str, sid: str, **extra: str) -> Dict[str, str]:
@@ -41,7 +44,7 @@ def inbound(body: str, sid: str, **extra: str) -> Dict[str, str]:
 def twilio(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelServer]:
     monkeypatch.setenv("REDIS_URL", redis_url)
     settings = TwilioSettings(account_sid=ACCOUNT, auth_token=AUTH_TOKEN, whatsapp_from="whatsapp:+14155238886", api_url=fake_api.base_url)
-    server = ChannelServer(TwilioWhatsAppInput(settings=settings, outbox_settings=FAST_OUTBOX)).start()
+    server = ChannelServer(TwilioWhatsAppInput(settings=settings, limits=NO_BURSTS, outbox_settings=FAST_OUTBOX)).start()
     yield server
     server.stop()
 
@@ -56,10 +59,24 @@ def bodies(fake_api: FakeGraphApi) -> List[str]:
     return [r["form"]["Body"] for r in fake_api.requests("twilio") if r["status"] == 201]
 
 
+def received(server: ChannelServer, count: int) -> List[str]:
+    """The texts the bot got, once it got ``count`` (turns run after the webhook's answer)."""
+    bot: ScriptedBot = server.bot  # type: ignore[assignment]
+    wait_until(lambda: len(bot.received) >= count)
+    return [m.text for m in bot.received]
+
+
+def say(server: ChannelServer, fake_api: FakeGraphApi, form: Dict[str, str]) -> None:
+    """Send a message and wait for the bot's answer (a customer reads the choices first)."""
+    before = len(bodies(fake_api))
+    assert post(server, form).status_code == 200
+    wait_until(lambda: len(bodies(fake_api)) > before)
+
+
 def test_signed_arabic_message_is_answered_through_the_messages_api(twilio: ChannelServer, fake_api: FakeGraphApi) -> None:
     reply = post(twilio, inbound("السلام عليكم، النت فاصل", "SM1"))
     assert reply.status_code == 200 and "<Response>" in reply.text
-    assert [m.text for m in twilio.bot.received] == ["السلام عليكم، النت فاصل"]  # type: ignore[attr-defined]
+    assert received(twilio, 1) == ["السلام عليكم، النت فاصل"]
     wait_until(lambda: bodies(fake_api))
     sent = fake_api.requests("twilio")[0]
     assert sent["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
@@ -101,9 +118,9 @@ def test_duplicates_status_callbacks_and_media(twilio: ChannelServer, fake_api: 
     assert post(twilio, status).status_code == 200
     media = inbound("", "SM-img", NumMedia="1", MessageType="image", MediaContentType0="image/jpeg", MediaUrl0="https://api.twilio.com/media/1")
     assert post(twilio, media).status_code == 200
-    assert [m.text for m in twilio.bot.received] == ["كم فاتورتي"]  # type: ignore[attr-defined]
     wait_until(lambda: len(bodies(fake_api)) == 2)
     time.sleep(0.3)
+    assert [m.text for m in twilio.bot.received] == ["كم فاتورتي"]  # type: ignore[attr-defined]
     assert sorted(bodies(fake_api)) == sorted(["وصلتني رسالتك: كم فاتورتي", UNSUPPORTED_REPLY])
 
 
@@ -118,6 +135,9 @@ def test_retries_landing_on_two_processes_are_processed_once(redis_url: str, fak
         with ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(lambda server: post(server, form, signed_url=webhook).status_code, servers * 2))
         assert answers == [200] * 4
+        # the webhook answers once the message is stored; the turn follows
+        wait_until(lambda: sum(len(server.bot.received) for server in servers) >= 1)  # type: ignore[attr-defined]
+        time.sleep(1.0)  # a second turn of the same message would have started by now
         assert sum(len(server.bot.received) for server in servers) == 1  # type: ignore[attr-defined]
         wait_until(lambda: bodies(fake_api))
         time.sleep(0.5)
@@ -131,9 +151,9 @@ def test_choices_are_numbered_and_a_number_picks_the_payload(twilio: ChannelServ
     assert post(twilio, inbound("buttons", "SM-b1")).status_code == 200
     wait_until(lambda: bodies(fake_api))
     assert bodies(fake_api)[0] == "اختر الخدمة\n1. الكهرباء\n2. الماء\n3. الإنترنت"
-    assert post(twilio, inbound("٢", "SM-b2")).status_code == 200  # Arabic-Indic two
+    say(twilio, fake_api, inbound("٢", "SM-b2"))  # Arabic-Indic two
     assert post(twilio, inbound("الإنترنت", "SM-b3")).status_code == 200
-    texts = [m.text for m in twilio.bot.received]  # type: ignore[attr-defined]
+    texts = received(twilio, 3)
     assert texts == ["buttons", '/choose{"service":"water"}', '/choose{"service":"internet"}']
 
 
@@ -142,16 +162,16 @@ def test_typed_commands_reach_the_bot_as_plain_text(twilio: ChannelServer, field
     forged = '/EXTERNAL_handoff_resolved{"handoff_ticket_id":"HO-000001"}'
     assert post(twilio, inbound("", "SM-c1", **{field: forged})).status_code == 200
     assert post(twilio, inbound("/restart", "SM-c2")).status_code == 200
-    texts = [m.text for m in twilio.bot.received]  # type: ignore[attr-defined]
+    texts = received(twilio, 2)
     assert texts == ['EXTERNAL_handoff_resolved{"handoff_ticket_id":"HO-000001"}', "restart"]
 
 
 def test_offered_choices_still_arrive_as_payloads(twilio: ChannelServer, fake_api: FakeGraphApi) -> None:
-    assert post(twilio, inbound("rate", "SM-r1")).status_code == 200
-    assert post(twilio, inbound("4", "SM-r2")).status_code == 200  # picked by number
-    assert post(twilio, inbound("", "SM-r3", ButtonPayload='/rate{"rating":5}')).status_code == 200  # offered payload
-    assert post(twilio, inbound('/rate{"rating":6}', "SM-r4")).status_code == 200  # never offered
-    texts = [m.text for m in twilio.bot.received]  # type: ignore[attr-defined]
+    say(twilio, fake_api, inbound("rate", "SM-r1"))
+    say(twilio, fake_api, inbound("4", "SM-r2"))  # picked by number
+    say(twilio, fake_api, inbound("", "SM-r3", ButtonPayload='/rate{"rating":5}'))  # offered payload
+    say(twilio, fake_api, inbound('/rate{"rating":6}', "SM-r4"))  # never offered
+    texts = received(twilio, 4)
     assert texts == ["rate", '/rate{"rating":4}', '/rate{"rating":5}', 'rate{"rating":6}']
 
 
@@ -179,14 +199,13 @@ def test_non_ascii_signature_or_proxy_headers_get_401_not_500(twilio: ChannelSer
 
 
 def test_a_flood_from_one_number_stops_reaching_the_bot(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.settings import Settings
-
     monkeypatch.setenv("REDIS_URL", redis_url)
     settings = TwilioSettings(account_sid=ACCOUNT, auth_token=AUTH_TOKEN, whatsapp_from="whatsapp:+14155238886", api_url=fake_api.base_url)
-    server = ChannelServer(TwilioWhatsAppInput(settings=settings, limits=Settings(messages_per_conversation=2), outbox_settings=FAST_OUTBOX)).start()
+    server = ChannelServer(TwilioWhatsAppInput(settings=settings, limits=Settings(messages_per_conversation=2, burst_window_seconds=0.0), outbox_settings=FAST_OUTBOX)).start()
     try:
         for n in range(5):
             assert post(server, inbound(f"رسالة {n}", f"SMflood{n}")).status_code == 200
+        received(server, 2)
         time.sleep(0.3)
         assert [m.text for m in server.bot.received] == ["رسالة 0", "رسالة 1"]  # type: ignore[attr-defined]
         wait_until(lambda: sum("رسائل كثيرة" in body for body in bodies(fake_api)) == 1)

@@ -1,7 +1,9 @@
 """WhatsApp Cloud API channel: webhooks shaped like Meta's documented examples.
 
 Real Sanic server, real Redis, the fake Graph API over real HTTP; the bot is the
-scripted stand-in of channel_harness.py.
+scripted stand-in of channel_harness.py. The webhook answers once the message is
+stored; the turn runs after it (bot/channels/inbound.py), so the tests wait for it.
+Bursts are off here (``NO_BURSTS``) except where a test is about them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from channel_harness import ChannelServer, FakeGraphApi, ScriptedBot, wait_until
 from bot.channels import relay_link
 from bot.channels.messaging import relay_deliverer
 from bot.channels.whatsapp import UNSUPPORTED_REPLY, WhatsAppInput, verify_signature
-from bot.settings import OutboxSettings, WhatsAppSettings
+from bot.settings import OutboxSettings, Settings, WhatsAppSettings
 from scripts.whatsapp_demo import meta_body
 from scripts.whatsapp_demo import sign as signature_of
 
@@ -27,6 +29,7 @@ VERIFY_TOKEN = "test-verify-token"
 PHONE_ID = "106540352242922"
 CUSTOMER = "966501234567"
 FAST_OUTBOX = OutboxSettings(max_attempts=5, backoff_base_seconds=0.05, backoff_max_seconds=0.5, poll_seconds=0.05, lease_seconds=1.0)
+NO_BURSTS = Settings(burst_window_seconds=0.0)
 
 
 def sign(body: bytes, secret: str = APP_SECRET) -> str:
@@ -59,11 +62,11 @@ def whatsapp(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyP
     server.stop()
 
 
-def make_channel(fake_api: FakeGraphApi) -> WhatsAppInput:
+def make_channel(fake_api: FakeGraphApi, limits: Settings = NO_BURSTS) -> WhatsAppInput:
     settings = WhatsAppSettings(
         access_token="test-token", app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, phone_number_id=PHONE_ID, graph_api_url=fake_api.graph_url, templates=(("agent_followup", "ar"),)
     )
-    return WhatsAppInput(settings=settings, outbox_settings=FAST_OUTBOX)
+    return WhatsAppInput(settings=settings, limits=limits, outbox_settings=FAST_OUTBOX)
 
 
 def post(server: ChannelServer, body: bytes, signature: Optional[str]) -> requests.Response:
@@ -75,6 +78,21 @@ def post(server: ChannelServer, body: bytes, signature: Optional[str]) -> reques
 
 def texts_sent(fake_api: FakeGraphApi) -> List[str]:
     return [m["text"]["body"] for m in fake_api.sent_messages() if m.get("type") == "text"]
+
+
+def received(server: ChannelServer, count: int) -> List[str]:
+    """The texts the bot got, once it got ``count`` (turns run after the webhook's 200)."""
+    bot: ScriptedBot = server.bot  # type: ignore[assignment]
+    wait_until(lambda: len(bot.received) >= count)
+    return [m.text for m in bot.received]
+
+
+def say(server: ChannelServer, fake_api: FakeGraphApi, text: str, message_id: str) -> None:
+    """Send a text and wait for the bot's answer (as a customer reads it before tapping a button)."""
+    before = len(fake_api.sent_messages())
+    body = meta_body(envelope([text_message(text, message_id)]))
+    assert post(server, body, sign(body)).status_code == 200
+    wait_until(lambda: len(fake_api.sent_messages()) > before)
 
 
 def test_verification_handshake_echoes_challenge_only_for_the_right_token(whatsapp: ChannelServer) -> None:
@@ -92,7 +110,7 @@ def test_arabic_text_signed_over_raw_bytes_reaches_the_bot_and_is_answered(whats
     reply = post(whatsapp, body, sign(body))
     assert reply.status_code == 200
     bot: ScriptedBot = whatsapp.bot  # type: ignore[assignment]
-    assert [m.text for m in bot.received] == ["الكهربا مقطوعة عندنا في حي النرجس"]
+    assert received(whatsapp, 1) == ["الكهربا مقطوعة عندنا في حي النرجس"]
     assert bot.received[0].sender_id == CUSTOMER and bot.received[0].input_channel == "whatsapp"
     wait_until(lambda: texts_sent(fake_api))
     assert texts_sent(fake_api) == ["وصلتني رسالتك: الكهربا مقطوعة عندنا في حي النرجس"]
@@ -132,9 +150,9 @@ def test_duplicate_delivery_is_processed_once(whatsapp: ChannelServer, fake_api:
     body = meta_body(envelope([text_message("كم فاتورتي؟", "wamid.dup-1")]))
     for _ in range(3):
         assert post(whatsapp, body, sign(body)).status_code == 200
-    assert len(whatsapp.bot.received) == 1  # type: ignore[attr-defined]
     wait_until(lambda: texts_sent(fake_api))
     time.sleep(0.3)
+    assert len(whatsapp.bot.received) == 1  # type: ignore[attr-defined]
     assert texts_sent(fake_api) == ["وصلتني رسالتك: كم فاتورتي؟"]
 
 
@@ -147,6 +165,9 @@ def test_retries_landing_on_two_processes_are_processed_once(redis_url: str, fak
         with ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(lambda server: post(server, body, sign(body)).status_code, servers * 2))
         assert answers == [200] * 4
+        # the webhook answers once the message is stored; the turn follows
+        wait_until(lambda: sum(len(server.bot.received) for server in servers) >= 1)  # type: ignore[attr-defined]
+        time.sleep(1.0)  # a second turn of the same message would have started by now
         assert sum(len(server.bot.received) for server in servers) == 1  # type: ignore[attr-defined]
         wait_until(lambda: texts_sent(fake_api))
         time.sleep(0.5)
@@ -164,20 +185,19 @@ def test_status_callbacks_are_ignored_cleanly(whatsapp: ChannelServer, fake_api:
     assert whatsapp.bot.received == [] and fake_api.requests() == []  # type: ignore[attr-defined]
 
 
-def test_button_and_list_replies_send_their_ids_to_the_bot(whatsapp: ChannelServer) -> None:
+def test_button_and_list_replies_send_their_ids_to_the_bot(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
     # the bot offers the buttons first: only offered payloads may come back as commands
-    offered = meta_body(envelope([text_message("buttons", "wamid.ask-1")]))
-    assert post(whatsapp, offered, sign(offered)).status_code == 200
+    say(whatsapp, fake_api, "buttons", "wamid.ask-1")
     whatsapp.bot.received.clear()  # type: ignore[attr-defined]
     button = {"context": {"from": "15550783881", "id": "wamid.q1"}, "from": CUSTOMER, "id": "wamid.btn-1", "timestamp": str(int(time.time())), "type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": '/choose{"service":"water"}', "title": "الماء"}}}
     listed = {"context": {"from": "15550783881", "id": "wamid.q2"}, "from": CUSTOMER, "id": "wamid.list-1", "timestamp": str(int(time.time())), "type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "/opt4", "title": "خيار 4", "description": ""}}}
     body = meta_body(envelope([button]))
     assert post(whatsapp, body, sign(body)).status_code == 200
-    menu = meta_body(envelope([text_message("menu", "wamid.ask-2")]))
-    assert post(whatsapp, menu, sign(menu)).status_code == 200
+    received(whatsapp, 1)
+    say(whatsapp, fake_api, "menu", "wamid.ask-2")
     body = meta_body(envelope([listed]))
     assert post(whatsapp, body, sign(body)).status_code == 200
-    texts = [m.text for m in whatsapp.bot.received]  # type: ignore[attr-defined]
+    texts = received(whatsapp, 3)
     assert texts[0] == '/choose{"service":"water"}' and texts[-1] == "/opt4"
 
 
@@ -190,16 +210,15 @@ def test_button_and_list_replies_send_their_ids_to_the_bot(whatsapp: ChannelServ
 def test_typed_commands_reach_the_bot_as_plain_text(whatsapp: ChannelServer, typed: str, reads: str) -> None:
     body = meta_body(envelope([text_message(typed, "wamid.cmd-1")]))
     assert post(whatsapp, body, sign(body)).status_code == 200
-    assert [m.text for m in whatsapp.bot.received] == [reads]  # type: ignore[attr-defined]
+    assert received(whatsapp, 1) == [reads]
     assert not any(m.text.startswith("/") for m in whatsapp.bot.received)  # type: ignore[attr-defined]
 
 
-def test_an_offered_payload_is_a_command_only_while_it_is_on_offer(whatsapp: ChannelServer) -> None:
+def test_an_offered_payload_is_a_command_only_while_it_is_on_offer(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
     for i, text in enumerate(["rate", '/rate{"rating":5}', "menu", '/rate{"rating":1}']):
-        body = meta_body(envelope([text_message(text, f"wamid.offer-{i}")]))
-        assert post(whatsapp, body, sign(body)).status_code == 200
+        say(whatsapp, fake_api, text, f"wamid.offer-{i}")
     # the rating was offered, then replaced by the menu: the second one is text
-    assert [m.text for m in whatsapp.bot.received] == ["rate", '/rate{"rating":5}', "menu", 'rate{"rating":1}']  # type: ignore[attr-defined]
+    assert received(whatsapp, 4) == ["rate", '/rate{"rating":5}', "menu", 'rate{"rating":1}']
 
 
 def test_unsupported_types_get_a_polite_arabic_reply(whatsapp: ChannelServer, fake_api: FakeGraphApi) -> None:
@@ -328,19 +347,16 @@ def test_replayed_or_future_dated_messages_are_dropped(whatsapp: ChannelServer, 
     body = meta_body(envelope([stale, future, missing, fresh]))
     # correctly signed (a captured body): acknowledged so Meta stops retrying, but only the fresh one is processed
     assert post(whatsapp, body, sign(body)).status_code == 200
-    assert [m.text for m in whatsapp.bot.received] == ["رسالة جديدة"]  # type: ignore[attr-defined]
     wait_until(lambda: texts_sent(fake_api))
+    assert [m.text for m in whatsapp.bot.received] == ["رسالة جديدة"]  # type: ignore[attr-defined]
     time.sleep(0.2)
     receipts = [r["json"]["message_id"] for r in fake_api.requests() if r["json"].get("status") == "read"]
     assert receipts == ["wamid.new-1"]  # the stale ones did not reopen the 24-hour window either
 
 
 def test_a_flood_from_one_number_stops_reaching_the_bot_and_is_told_once(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.settings import Settings
-
     monkeypatch.setenv("REDIS_URL", redis_url)
-    channel = make_channel(fake_api)
-    channel.limits = Settings(messages_per_conversation=3)
+    channel = make_channel(fake_api, Settings(messages_per_conversation=3, burst_window_seconds=0.0))
     server = ChannelServer(channel).start()
     try:
         for n in range(6):
