@@ -11,7 +11,9 @@ over the REST channel with FAQ questions from the held-out file, in two shapes:
 - ``killed`` (N ≥ 2): ``bursts`` again while one Rasa process is killed (SIGKILL) a
   second into the run; its customers' messages must still be answered by the others.
 
-Every request carries ``metadata.bench = {run, seq}``. After the replies, the
+Every request carries ``metadata.bench = {run, seq}`` and a ``message_id``; a client whose
+answer is lost (a 502 from the proxy, a dropped connection) sends the message again with
+the same id, as webhook senders do, and the channel takes it once. After the replies, the
 conversations are read back through Rasa's API (``include_events=ALL``) and counted:
 
 - lost: a message whose ``seq`` is in no ``UserUttered`` of its conversation;
@@ -54,6 +56,8 @@ WEBHOOK = "/webhooks/rest/webhook"
 # answered in one turn, no form, no account: what a crowd asks when the lights go out
 FAQ_INTENTS = ("opening_hours", "payment_methods", "contact_channels", "branch_locations", "app_login_help")
 REQUEST_TIMEOUT_S = 120.0
+# a lost answer (502, dropped connection) is sent again this often, this long apart
+RETRIES, RETRY_AFTER_S = 3, 1.0
 SETTLE_TIMEOUT_S = 90.0
 
 
@@ -81,14 +85,26 @@ def faq_texts() -> List[str]:
 
 
 async def _send(session: Any, url: str, sender: str, text: str, run: str, seq: int) -> tuple:
-    body = {"sender": sender, "message": text, "metadata": {"bench": {"run": run, "seq": seq}}}
+    """One customer message; like a webhook sender, it is sent again (same ``message_id``,
+    taken once by the channel) when the answer is lost: a 502 from the proxy or a dropped
+    connection, as when the process handling it is killed."""
+    body = {"sender": sender, "message": text, "message_id": f"{run}-{seq}", "metadata": {"bench": {"run": run, "seq": seq}}}
     start = time.perf_counter()
-    try:
-        async with session.post(url, json=body) as response:
-            await response.read()
-            return response.status, (time.perf_counter() - start) * 1000
-    except Exception as error:  # noqa: BLE001 - a killed worker drops its connections
-        return type(error).__name__, (time.perf_counter() - start) * 1000
+    status: Any = None
+    for attempt in range(RETRIES + 1):
+        if attempt:
+            await asyncio.sleep(RETRY_AFTER_S)
+        try:
+            async with session.post(url, json=body) as response:
+                await response.read()
+                status = response.status
+        except asyncio.TimeoutError:
+            return "timeout", (time.perf_counter() - start) * 1000
+        except Exception as error:  # noqa: BLE001 - a killed worker drops its connections
+            status = type(error).__name__
+        if status not in (502, 503) and not isinstance(status, str):
+            break
+    return status, (time.perf_counter() - start) * 1000
 
 
 async def _fire(base_url: str, shape: Shape, texts: Sequence[str], run: str, kill: Optional[Any] = None) -> List[tuple]:

@@ -26,6 +26,7 @@ failed and is retried by itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -85,8 +86,17 @@ def check_caller_namespace(sender: str, caller: str) -> None:
         raise InputError(400, "foreign_sender", f"معرّف المرسل يجب أن يبدأ بـ {caller}-.")
 
 
-def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[Dict[str, Any]]]:
-    """Validate a webhook body and return (sender, text, metadata).
+# a caller's own id of a message (optional): a retry with the same id is not taken twice
+_CLIENT_MESSAGE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+SEEN_TTL_SECONDS = 24 * 3600
+
+
+def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[Dict[str, Any]], Optional[str]]:
+    """Validate a webhook body and return (sender, text, metadata, message_id).
+
+    ``message_id`` is the caller's optional idempotency key: a caller that lost the
+    answer (a timeout, a process that died mid-request, a 502 from the proxy) sends the
+    message again with the same id, and it is taken once.
 
     Raises:
         InputError: for anything the bot cannot or should not process.
@@ -101,7 +111,10 @@ def parse_request(body: bytes, settings: Settings) -> Tuple[str, str, Optional[D
     metadata = payload.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise InputError(400, "invalid_metadata", "البيانات الوصفية يجب أن تكون كائن JSON.")
-    return sender, text, metadata
+    message_id = payload.get("message_id")
+    if message_id is not None and (not isinstance(message_id, str) or not _CLIENT_MESSAGE_ID.match(message_id)):
+        raise InputError(400, "invalid_message_id", "معرّف الرسالة يجب أن يكون من 1 إلى 64 حرفاً لاتينياً أو رقماً.")
+    return sender, text, metadata, message_id
 
 
 class ValidatedRestInput(InputChannel):
@@ -141,7 +154,7 @@ class ValidatedRestInput(InputChannel):
             if isinstance(caller, InputError):
                 return caller.response()
             try:
-                sender, text, metadata = parse_request(request.body or b"", self.settings)
+                sender, text, metadata, client_id = parse_request(request.body or b"", self.settings)
                 check_caller_namespace(sender, caller)
                 limits = self.settings
                 await check_rate(get_redis(), "rest", f"address:{request.remote_addr or request.ip}", limits.rest_messages_per_address, limits.rate_window_seconds)
@@ -149,13 +162,20 @@ class ValidatedRestInput(InputChannel):
                 text = await commands.customer_text(self.offered, sender, text)
             except InputError as error:
                 return error.response()
-            # persisted for the agent first when a person has the conversation; Rasa's
-            # paused tracker still records it below
-            await relay_link.customer_message(self.name(), sender, text, metadata=metadata)
+            # persisted for the agent first when a person has the conversation (the
+            # service drops a retry with the same id); Rasa's paused tracker still records it
+            await relay_link.customer_message(self.name(), sender, text, message_id=client_id, metadata=metadata)
             timeout = self.settings.reply_timeout_seconds
+            seen = f"rest:seen:{sender}:{client_id}" if client_id else ""
             try:
+                # marked right before it is stored, so a retry finds it taken
+                if seen and not await get_redis().set(seen, 1, nx=True, ex=SEEN_TTL_SECONDS):
+                    return accepted(client_id or "", "duplicate", "وصلتنا هذه الرسالة من قبل؛ يصلك الرد عليها مع ردّنا التالي.")
                 message_id = await inbound.accept(self.name(), sender, text, metadata=metadata, wait_seconds=timeout)
             except RedisError:
+                if seen:
+                    with contextlib.suppress(RedisError):
+                        await get_redis().delete(seen)  # not stored: a retry must get through
                 logger.exception("message of %s not stored: Redis unavailable", sender)
                 return InputError(503, "unavailable", "تعذّر استلام رسالتك الآن بسبب عطل مؤقت؛ أعد إرسالها بعد لحظات.").response()
             try:

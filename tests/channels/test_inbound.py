@@ -278,3 +278,25 @@ def test_a_client_that_hangs_up_gets_the_reply_with_its_next_message(redis_url: 
         assert texts(say(server, "hangs-up", "عدت")) == ["وصلتني رسالتك: بطيء", "وصلتني رسالتك: عدت"]
     finally:
         server.stop()
+
+
+def test_a_retry_with_the_callers_message_id_is_taken_once(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a caller whose request died with a process (a 502 from the proxy) sends it again
+    bot = ScriptedBot()
+    server = rest_server(redis_url, monkeypatch, bot)
+    try:
+        body = {"sender": "retrying-1", "message": "كم سعر الكيلوواط؟", "message_id": "crm-42"}
+        first = requests.post(f"{server.url}/webhook", json=body, headers={"Connection": "close"}, timeout=30)
+        again = requests.post(f"{server.url}/webhook", json=body, headers={"Connection": "close"}, timeout=30)
+        assert first.status_code == 200 and texts(first)
+        assert again.status_code == 202 and again.json()["status"] == "duplicate"
+        time.sleep(0.5)
+        assert [m.text for m in bot.received] == ["كم سعر الكيلوواط؟"]
+        # another message id is another message; a malformed one is refused
+        other = requests.post(f"{server.url}/webhook", json=dict(body, message_id="crm-43"), headers={"Connection": "close"}, timeout=30)
+        assert other.status_code == 200
+        bad = requests.post(f"{server.url}/webhook", json=dict(body, message_id="<script>"), headers={"Connection": "close"}, timeout=30)
+        assert bad.status_code == 400 and bad.json()["error"] == "invalid_message_id"
+        assert len(bot.received) == 2
+    finally:
+        server.stop()
