@@ -101,22 +101,31 @@ def compare(agent: Any, sender: str, events: Sequence[Any], window_turns: int) -
         expected, got = processor._predict_next_with_tracker(whole), processor._predict_next_with_tracker(window)
         same_action = expected.max_confidence_index == got.max_confidence_index
         same_policy = expected.policy_name == got.policy_name
-        same_events = [e.as_dict() for e in expected.events + expected.optional_events] == [e.as_dict() for e in got.events + got.optional_events]
+        same_events = _without_times(expected.events + expected.optional_events) == _without_times(got.events + got.optional_events)
         counts["same_action"] += same_action
         counts["same_policy"] += same_policy
         counts["same_events"] += same_events
         if not (same_action and same_policy and same_events):
             differences.append({
                 "event_index": index, "window_events": len(window.events),
-                "whole": [actions[expected.max_confidence_index], expected.policy_name, [e.as_dict() for e in expected.events]],
-                "window": [actions[got.max_confidence_index], got.policy_name, [e.as_dict() for e in got.events]],
+                "whole": [actions[expected.max_confidence_index], expected.policy_name, _without_times(expected.events)],
+                "window": [actions[got.max_confidence_index], got.policy_name, _without_times(got.events)],
             })
     counts["session_events"] = len(events)
     counts["max_window_events"] = max(loaded_events, default=0)
     return {**counts, "differences": differences}
 
 
-async def run(files: Sequence[str], window_turns: Sequence[int], model: Path) -> List[Dict[str, Any]]:
+def _without_times(events: Sequence[Any]) -> List[Dict[str, Any]]:
+    """Events as dicts without their timestamps (each prediction stamps its own)."""
+    return [{k: v for k, v in event.as_dict().items() if k != "timestamp"} for event in events]
+
+
+async def run(
+    files: Sequence[str], window_turns: Sequence[int], model: Path, events_out: Optional[Path] = None, events_in: Optional[Path] = None
+) -> List[Dict[str, Any]]:
+    from bot.tracker_store import decode_events
+
     agent = await load_agent("endpoints", model)
     conversations = load_conversations()
     results = []
@@ -124,8 +133,15 @@ async def run(files: Sequence[str], window_turns: Sequence[int], model: Path) ->
         chosen = [c for c in conversations if c.source == name]
         sender = f"windowed-{Path(name).stem}-{int(time.time())}"
         started = time.perf_counter()
-        events = await play_session(agent, sender, chosen)
+        if events_in:
+            # a session played before (--events-out): compare again without playing
+            events = decode_events(json.loads((events_in / f"{Path(name).stem}.json").read_text(encoding="utf-8")))
+        else:
+            events = await play_session(agent, sender, chosen)
         played_s = time.perf_counter() - started
+        if events_out:
+            events_out.mkdir(parents=True, exist_ok=True)
+            (events_out / f"{Path(name).stem}.json").write_text(json.dumps([e.as_dict() for e in events], ensure_ascii=False), encoding="utf-8")
         for turns in window_turns:
             started = time.perf_counter()
             result = compare(agent, sender, events, turns)
@@ -141,6 +157,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--files", nargs="*", default=None, help="conversation files of tests/conversations/ (default all)")
     parser.add_argument("--model", type=Path, default=ROOT / "models")
     parser.add_argument("--out", type=Path, default=None, help="the results, differences included, as JSON")
+    parser.add_argument("--events-out", type=Path, default=None, help="folder for each played session's events (JSON)")
+    parser.add_argument("--events-in", type=Path, default=None, help="compare sessions saved by --events-out instead of playing")
     args = parser.parse_args(argv)
     quiet_logs()
     files = args.files or sorted(p.name for p in (ROOT / "tests" / "conversations").glob("*.yml"))
@@ -154,7 +172,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             # one customer plays a whole file: the verification limits are for one account
             os.environ.update(EVALUATION_LIMITS)
             stack.start_actions()
-            results = asyncio.run(run(files, args.window_turns or [20], model))
+            results = asyncio.run(run(files, args.window_turns or [20], model, args.events_out, args.events_in))
         finally:
             stack.stop()
             redis_proc.terminate()

@@ -8,10 +8,10 @@ events that recreate the state the conversation was in where those turns begin
 (every slot that has been set, and whether a person has taken over).
 
 A window only begins at a *turn start* (``action_listen`` directly followed by the
-customer's message) while no form is active, so that a form's whole history, its
-validation and its undo logic (``DialogueStateTracker.applied_events``) are always
-inside the window; the states the policies see for the latest turns are then the
-same as with the whole session (measured: ``python -m scripts.compare_windowed_predictions``).
+customer's message), and inside an open form only where Rasa's folding of the form's
+runs (``DialogueStateTracker.applied_events``) stays inside the window
+(:func:`window_starts`); the states the policies see for the latest turns are then
+the same as with the whole session (measured: ``python -m bench.windowed_predictions``).
 
 Pure functions over Rasa events; no Redis here.
 """
@@ -25,6 +25,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.events import (
     ActionExecuted,
+    ActionExecutionRejected,
     ActiveLoop,
     ConversationPaused,
     Event,
@@ -82,16 +83,36 @@ def is_turn_start(events: Sequence[Event], index: int) -> bool:
     )
 
 
-def turn_starts(events: Sequence[Event]) -> List[int]:
-    """Indexes of the turn starts where no form is active (possible window starts).
+def _next_actions(events: Sequence[Event]) -> List[Optional[str]]:
+    """For every index, the name of the first action executed at or after it."""
+    following: List[Optional[str]] = [None] * (len(events) + 1)
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        following[index] = event.action_name if isinstance(event, ActionExecuted) else following[index + 1]
+    return following
 
-    The form's state is followed by its activation events only (reverted turns are
-    not undone here); :func:`slide_window` checks the chosen start by a replay.
+
+def window_starts(events: Sequence[Event], following: Optional[Sequence[Optional[str]]] = None) -> List[int]:
+    """Indexes of the turn starts where a window may begin.
+
+    Where no form is active; or where one is and the customer's message is not
+    answered by the form itself. Rasa folds a form's happy path (the customer
+    answers, the form runs again) into its previous run (``applied_events``), looking
+    back for that run; a window must hold it, or the fold would differ. Where the
+    message is answered by another action first, Rasa's look-back stops at that
+    message (an unhappy path), inside the window. The form's state follows its
+    activation events only here (reverted turns are not undone);
+    :func:`slide_window` checks the chosen start by a replay.
+
+    Args:
+        events: events of one session.
+        following: :func:`_next_actions` of ``events`` when the caller has it.
     """
+    following = following if following is not None else _next_actions(events)
     starts: List[int] = []
     loop: Optional[str] = None
     for index, event in enumerate(events):
-        if loop is None and is_turn_start(events, index):
+        if is_turn_start(events, index) and (loop is None or following[index + 2] not in (None, loop)):
             starts.append(index)
         if isinstance(event, ActiveLoop):
             loop = event.name
@@ -112,12 +133,19 @@ def snapshot_events(tracker: DialogueStateTracker, timestamp: Optional[float]) -
     """Events that put a fresh tracker into ``tracker``'s state between two turns.
 
     Every slot that has been set (its value, even the initial one: a set slot is
-    featurised differently from an unset one) and the pause of a handoff. Between
-    turns there is no follow-up action and, at a window start, no active form.
+    featurised differently from an unset one), the active form (a rejection of its
+    last run included) and the pause of a handoff. Between turns there is no
+    follow-up action and the form is not interrupted (``action_listen`` reset both).
+    The form's ``trigger_message`` is not kept (no slot mapping here reads it).
     """
     events: List[Event] = [
         SlotSet(slot.name, slot.value, timestamp=timestamp) for slot in tracker.slots.values() if slot.has_been_set
     ]
+    loop = tracker.active_loop_name
+    if loop is not None:
+        events.append(ActiveLoop(loop, timestamp=timestamp))
+        if tracker.active_loop is not None and tracker.active_loop.rejected:
+            events.append(ActionExecutionRejected(loop, timestamp=timestamp))
     if tracker.is_paused():
         events.append(ConversationPaused(timestamp=timestamp))
     return events
@@ -133,30 +161,24 @@ def slide_window(
         slots: the domain's slots (the snapshot names the ones that were set).
         snapshot: the current window's snapshot.
         events: the session's events from the current window start on.
-        keep_turns: customer turns the window keeps.
+        keep_turns: customer turns the window keeps (at least).
 
     Returns:
         The new window, ``start`` relative to ``events``; None when the window stays
-        where it is (not more than ``keep_turns`` turns yet, or a form is active).
+        where it is (not more than ``keep_turns`` turns yet, or no start allowed).
     """
-    starts = turn_starts(events)
-    if len(starts) <= keep_turns:
+    turns = [index for index in range(len(events)) if is_turn_start(events, index)]
+    if len(turns) <= keep_turns:
         return None
-    start = starts[-keep_turns]
+    following = _next_actions(events)
+    allowed = [index for index in window_starts(events, following) if index <= turns[-keep_turns]]
+    if not allowed or allowed[-1] == 0:
+        return None
+    start = allowed[-1]
     state = replay(sender_id, slots, [*snapshot, *events[:start]])
-    if state.active_loop_name is not None:
-        return None
-    # start > 0: there is an earlier turn start; the snapshot takes the time of the
-    # event it replaces, so that it sorts before the window in time as well
+    if state.active_loop_name is not None and following[start + 2] in (None, state.active_loop_name):
+        return None  # the form found by the scan was not the replayed one (a reverted turn)
+    # start > 0: the snapshot takes the time of the event before it, so that it sorts
+    # before the window in time as well
     return Window(start, snapshot_events(state, events[start - 1].timestamp))
 
-
-def windowed(snapshot: Sequence[Event], events: Sequence[Event], keep_turns: int, sender_id: str, slots: Iterable[Slot]) -> List[Event]:
-    """The events a tracker store loads for ``events`` (one session, oldest first):
-    all of them, or a snapshot and the latest ``keep_turns`` turns. Used to compare
-    predictions on both (``scripts/compare_windowed_predictions.py``)."""
-    slots = list(slots)
-    window = slide_window(sender_id, slots, snapshot, events, keep_turns)
-    if window is None:
-        return [*snapshot, *events]
-    return [*window.snapshot, *events[window.start :]]
