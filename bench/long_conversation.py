@@ -8,12 +8,14 @@ the first and of the last window of messages are printed side by side.
 
 ``rasa`` uses Rasa's own ``RedisTrackerStore`` (the tracker as one JSON value,
 read and rewritten whole on every turn); ``endpoints`` uses what
-``endpoints.yml`` configures (``bot.tracker_store.SessionTrackerStore``).
+``endpoints.yml`` configures (``bot.tracker_store.SessionTrackerStore``), ``window:N``
+the same keeping N customer turns.
 ``--profile FILE`` writes a cProfile of ``--window`` more messages after the timed ones
 (and prints its top entries).
 
 Usage:
     python -m bench.long_conversation                       # both stores, 300 messages each
+    python -m bench.long_conversation --stores rasa,window:10,window:20
     python -m bench.long_conversation --stores rasa --messages 300 --profile /tmp/rasa.prof
 """
 
@@ -27,6 +29,7 @@ import json
 import logging
 import os
 import pstats
+import signal
 import statistics
 import tempfile
 import time
@@ -54,24 +57,31 @@ FAQ_QUESTIONS = (
 )
 
 
-STORES = ("rasa", "endpoints")
-
-
 def tracker_store_config(store: str, redis_url: str) -> Any:
-    """The tracker store's endpoint configuration: Rasa's own, or endpoints.yml's."""
+    """The tracker store's endpoint configuration: Rasa's own (``rasa``), endpoints.yml's
+    (``endpoints``), or endpoints.yml's with another window (``window:N``)."""
     from urllib.parse import urlparse
 
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
     endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
+    ours = endpoints.tracker_store
     if store == "endpoints":
-        return endpoints.tracker_store
+        return ours
+    if store.startswith("window:"):
+        # separate key prefixes, so that the stores never read each other's keys
+        turns = int(store.partition(":")[2])
+        return EndpointConfig(url=ours.url, type=ours.type, **{**ours.kwargs, "window_turns": turns, "key_prefix": f"window{turns}"})
     parsed = urlparse(redis_url)
     return EndpointConfig(
         url=parsed.hostname, type="redis", port=parsed.port, db=0, password=parsed.password,
-        key_prefix="tracker", record_exp=endpoints.tracker_store.kwargs.get("record_exp"),
+        key_prefix="rasa", record_exp=ours.kwargs.get("record_exp"),
     )
+
+
+def _store_name(value: str) -> bool:
+    return value in ("rasa", "endpoints") or (value.startswith("window:") and value[7:].isdigit() and int(value[7:]) > 0)
 
 
 async def load_agent(store: str, model: Path) -> Any:
@@ -110,7 +120,7 @@ async def play(stores: Sequence[str], messages: int, window: int, model: Path, p
     machine slows them alike.
     """
     agents = {store: await load_agent(store, model) for store in stores}
-    senders = {store: f"bench-long-{store}-{uuid.uuid4().hex[:8]}" for store in stores}
+    senders = {store: f"bench-long-{store.replace(':', '')}-{uuid.uuid4().hex[:8]}" for store in stores}
     for store, agent in agents.items():
         # warm-up in another conversation: the first turns build lazily made caches
         for text in FAQ_QUESTIONS[:3]:
@@ -167,7 +177,7 @@ def print_profile(path: Path, limit: int = 35) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stores", default="rasa,endpoints", help="comma separated: rasa, endpoints")
+    parser.add_argument("--stores", default="rasa,endpoints", help="comma separated: rasa, endpoints, window:N")
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--window", type=int, default=20)
     parser.add_argument("--model", type=Path, default=ROOT / "models")
@@ -175,11 +185,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
-    if not stores or any(s not in STORES for s in stores):
-        parser.error(f"--stores takes {', '.join(STORES)}")
+    if not stores or not all(map(_store_name, stores)):
+        parser.error("--stores takes rasa, endpoints and window:N (our store keeping N turns)")
     if args.messages < 2 * args.window:
         parser.error("--messages must be at least twice --window")
     quiet_logs()
+    # a supervisor's SIGTERM stops the action server and Redis too (the finally below)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     model = args.model if args.model.is_file() else max(args.model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
 
     with tempfile.TemporaryDirectory(prefix="bench-long-") as data_dir:

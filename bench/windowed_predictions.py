@@ -4,8 +4,8 @@
 ``window_turns`` customer turns of a session instead of all of it. This check plays the
 evaluation conversations (``tests/conversations/``) against an in-process agent with the
 trained model, the real action server and a real Redis, all conversations of a file
-one after another as **one long session** of one customer (a handoff's pause is lifted
-after each conversation, as an agent handing back would). Then, for every action the
+one after another as **one long session** of one customer (after a handoff, a colleague
+gives the conversation back as the relay does). Then, for every action the
 assistant predicted, it predicts again twice, with the model's policies: on the whole
 session up to that point, and on exactly what the store would have loaded then (the
 window it had after the previous message, plus the current turn). It counts the
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from scripts.stack import ROOT, Stack
 
 async def play_session(agent: Any, sender: str, conversations: Sequence[Conversation]) -> List[Any]:
     """Play ``conversations`` as one session of ``sender``; return the session's events."""
+    from rasa.core.channels.channel import CollectingOutputChannel
     from rasa.shared.core.events import ConversationResumed
 
     from bot.tracker_window import split_sessions
@@ -43,8 +45,11 @@ async def play_session(agent: Any, sender: str, conversations: Sequence[Conversa
             await send(agent, sender, text)
         tracker = await agent.tracker_store.retrieve(sender)
         if tracker is not None and tracker.is_paused():
+            # what the relay does when a colleague gives the conversation back
+            output = CollectingOutputChannel()
+            tracker = await agent.processor.fetch_tracker_and_update_session(sender, output)
             tracker.update(ConversationResumed())
-            await agent.tracker_store.save(tracker)
+            await agent.processor.trigger_external_user_uttered("EXTERNAL_handoff_returned", {}, tracker, output)
     full = await agent.tracker_store.retrieve_full_tracker(sender)
     sessions = [part for part in split_sessions(list(full.events)) if part]
     if len(sessions) != 1:
@@ -161,6 +166,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--events-in", type=Path, default=None, help="compare sessions saved by --events-out instead of playing")
     args = parser.parse_args(argv)
     quiet_logs()
+    # a supervisor's SIGTERM stops the action server and Redis too (the finally below)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     files = args.files or sorted(p.name for p in (ROOT / "tests" / "conversations").glob("*.yml"))
     model = args.model if args.model.is_file() else max(args.model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     with tempfile.TemporaryDirectory(prefix="bench-windowed-") as data_dir:

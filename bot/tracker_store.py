@@ -60,9 +60,11 @@ from bot.tracker_window import slide_window, split_sessions
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = "1"
-# Customer turns a loaded tracker keeps after its snapshot: beyond the history any
-# policy uses (max_history 5), and long enough that the escalation policy's running
-# frustration (decay 0.5) forgets what came before (0.5**20 < 1e-6).
+# Customer turns a loaded tracker keeps after its snapshot: far beyond the history the
+# policies featurise (max_history 5). The 330 evaluation conversations played as three
+# long sessions: every action and policy predicted on 20-turn windows is the whole
+# session's (bench/windowed_predictions.py; 2 of 2,658 differ in the 4th decimal of
+# conversation_frustration, carried over in a rounded slot).
 DEFAULT_WINDOW_TURNS = 20
 # Optimistic transactions retried this often when another writer changed the keys.
 MAX_WRITE_ATTEMPTS = 5

@@ -96,7 +96,8 @@ def _carried_estimate(tracker: DialogueStateTracker) -> Tuple[List[float], Optio
             scores = [float(s) for s in event.value]
         elif isinstance(event, SlotSet) and event.key == "conversation_frustration" and isinstance(event.value, (int, float)):
             running = float(event.value)
-    return scores, running
+    # without a score there is no estimate yet (the slot says 0.0): the first score starts it
+    return scores, running if scores else None
 
 
 @DefaultV1Recipe.register(

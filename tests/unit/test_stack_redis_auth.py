@@ -66,7 +66,7 @@ def test_tracker_expiry_comes_from_retention_days() -> None:
 
 
 def test_rasa_trackers_saved_with_the_shipped_endpoints_expire(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """endpoints.yml + RETENTION_DAYS_TRACKERS -> Rasa's RedisTrackerStore sets a TTL."""
+    """endpoints.yml + RETENTION_DAYS_TRACKERS -> the tracker store (bot/tracker_store.py) sets a TTL."""
     import asyncio
 
     from rasa.core.tracker_store import TrackerStore
