@@ -109,15 +109,16 @@ class RelayThread:
 
 
 def rasa_stores_app(redis_url: str) -> Any:
-    """Rasa's Redis tracker and lock stores, where the relay finds them (``app.ctx.agent``)."""
+    """The Rasa server's tracker store and Redis lock store, where the relay finds them (``app.ctx.agent``)."""
     from rasa.core.lock_store import RedisLockStore
-    from rasa.core.tracker_store import RedisTrackerStore
     from rasa.shared.core.domain import Domain
+
+    from bot.tracker_store import SessionTrackerStore
 
     parsed = urlparse(redis_url)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
     agent = SimpleNamespace(
-        tracker_store=RedisTrackerStore(Domain.empty(), host=host, port=port, db=0, key_prefix="tracker"),
+        tracker_store=SessionTrackerStore(Domain.empty(), host=redis_url, key_prefix="tracker"),
         lock_store=RedisLockStore(host=host, port=port, db=0, key_prefix="lock"),
         is_ready=lambda: True,
     )

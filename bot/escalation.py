@@ -194,11 +194,17 @@ class Context:
     bot_asked: Optional[str] = None
 
 
-def running_frustration(scores: Sequence[float], decay: float) -> float:
-    """Exponential moving average of per-message frustration scores, oldest first."""
-    running = 0.0
+def running_frustration(scores: Sequence[float], decay: float, start: Optional[float] = None) -> float:
+    """Exponential moving average of per-message frustration scores, oldest first.
+
+    Args:
+        scores: the messages' scores.
+        decay: weight of the past.
+        start: the average of earlier messages, when they are not in ``scores``.
+    """
+    running = 0.0 if start is None else start
     for i, score in enumerate(scores):
-        running = score if i == 0 else decay * running + (1 - decay) * score
+        running = score if i == 0 and start is None else decay * running + (1 - decay) * score
     return round(running, 4)
 
 

@@ -1,11 +1,11 @@
 """Run one service with the environment ``make run`` would give it (containers, systemd).
 
-``endpoints.yml`` reads ``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB``, ``REDIS_PASSWORD``
-and ``TRACKER_RECORD_EXP_SECONDS``; locally ``scripts/stack.py`` derives them from
-``REDIS_URL`` and ``RETENTION_DAYS_TRACKERS``. A container has no stack around it, so
-its entry point (``deploy/Dockerfile``) is this module: it derives the same variables
-with the same functions and then becomes the service's command (``exec``: the service
-is the container's main process and gets its signals).
+``endpoints.yml`` reads ``REDIS_URL`` and ``TRACKER_RECORD_EXP_SECONDS``; locally
+``scripts/stack.py`` checks the first and derives the second from
+``RETENTION_DAYS_TRACKERS``. A container has no stack around it, so its entry point
+(``deploy/Dockerfile``) is this module: it does the same with the same functions and
+then becomes the service's command (``exec``: the service is the container's main
+process and gets its signals).
 
 Usage::
 

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote, urlparse
 
 from scripts import haproxy, ports, redis_server, secrets_file
 from scripts.supervision import Service, ServiceDied, first_dead, stop_all, wait_http, wait_ready
@@ -47,17 +47,12 @@ DEFAULT_RETENTION_DAYS_TRACKERS = 90
 
 
 def redis_env(url: str) -> Dict[str, str]:
-    """Split a redis:// URL into the variables endpoints.yml reads."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("redis", "rediss"):
+    """``REDIS_URL`` for every process, checked: the one Redis setting (endpoints.yml's
+    tracker and lock stores read it as it is; so do the channels, the handoff service
+    and the action server)."""
+    if urlparse(url).scheme not in ("redis", "rediss"):
         raise ValueError(f"REDIS_URL must start with redis://, got {url!r}")
-    return {
-        "REDIS_URL": url,
-        "REDIS_HOST": parsed.hostname or "localhost",
-        "REDIS_PORT": str(parsed.port or 6379),
-        "REDIS_DB": (parsed.path or "/0").lstrip("/") or "0",
-        "REDIS_PASSWORD": unquote(parsed.password or ""),
-    }
+    return {"REDIS_URL": url}
 
 
 def retention_env(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:

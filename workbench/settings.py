@@ -31,7 +31,8 @@ class WorkbenchSettings:
         redis_url: Redis holding Rasa's trackers, the workbench's audit log and the
             console's accounts and sessions (``REDIS_URL``).
         tracker_key_prefix: Redis key prefix of Rasa's trackers; ``key_prefix: tracker``
-            in endpoints.yml makes RedisTrackerStore write ``tracker:tracker:<sender>``.
+            in endpoints.yml makes the tracker store (``bot/tracker_store.py``) keep each
+            conversation's hash at ``tracker:tracker:<sender>``.
         key_prefix: prefix of the workbench's own Redis keys.
         nlu_data: the folder of training files the trainer edits.
         heldout: the held-out file: never written, evaluation only.

@@ -23,7 +23,7 @@ for the ticket, not a new request for a person.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.graph import ExecutionContext
@@ -69,18 +69,35 @@ def _context(tracker: DialogueStateTracker, user_events: List[UserUttered]) -> e
     )
 
 
-def _user_events_this_session(tracker: DialogueStateTracker) -> List[UserUttered]:
+def _user_events_this_session(tracker: DialogueStateTracker) -> Tuple[List[UserUttered], bool]:
     """The customer's messages since the session started or a colleague handed
-    the conversation back, whichever came last."""
+    the conversation back, whichever came last; and whether that start is older than
+    the tracker's first event (the tracker store loads a window of a long session)."""
     events: List[UserUttered] = []
     for event in reversed(tracker.events):
         if getattr(event, "type_name", None) == "session_started":
-            break
+            return list(reversed(events)), False
         if isinstance(event, UserUttered):
             if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
-                break
+                return list(reversed(events)), False
             events.append(event)
-    return list(reversed(events))
+    return list(reversed(events)), True
+
+
+def _carried_estimate(tracker: DialogueStateTracker) -> Tuple[List[float], Optional[float]]:
+    """The kept scores and running estimate where a windowed tracker begins: the
+    values its snapshot (``bot/tracker_window.py``) set before the first message."""
+    scores: List[float] = []
+    running: Optional[float] = None
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, SlotSet) and event.key == "frustration_scores" and isinstance(event.value, list):
+            scores = [float(s) for s in event.value]
+        elif isinstance(event, SlotSet) and event.key == "conversation_frustration" and isinstance(event.value, (int, float)):
+            running = float(event.value)
+    # without a score there is no estimate yet (the slot says 0.0): the first score starts it
+    return scores, running if scores else None
 
 
 @DefaultV1Recipe.register(
@@ -127,16 +144,21 @@ class EscalationPolicy(Policy):
         if tracker.latest_action_name != ACTION_LISTEN_NAME or latest is None or not latest.intent:
             return self._prediction(probabilities)
 
-        user_events = _user_events_this_session(tracker)
+        user_events, started_earlier = _user_events_this_session(tracker)
         short = [_is_short_reply(e) for e in user_events]
         # Short replies ("لا", "شكرا", a number) say nothing about the mood: they
         # neither raise nor lower the running estimate.
-        scores = [
+        new_scores = [
             float(((e.parse_data or {}).get("signals") or {}).get("frustration", {}).get("score") or 0.0)
             for e, is_short in zip(user_events, short, strict=True)
             if not is_short
         ]
-        running = escalation.running_frustration(scores, self.escalation.decay)
+        # A long session is loaded as a window: the estimate goes on from where the
+        # window begins instead of starting afresh (the same figures as the whole
+        # session, up to the slots' rounding to 4 decimals)
+        carried, carried_running = _carried_estimate(tracker) if started_earlier else ([], None)
+        scores = carried + new_scores
+        running = escalation.running_frustration(new_scores, self.escalation.decay, start=carried_running)
         tracking = [
             SlotSet("frustration_scores", [round(s, 4) for s in scores[-KEPT_SCORES:]]),
             SlotSet("conversation_frustration", running),

@@ -76,13 +76,37 @@ def test_conversation_is_stored_in_redis(stack):
     sender = f"store-{uuid.uuid4().hex[:6]}"
     send(stack, "السلام عليكم", sender)
     client = redis.Redis.from_url(stack.redis_url)
-    # the tracker store's key (endpoints.yml key_prefix "tracker"); other keys name the
-    # sender too (its flood counter, for one)
-    keys = [k.decode() for k in client.keys(f"tracker:*{sender}")]
-    assert keys, "tracker not found in Redis"
-    stored = client.get(keys[0])
-    events = json.loads(stored)["events"]
+    # the tracker store's keys (endpoints.yml key_prefix "tracker", bot/tracker_store.py):
+    # the conversation's hash under Rasa's key name, the current session's events in a list
+    assert client.type(f"tracker:tracker:{sender}") == b"hash", "tracker not found in Redis"
+    events = [json.loads(item) for item in client.lrange(f"tracker:session:{sender}", 0, -1)]
     assert any(e.get("event") == "user" and e.get("text") == "السلام عليكم" for e in events)
+
+
+def test_a_new_session_is_archived_and_the_api_still_returns_the_old_one(stack):
+    """A customer back after the session expired (60 minutes): the Rasa server loads and
+    saves only the new session, and its API (what the workbench reads) returns both."""
+    import asyncio
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.tracker_store import SessionTrackerStore
+
+    sender = f"back-{uuid.uuid4().hex[:6]}"
+    then = time.time() - 2 * 3600
+    earlier = [ActionExecuted("action_session_start", timestamp=then), SessionStarted(timestamp=then),
+               ActionExecuted("action_listen", timestamp=then), UserUttered("رسالة من قبل ساعتين", {"name": "greet"}, timestamp=then)]
+    store = SessionTrackerStore(Domain.empty(), host=stack.redis_url, key_prefix="tracker")
+    asyncio.run(store.save(DialogueStateTracker.from_events(sender, earlier)))
+    send(stack, "السلام عليكم", sender)
+    client = redis.Redis.from_url(stack.redis_url)
+    assert client.keys(f"tracker:archive:{sender}:*"), "the earlier session was archived"
+    current = [json.loads(item) for item in client.lrange(f"tracker:session:{sender}", 0, -1)]
+    assert [e["text"] for e in current if e["event"] == "user"] == ["السلام عليكم"]
+    events = requests.get(stack.api_url(f"/conversations/{sender}/tracker?include_events=ALL"), timeout=TIMEOUT).json()["events"]
+    assert [e["text"] for e in events if e["event"] == "user"] == ["رسالة من قبل ساعتين", "السلام عليكم"]
 
 
 def test_the_same_sentence_is_not_sent_twice_in_a_row(stack):

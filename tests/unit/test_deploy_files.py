@@ -112,7 +112,7 @@ def test_compose_takes_every_secret_from_the_env_file() -> None:
 
 def test_the_rasa_containers_get_every_variable_endpoints_yml_reads() -> None:
     wanted = set(re.findall(r"\$\{([A-Z_]+)\}", (ROOT / "endpoints.yml").read_text(encoding="utf-8")))
-    derived = {"REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD", "TRACKER_RECORD_EXP_SECONDS"}
+    derived = {"TRACKER_RECORD_EXP_SECONDS"}
     rasa_env = set(compose()["services"]["rasa"]["environment"])
     assert wanted - derived <= rasa_env
     config = next(doc for doc in k8s_documents() if doc["kind"] == "ConfigMap")["data"]
@@ -175,8 +175,7 @@ def test_the_container_entry_point_derives_what_endpoints_yml_reads() -> None:
     result = _service_env({**base, "REDIS_URL": "redis://:p%40ss@redis:6380/2", "RETENTION_DAYS_TRACKERS": "30"})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "REDIS_URL": "redis://:p%40ss@redis:6380/2", "REDIS_HOST": "redis", "REDIS_PORT": "6380", "REDIS_DB": "2",
-        "REDIS_PASSWORD": "p@ss", "TRACKER_RECORD_EXP_SECONDS": str(30 * 86400),
+        "REDIS_URL": "redis://:p%40ss@redis:6380/2", "TRACKER_RECORD_EXP_SECONDS": str(30 * 86400),
     }
     missing = _service_env(base)
     assert missing.returncode == 2 and "REDIS_URL is not set" in missing.stderr and not missing.stdout

@@ -135,3 +135,34 @@ def test_after_a_fallback_it_waits_for_the_customer(policy):
     tracker = tracker_with(("affirm", CALM, NONE))
     tracker.update(ActionExecuted("action_fallback"))
     assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"
+
+
+def test_a_windowed_session_continues_the_estimate_of_the_whole_session(policy):
+    """The tracker store loads a long session as a snapshot and its latest turns
+    (bot/tracker_window.py): the estimate goes on from the snapshot's slots, to the
+    same slots as on the whole session."""
+    from rasa.shared.core.events import SessionStarted
+
+    from bot.tracker_window import replay, slide_window
+
+    tracker = DialogueStateTracker("u1", DOMAIN.slots)
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+        tracker.update(event)
+    for i, score in enumerate((0.3, 0.1, 0.25, 0.4, 0.35, 0.2, 0.15, 0.3)):
+        signals = {"frustration": {"level": "annoyed", "score": score}, "urgency": {"service": None, "score": 0.0}}
+        tracker.update(UserUttered(f"رسالة {i}", {"name": "complaint", "confidence": 0.9},
+                                   parse_data={"intent": {"name": "complaint"}, "entities": [], "signals": signals}))
+        for event in policy.predict_action_probabilities(tracker, DOMAIN).events:
+            tracker.update(event)  # as Rasa applies a policy's events
+        tracker.update(ActionExecuted("action_answer_faq"))
+        tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("شكرا على المساعدة", {"name": "complaint", "confidence": 0.9},
+                               parse_data={"intent": {"name": "complaint"}, "entities": [], "signals": {"frustration": {"score": 0.05}}}))
+    events = list(tracker.events)
+    window = slide_window("u1", DOMAIN.slots, [], events, keep_turns=3)
+    assert window is not None and window.start > 10
+    windowed = replay("u1", DOMAIN.slots, [*window.snapshot, *events[window.start :]])
+    expected = policy.predict_action_probabilities(replay("u1", DOMAIN.slots, events), DOMAIN).events
+    got = policy.predict_action_probabilities(windowed, DOMAIN).events
+    assert [(e.key, e.value) for e in got] == [(e.key, e.value) for e in expected]
+    assert len(expected[0].value) == 9  # scores of messages the window no longer holds

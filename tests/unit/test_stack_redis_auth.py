@@ -4,6 +4,7 @@ never appears on a command line; Rasa's trackers get an expiry from RETENTION_DA
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -20,7 +21,7 @@ def test_the_stacks_redis_refuses_a_client_without_the_password(tmp_path: Path, 
     try:
         stack.start_redis()
         assert stack.redis_url and f":{stack.redis_password}@" in stack.redis_url
-        port = int(redis_env(stack.redis_url)["REDIS_PORT"])
+        port = int(urlparse(stack.redis_url).port or 6379)
         # the attack: a local process that knows the port but not the password
         intruder = redis.Redis(host="127.0.0.1", port=port)
         with pytest.raises(redis.exceptions.AuthenticationError):
@@ -31,9 +32,9 @@ def test_the_stacks_redis_refuses_a_client_without_the_password(tmp_path: Path, 
         client = redis.Redis.from_url(stack.redis_url)
         assert client.ping() and client.set("k", "v")
         client.close()
-        # every child reads REDIS_URL / REDIS_PASSWORD from its environment
+        # every child reads REDIS_URL (with the password) from its environment
         env = stack.env()
-        assert env["REDIS_URL"] == stack.redis_url and env["REDIS_PASSWORD"] == stack.redis_password
+        assert env["REDIS_URL"] == stack.redis_url and stack.redis_password in env["REDIS_URL"]
         # and the password is on no command line (ps, /proc/<pid>/cmdline)
         cmdline = Path(f"/proc/{stack.processes[0].pid}/cmdline").read_bytes()
         assert stack.redis_password.encode() not in cmdline
@@ -48,8 +49,10 @@ def test_a_generated_password_is_used_once_per_run_and_the_environment_wins(monk
     assert Stack().redis_password == "from-env-local"
 
 
-def test_a_password_with_url_characters_survives_the_round_trip() -> None:
-    assert redis_env("redis://:a%2Fb%40c@127.0.0.1:6390/0")["REDIS_PASSWORD"] == "a/b@c"
+def test_redis_url_is_the_one_redis_setting_and_is_checked() -> None:
+    assert redis_env("redis://:a%2Fb%40c@127.0.0.1:6390/0") == {"REDIS_URL": "redis://:a%2Fb%40c@127.0.0.1:6390/0"}
+    with pytest.raises(ValueError, match="must start with redis://"):
+        redis_env("http://127.0.0.1:6390")
 
 
 def test_the_local_stack_runs_the_rest_channel_in_local_mode(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,7 +69,7 @@ def test_tracker_expiry_comes_from_retention_days() -> None:
 
 
 def test_rasa_trackers_saved_with_the_shipped_endpoints_expire(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """endpoints.yml + RETENTION_DAYS_TRACKERS -> Rasa's RedisTrackerStore sets a TTL."""
+    """endpoints.yml + RETENTION_DAYS_TRACKERS -> the tracker store (bot/tracker_store.py) sets a TTL."""
     import asyncio
 
     from rasa.core.tracker_store import TrackerStore

@@ -77,22 +77,20 @@ def user_event(text: str, intent: str, confidence: float, *, dialect: str = "gul
 
 
 def save_tracker(redis_url: str, sender_id: str, events: list) -> None:
-    """Save a conversation with Rasa's own RedisTrackerStore, configured like endpoints.yml."""
-    from urllib.parse import urlparse
-
-    from rasa.core.tracker_store import RedisTrackerStore
+    """Save a conversation with the Rasa server's tracker store, configured like endpoints.yml."""
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    url = urlparse(redis_url)
-    store = RedisTrackerStore(Domain.empty(), host=url.hostname, port=url.port, db=0, key_prefix="tracker")
+    from bot.tracker_store import SessionTrackerStore
+
+    store = SessionTrackerStore(Domain.empty(), host=redis_url, key_prefix="tracker")
     tracker = DialogueStateTracker.from_events(sender_id, events)
     asyncio.run(store.save(tracker))
 
 
 @pytest.fixture
 def conversations(redis_url: str) -> Dict[str, float]:
-    """Four conversations covering every inbox flag, saved by Rasa's tracker store.
+    """Four conversations covering every inbox flag, saved by the Rasa server's tracker store.
 
     Returns:
         sender id to the time of its first message.

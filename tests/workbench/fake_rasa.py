@@ -1,8 +1,8 @@
 """A stand-in for the Rasa server's HTTP API: ``GET /conversations/{id}/tracker`` only.
 
 It answers the way Rasa 3.6's ``server.py`` does, with Rasa's own code: the tracker
-comes from a ``RedisTrackerStore`` (``key_prefix: tracker``, as in endpoints.yml)
-through ``get_or_create_full_tracker`` (so an unknown id is created and saved, as
+comes from the project's tracker store (``bot.tracker_store.SessionTrackerStore``,
+``key_prefix: tracker``, as in endpoints.yml) through ``get_or_create_full_tracker`` (so an unknown id is created and saved, as
 Rasa does), serialised by ``tracker.current_state(include_events)``; ``?token=`` is
 required. Every requested id is recorded in :attr:`FakeRasa.requested`.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from typing import List, Optional
-from urllib.parse import urlparse
 
 from aiohttp import web
 
@@ -51,11 +50,11 @@ class FakeRasa:
             return web.json_response({"status": "failure", "reason": "ConversationError", "message": str(error)}, status=500)
 
     def _store(self):
-        from rasa.core.tracker_store import RedisTrackerStore
         from rasa.shared.core.domain import Domain
 
-        url = urlparse(self.redis_url)
-        return RedisTrackerStore(Domain.empty(), host=url.hostname, port=url.port, db=0, key_prefix="tracker")
+        from bot.tracker_store import SessionTrackerStore
+
+        return SessionTrackerStore(Domain.empty(), host=self.redis_url, key_prefix="tracker")
 
     def _serve(self) -> None:
         self._loop = asyncio.new_event_loop()

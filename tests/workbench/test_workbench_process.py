@@ -120,6 +120,31 @@ def test_an_expired_conversation_leaves_the_index_and_rasa_is_not_asked_to_creat
         client.close()
 
 
+def test_a_conversation_of_several_sessions_is_found_once_with_every_session(settings, rasa_api, redis_url):
+    """The tracker store keeps sessions in keys of their own (bot/tracker_store.py):
+    discovery finds the conversation once by its hash, and Rasa's API returns the
+    archived sessions too, so the inbox shows messages of both."""
+    import redis
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+
+    now = time.time()
+    session = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+    save_tracker(redis_url, "conv-sessions", [
+        *session, user_event("ابي اغير الباقة", "change_plan", 0.4, timestamp=now - 7200), ActionExecuted("action_answer_faq"),
+    ])
+    save_tracker(redis_url, "conv-sessions", [
+        *session, user_event("وين اقرب فرع", "branch_locations", 0.45, timestamp=now - 10), ActionExecuted("action_answer_faq"),
+    ])
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert client.keys("tracker:archive:conv-sessions:*"), "the first session was archived"
+        items = _inbox(settings)
+        assert [i.text for i in items if i.conversation_id == "conv-sessions"] == ["وين اقرب فرع", "ابي اغير الباقة"]
+        assert client.zrange("trainer:conversations", 0, -1) == ["conv-sessions"]
+    finally:
+        client.close()
+
+
 def test_a_wrong_token_or_no_rasa_server_is_a_clear_error(settings, conversations):
     for broken in (replace(settings, rasa_token="wrong"),
                    replace(settings, rasa_url="http://127.0.0.1:9")):
