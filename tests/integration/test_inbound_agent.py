@@ -76,8 +76,8 @@ def say(server: ChannelServer, sender: str, text: str) -> requests.Response:
 
 
 def events(agent: Any, sender: str) -> List[Dict[str, Any]]:
-    """The conversation's events as Rasa stored them."""
-    tracker = asyncio.run(agent.tracker_store.retrieve(sender))
+    """The conversation's events as Rasa stored them (all of them: a turn loads only a window)."""
+    tracker = asyncio.run(agent.tracker_store.retrieve_full_tracker(sender))
     return [event.as_dict() for event in tracker.events] if tracker else []
 
 
