@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Tuple
 
@@ -313,3 +314,35 @@ class TwilioSettings:
             public_url=env_str("TWILIO_WEBHOOK_URL"),
             request_timeout_seconds=env_float("TWILIO_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds),
         )
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """Everything the Rasa process's own code reads from its environment, read once.
+
+    Channels, the intake and the outboxes take their part of it by default (a test or
+    another process passes its own objects instead); nothing else in ``bot/`` re-reads
+    ``os.environ`` while the process runs.
+    """
+
+    channels: Settings
+    webchat: WebchatSettings
+    outbox: OutboxSettings
+    whatsapp: WhatsAppSettings
+    twilio: TwilioSettings
+
+    @classmethod
+    def from_env(cls) -> ProcessSettings:
+        return cls(
+            channels=Settings.from_env(),
+            webchat=WebchatSettings.from_env(),
+            outbox=OutboxSettings.from_env(),
+            whatsapp=WhatsAppSettings.from_env(),
+            twilio=TwilioSettings.from_env(),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def process_settings() -> ProcessSettings:
+    """The Rasa process's settings, read from the environment on first use."""
+    return ProcessSettings.from_env()

@@ -61,9 +61,14 @@ def redis_url(redis_server_process: RedisServer) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def settings_from_the_current_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The action server reads its environment once per process (``get_settings``);
-    tests change the environment per test (``monkeypatch.setenv``), so they read it afresh."""
+def settings_from_the_current_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The action server and the Rasa process read their environment once per process
+    (``get_settings``, ``process_settings``); tests change the environment per test
+    (``monkeypatch.setenv``), so they read it afresh."""
     from actions import settings
+    from bot import settings as bot_settings
 
     monkeypatch.setattr(settings, "get_settings", settings.read_settings)
+    bot_settings.process_settings.cache_clear()
+    yield
+    bot_settings.process_settings.cache_clear()

@@ -57,7 +57,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.channels.redis_client import get_redis
-from bot.settings import Settings
+from bot.settings import Settings, process_settings
 from bot.tasks import stop_task
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class Inbound:
     _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Inbound] = weakref.WeakKeyDictionary()
 
     def __init__(self, settings: Optional[Settings] = None, runner: Optional[TurnRunner] = None, redis: Optional[aioredis.Redis] = None) -> None:
-        self.settings = settings or Settings.from_env()
+        self.settings = settings or process_settings().channels
         self.runner = runner
         self._redis = redis
         self.channels: Dict[str, ChannelHooks] = {}

@@ -16,7 +16,7 @@ from redis import asyncio as aioredis
 from bot.channels import inbound, relay_link
 from bot.channels.outbox import Outbox, Sender
 from bot.channels.redis_client import get_redis
-from bot.settings import OutboxSettings
+from bot.settings import OutboxSettings, process_settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class MessagingRuntime:
         self.channel = channel
         self.sender = sender
         self.window_seconds = window_seconds
-        self.outbox_settings = outbox_settings or OutboxSettings.from_env()
+        self.outbox_settings = outbox_settings or process_settings().outbox
         self._redis = redis
         self._outbox: Optional[Outbox] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None

@@ -37,7 +37,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.settings import OutboxSettings
+from bot.settings import OutboxSettings, process_settings
 from bot.tasks import stop_task
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class Outbox:
         self.redis = redis
         self.channel = channel
         self.send = send
-        self.settings = settings or OutboxSettings.from_env()
+        self.settings = settings or process_settings().outbox
         self.due_key = f"outbox:{channel}:due"
         self.lease_key = f"outbox:{channel}:lease"
         self.dead_key = f"outbox:{channel}:dead"

@@ -42,7 +42,7 @@ from bot.channels import commands, inbound, relay_link
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import SENDER_PATTERN as _SENDER
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
-from bot.settings import Settings
+from bot.settings import Settings, process_settings
 from bot.untrusted import safe_equal
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class ValidatedRestInput(InputChannel):
         return cls()
 
     def __init__(self, settings: Optional[Settings] = None) -> None:
-        self.settings = settings or Settings.from_env()
+        self.settings = settings or process_settings().channels
         # buttons a REST client shows come back as their payloads; nothing else may be a command
         self.offered = commands.OfferedPayloads(get_redis, self.name(), OFFER_TTL_SECONDS)
 

@@ -36,7 +36,7 @@ from bot.channels.outbox import SendError
 from bot.channels.validation import SENDER_PATTERN, InputError, check_rate, clean_text
 from bot.channels.whatsapp import UNSUPPORTED_REPLY, chunks
 from bot.nlu.arabic_text import normalize
-from bot.settings import OutboxSettings, Settings, TwilioSettings
+from bot.settings import OutboxSettings, Settings, TwilioSettings, process_settings
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +126,8 @@ class TwilioWhatsAppInput(InputChannel):
         return cls()
 
     def __init__(self, settings: Optional[TwilioSettings] = None, limits: Optional[Settings] = None, outbox_settings: Optional[OutboxSettings] = None, window_seconds: int = 24 * 3600) -> None:
-        self.settings = settings or TwilioSettings.from_env()
-        self.limits = limits or Settings.from_env()
+        self.settings = settings or process_settings().twilio
+        self.limits = limits or process_settings().channels
         self.client = TwilioApiClient(self.settings)
         self.validator = RequestValidator(self.settings.auth_token)
         self.runtime = MessagingRuntime(CHANNEL, self._send, window_seconds, outbox_settings)

@@ -45,7 +45,7 @@ from bot.channels.commands import OfferedPayloads
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
 from bot.channels.webchat_hub import Hub
-from bot.settings import Settings, WebchatSettings
+from bot.settings import Settings, WebchatSettings, process_settings
 from bot.untrusted import safe_equal
 
 logger = logging.getLogger(__name__)
@@ -188,8 +188,8 @@ class WebchatInput(InputChannel):
         return cls()
 
     def __init__(self, settings: Optional[WebchatSettings] = None, limits: Optional[Settings] = None) -> None:
-        self.settings = settings or WebchatSettings.from_env()
-        self.limits = limits or Settings.from_env()
+        self.settings = settings or process_settings().webchat
+        self.limits = limits or process_settings().channels
         self._signer: Optional[TokenSigner] = TokenSigner(self.settings.secret, self.settings.token_ttl_seconds) if self.settings.secret else None
         self.store = SessionStore(self.settings)
         self.hub = Hub(self.store.history)

@@ -44,7 +44,7 @@ from bot.channels.messaging import MessagingRuntime, add_lifecycle, relay_delive
 from bot.channels.outbox import SendError
 from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
 from bot.channels.whatsapp_payloads import template_message
-from bot.settings import OutboxSettings, Settings, WhatsAppSettings
+from bot.settings import OutboxSettings, Settings, WhatsAppSettings, process_settings
 from bot.untrusted import safe_equal
 
 logger = logging.getLogger(__name__)
@@ -265,8 +265,8 @@ class WhatsAppInput(InputChannel):
         limits: Optional[Settings] = None,
         outbox_settings: Optional[OutboxSettings] = None,
     ) -> None:
-        self.settings = settings or WhatsAppSettings.from_env()
-        self.limits = limits or Settings.from_env()
+        self.settings = settings or process_settings().whatsapp
+        self.limits = limits or process_settings().channels
         self.client = GraphApiClient(self.settings)
         self.runtime = MessagingRuntime(CHANNEL, self._send, self.settings.window_seconds, outbox_settings)
         self.offered = commands.OfferedPayloads(lambda: self.runtime.redis, CHANNEL, self.settings.window_seconds)
