@@ -48,15 +48,15 @@ import logging
 import math
 import time
 import uuid
-import weakref
 from dataclasses import dataclass
-from typing import Any, AsyncContextManager, Awaitable, Callable, Dict, List, Optional, Protocol, Set, Tuple
+from typing import Any, AsyncContextManager, Awaitable, Callable, ClassVar, Dict, List, Optional, Protocol, Set, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.channels.redis_client import get_redis
+from bot.per_loop import PerLoop
 from bot.settings import Settings, process_settings
 from bot.tasks import stop_task
 
@@ -197,9 +197,8 @@ class Inbound:
         redis: a client; None uses this loop's client for ``REDIS_URL``.
     """
 
-    # one per event loop: Sanic runs one loop per worker process, and tests run several
-    # channel servers (several "processes") in one Python process (as the relay does)
-    _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Inbound] = weakref.WeakKeyDictionary()
+    # one per event loop (bot/per_loop.py), set below the class
+    _per_loop: ClassVar[PerLoop[Inbound]]
 
     def __init__(self, settings: Optional[Settings] = None, runner: Optional[TurnRunner] = None, redis: Optional[aioredis.Redis] = None) -> None:
         self.settings = settings or process_settings().channels
@@ -215,21 +214,17 @@ class Inbound:
     @classmethod
     def instance(cls) -> Inbound:
         """The intake of this process (of the running event loop), created on first use."""
-        loop = asyncio.get_running_loop()
-        intake = cls._instances.get(loop)
-        if intake is None:
-            intake = cls._instances[loop] = cls()
-        return intake
+        return cls._per_loop.current()
 
     @classmethod
     def install(cls, loop: asyncio.AbstractEventLoop, intake: Inbound) -> None:
         """Use ``intake`` as the intake of ``loop`` (a test's own turn runner)."""
-        cls._instances[loop] = intake
+        cls._per_loop.install(loop, intake)
 
     @classmethod
     def of_loop(cls, loop: asyncio.AbstractEventLoop) -> Optional[Inbound]:
         """The intake of ``loop``, if any (to stop it after the loop stopped)."""
-        return cls._instances.get(loop)
+        return cls._per_loop.of_loop(loop)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -567,6 +562,9 @@ class Inbound:
         raw = await self.redis.xrange(stream_key(conversation_id))
         return [Entry.from_stream(conversation_id, entry_id, fields) for entry_id, fields in raw]
 
+
+
+Inbound._per_loop = PerLoop(Inbound)
 
 # ------------------------------------------------------------- for the channels
 async def attach(app: Any, channel: str, output: OutputFactory, burst_window: float = 0.0, unclaimed: Optional[Unclaimed] = None) -> None:

@@ -41,14 +41,14 @@ import os
 import socket
 import time
 import uuid
-import weakref
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional, Set
 
 from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed
 
 from bot.channels.handoff_streams import HandoffStreams, PendingEntry
 from bot.channels.turns import ready_agent
+from bot.per_loop import PerLoop
 from bot.settings import redis_url
 from bot.tasks import stop_task
 from bot.untrusted import strip_invisible
@@ -123,7 +123,7 @@ class HandoffRelay:
 
     # one per event loop: Sanic runs one loop per worker process, and tests run
     # several channel servers (several "processes") in one Python process
-    _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HandoffRelay] = weakref.WeakKeyDictionary()
+    _per_loop: ClassVar[PerLoop[HandoffRelay]]
 
     def __init__(self, streams: Optional[HandoffStreams] = None, consumer: Optional[str] = None, reclaim_idle_ms: int = _RECLAIM_IDLE_MS) -> None:
         self._streams = streams
@@ -144,16 +144,12 @@ class HandoffRelay:
     @classmethod
     def instance(cls) -> HandoffRelay:
         """The relay of this process (of the running event loop), created on first use."""
-        loop = asyncio.get_running_loop()
-        relay = cls._instances.get(loop)
-        if relay is None:
-            relay = cls._instances[loop] = cls()
-        return relay
+        return cls._per_loop.current()
 
     @classmethod
     def of_loop(cls, loop: asyncio.AbstractEventLoop) -> Optional[HandoffRelay]:
         """The relay created on ``loop``, if any (to stop it after the loop stopped)."""
-        return cls._instances.get(loop)
+        return cls._per_loop.of_loop(loop)
 
     @property
     def streams(self) -> HandoffStreams:
@@ -463,3 +459,6 @@ class HandoffRelay:
                 intent, {"handoff_ticket_id": message["ticket_id"]}, tracker, output
             )
         await self.streams.mark_relayed(message["id"])
+
+
+HandoffRelay._per_loop = PerLoop(HandoffRelay)
