@@ -449,8 +449,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--workers", type=_positive, default=1, help="Rasa processes behind HAProxy on port 5005 (run only)")
     args = parser.parse_args(argv)
     # A supervisor (systemd, docker, `kill`) stops us with SIGTERM: treat it like
-    # Ctrl-C so the children, which run in their own sessions, are stopped too.
+    # Ctrl-C so the children, which run in their own sessions, are stopped too. SIGINT
+    # explicitly as well: a shell starting us in the background (`make run &` in a
+    # script) leaves SIGINT ignored, and `kill -INT` would then do nothing.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # every local secret generated once into .env.local (0600, git-ignored) and reused;
     # values already in the environment win. Children get them through the environment.
     values, written = secrets_file.load_or_create(SECRETS_FILE)
