@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from redis import asyncio as aioredis
 
-from bot.channels import inbound, relay_link
+from bot.channels import inbound, relay_link, validation
 from bot.channels.outbox import Outbox, Sender
 from bot.channels.redis_client import get_redis
 from bot.settings import OutboxSettings, process_settings
@@ -69,11 +69,11 @@ class MessagingRuntime:
 
     async def first_delivery(self, message_id: str) -> bool:
         """True the first time ``message_id`` arrives (webhooks are retried)."""
-        return bool(await self.redis.set(f"{self.channel}:seen:{message_id}", 1, nx=True, ex=SEEN_TTL_SECONDS))
+        return await validation.first_delivery(self.redis, self.channel, message_id, SEEN_TTL_SECONDS)
 
     async def forget_delivery(self, message_id: str) -> None:
         """Let a retry of ``message_id`` through again (its processing failed)."""
-        await self.redis.delete(f"{self.channel}:seen:{message_id}")
+        await validation.forget_delivery(self.redis, self.channel, message_id)
 
     async def open_window(self, customer: str) -> None:
         """The customer just wrote: free-form replies are allowed for the window."""

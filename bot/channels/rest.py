@@ -41,7 +41,14 @@ from sanic.response import HTTPResponse
 from bot.channels import commands, inbound, relay_link
 from bot.channels.redis_client import get_redis
 from bot.channels.validation import SENDER_PATTERN as _SENDER
-from bot.channels.validation import InputError, check_rate, clean_text, parse_json_object
+from bot.channels.validation import (
+    InputError,
+    check_rate,
+    clean_text,
+    first_delivery,
+    forget_delivery,
+    parse_json_object,
+)
 from bot.settings import Settings, process_settings
 from bot.untrusted import safe_equal
 
@@ -166,16 +173,17 @@ class ValidatedRestInput(InputChannel):
             # service drops a retry with the same id); Rasa's paused tracker still records it
             await relay_link.customer_message(self.name(), sender, text, message_id=client_id, metadata=metadata)
             timeout = self.settings.reply_timeout_seconds
-            seen = f"rest:seen:{sender}:{client_id}" if client_id else ""
+            # a caller's ids are its own: one namespace per sender
+            seen = f"rest:{sender}"
             try:
                 # marked right before it is stored, so a retry finds it taken
-                if seen and not await get_redis().set(seen, 1, nx=True, ex=SEEN_TTL_SECONDS):
-                    return accepted(client_id or "", "duplicate", "وصلتنا هذه الرسالة من قبل؛ يصلك الرد عليها مع ردّنا التالي.")
+                if client_id and not await first_delivery(get_redis(), seen, client_id, SEEN_TTL_SECONDS):
+                    return accepted(client_id, "duplicate", "وصلتنا هذه الرسالة من قبل؛ يصلك الرد عليها مع ردّنا التالي.")
                 message_id = await inbound.accept(self.name(), sender, text, metadata=metadata, wait_seconds=timeout)
             except RedisError:
-                if seen:
+                if client_id:
                     with contextlib.suppress(RedisError):
-                        await get_redis().delete(seen)  # not stored: a retry must get through
+                        await forget_delivery(get_redis(), seen, client_id)  # not stored: a retry must get through
                 logger.exception("message of %s not stored: Redis unavailable", sender)
                 return InputError(503, "unavailable", "تعذّر استلام رسالتك الآن بسبب عطل مؤقت؛ أعد إرسالها بعد لحظات.").response()
             try:

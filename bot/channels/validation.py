@@ -99,3 +99,17 @@ async def check_rate(redis: Any, namespace: str, key: str, limit: int, window_se
         error = InputError(429, "rate_limited", RATE_LIMITED_AR)
         error.first = count == limit + 1
         raise error
+
+
+async def first_delivery(redis: Any, namespace: str, message_id: str, ttl_seconds: int) -> bool:
+    """True the first time ``message_id`` arrives in ``namespace`` (a sender's retry is not).
+
+    Every channel that receives retries (WhatsApp and Twilio webhooks, a REST caller's
+    ``message_id``) marks the id here, shared by all Rasa processes.
+    """
+    return bool(await redis.set(f"{namespace}:seen:{message_id}", 1, nx=True, ex=ttl_seconds))
+
+
+async def forget_delivery(redis: Any, namespace: str, message_id: str) -> None:
+    """Let a retry of ``message_id`` through again (it was not stored or processed)."""
+    await redis.delete(f"{namespace}:seen:{message_id}")
