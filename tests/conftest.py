@@ -49,6 +49,21 @@ def redis_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of the module's own, for a module that runs a second deployment.
+
+    Two deployments on one Redis are one deployment with two configurations: the
+    outbox workers of both Rasa processes serve the same WhatsApp queues (each through
+    its own Graph API) and both handoff services read one consumer group, so each takes
+    some of the other's work (the session ``stack`` runs the whole session).
+    """
+    server = RedisServer(tmp_path_factory.mktemp("module-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def redis_url(redis_server_process: RedisServer) -> Iterator[str]:
     """URL of the session's Redis server, emptied before each test."""

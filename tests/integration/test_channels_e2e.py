@@ -2,7 +2,8 @@
 
 One Rasa server for this module, started with WhatsApp settings that point at the
 local fake Graph API (the session's ``stack`` cannot be reused: the channels read
-their settings when Rasa starts).
+their settings when Rasa starts), on a Redis of its own: on the session's, the
+session stack's outbox worker would send some of these messages through its own fake.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ def fake_graph() -> Iterator[FakeGraphApi]:
 
 
 @pytest.fixture(scope="module")
-def channel_stack(trained_model: Path, redis_server_process, artifacts: Path, fake_graph: FakeGraphApi) -> Iterator[Stack]:
+def channel_stack(trained_model: Path, module_redis, artifacts: Path, fake_graph: FakeGraphApi) -> Iterator[Stack]:
     env = {**DEMO_ENV, "WHATSAPP_GRAPH_API_URL": fake_graph.graph_url, "OUTBOX_POLL_SECONDS": "0.1", "WEBCHAT_SECRET": "e2e-secret"}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     running = Stack(
-        model=trained_model, redis_url=redis_server_process.url, rasa_port=redis_server.free_port(),
+        model=trained_model, redis_url=module_redis.url, rasa_port=redis_server.free_port(),
         action_port=redis_server.free_port(), log_dir=artifacts / "stack-logs-channels",
     )
     try:

@@ -28,9 +28,9 @@ TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def workers_stack(trained_model: Path, redis_server_process, artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def workers_stack(trained_model: Path, module_redis, artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(
-        model=trained_model, redis_url=redis_server_process.url, workers=2,
+        model=trained_model, redis_url=module_redis.url, workers=2,
         rasa_port=redis_server.free_port(), action_port=redis_server.free_port(), handoff_port=redis_server.free_port(),
         log_dir=artifacts / "stack-logs-workers", run_dir=tmp_path_factory.mktemp("run"),
     )
@@ -106,13 +106,13 @@ def test_the_web_chat_socket_works_through_the_proxy(workers_stack: Stack) -> No
     assert session_id.startswith("web-") and reply
 
 
-def test_the_workers_see_the_customers_address_not_the_proxys(workers_stack: Stack, redis_server_process) -> None:
+def test_the_workers_see_the_customers_address_not_the_proxys(workers_stack: Stack, module_redis) -> None:
     """Per-address limits count customers: the worker reads X-Forwarded-For from the proxy."""
     address = _outward_address()
     if address is None:
         pytest.skip("no non-loopback address on this machine")
     session_id, _reply = _webchat_turn(workers_stack, address, "مرحبا")
-    client = redis.Redis.from_url(redis_server_process.url, decode_responses=True)
+    client = redis.Redis.from_url(module_redis.url, decode_responses=True)
     try:
         stored = json.loads(client.get(f"webchat:session:{session_id}") or "{}")
     finally:
