@@ -7,7 +7,8 @@ Prints, for each store:
   a polling waiter's phase is random too; seeded);
 * uncontended: one ``async with lock(...)`` on a free conversation (acquire + release).
 
-Both stores get Rasa's defaults (``lock_lifetime`` 60 s, ``wait_time_in_seconds`` 1 s).
+Both stores are called as Rasa calls them (``lock(conversation)``: a waiting turn waits up to
+60 s and looks again at least once a second; ours is also woken at once).
 Turns run as tasks of one process: the Redis round trips are the same as across
 processes (tests/unit/test_lock_store.py checks the cross-process behaviour).
 

@@ -52,6 +52,11 @@ DEFAULT_KEY_PREFIX = "lock"
 HEARTBEAT_WAITS = 3
 # the shortest safety-net wait: BLPOP with timeout 0 would block forever
 MIN_WAIT_SECONDS = 0.01
+# How long a dead holder keeps a conversation locked. A live holder renews its lock
+# every third of this, so a long turn never loses it; short, so that a process killed
+# mid-turn delays that conversation's next turn by seconds, not by Rasa's 60-s
+# TICKET_LOCK_LIFETIME. Longer than any event-loop stall we expect (a model load).
+DEFAULT_LOCK_LIFETIME = 20.0
 
 # Shared by the scripts that decide who goes next. KEYS: owner, queue, tickets.
 # ARGV: token, heartbeat key prefix, wake-up key prefix, heartbeat ttl (ms), how long the
@@ -237,6 +242,7 @@ class AtomicRedisLockStore(LockStore):
           type: bot.lock_store.AtomicRedisLockStore
           url: ${REDIS_URL}
           key_prefix: lock
+          lock_lifetime: 20   # seconds a dead holder keeps the lock (optional)
 
     Rasa 3.6 (processor, agent, HTTP API) only ever calls :meth:`lock`; the ticket
     methods of Rasa's base class have no meaning here and raise.
@@ -248,34 +254,45 @@ class AtomicRedisLockStore(LockStore):
         *,
         url: Optional[str] = None,
         key_prefix: str = DEFAULT_KEY_PREFIX,
+        lock_lifetime: float = DEFAULT_LOCK_LIFETIME,
     ) -> None:
         """Read the settings; connects lazily, from the event loop that uses the lock.
 
         Args:
             endpoint_config: the ``lock_store`` section of ``endpoints.yml`` (Rasa passes
-                it): ``url`` and optionally ``key_prefix``, nothing else.
+                it): ``url`` and optionally ``key_prefix`` and ``lock_lifetime``, nothing else.
             url: the Redis URL when there is no ``endpoint_config``.
             key_prefix: the first part of every key when there is no ``endpoint_config``.
+            lock_lifetime: seconds a holder that stopped renewing (a dead process) keeps
+                the lock, for callers that name none (Rasa never does).
 
         Raises:
             ValueError: a missing or non-Redis URL, a bad prefix or an unknown setting.
         """
         if endpoint_config is not None:
-            unknown = set(endpoint_config.kwargs) - {"key_prefix"}
+            unknown = set(endpoint_config.kwargs) - {"key_prefix", "lock_lifetime"}
             if unknown:
                 raise ValueError(
                     f"lock_store: unknown setting(s) {sorted(unknown)}; AtomicRedisLockStore takes `url` "
-                    "(redis:// or rediss://, password and db inside it) and `key_prefix`"
+                    "(redis:// or rediss://, password and db inside it), `key_prefix` and `lock_lifetime` (seconds)"
                 )
             url = endpoint_config.url
             key_prefix = str(endpoint_config.kwargs.get("key_prefix", key_prefix))
+            lock_lifetime = endpoint_config.kwargs.get("lock_lifetime", lock_lifetime)
         if not url or urlparse(url).scheme not in ("redis", "rediss"):
             # the URL may carry the password: name only what is wrong with it
             raise ValueError("lock_store: `url` must be a redis:// or rediss:// URL (REDIS_URL)")
         if not re.fullmatch(r"[A-Za-z0-9_-]+", key_prefix):
             raise ValueError(f"lock_store: key_prefix must be letters, digits, _ or -, got {key_prefix!r}")
+        try:
+            lock_lifetime = float(lock_lifetime)
+        except (TypeError, ValueError):
+            lock_lifetime = 0.0
+        if not 1.0 <= lock_lifetime <= 3600.0:
+            raise ValueError("lock_store: lock_lifetime must be a number of seconds between 1 and 3600")
         self.url = url
         self.key_prefix = key_prefix
+        self.lock_lifetime = lock_lifetime
         self._scripts: Optional[_Scripts] = None
         super().__init__()
 
@@ -289,7 +306,7 @@ class AtomicRedisLockStore(LockStore):
     async def lock(
         self,
         conversation_id: str,
-        lock_lifetime: float = LOCK_LIFETIME,
+        lock_lifetime: Optional[float] = None,
         wait_time_in_seconds: float = 1,
     ) -> AsyncGenerator[TicketLock, None]:
         """Hold the conversation's lock for the body of the ``async with``.
@@ -302,7 +319,10 @@ class AtomicRedisLockStore(LockStore):
         Args:
             conversation_id: the conversation (Rasa's sender id).
             lock_lifetime: seconds the lock outlives a holder that stopped renewing it
-                (a dead process), and the longest wait for it.
+                (a dead process), and the longest wait for it. None (Rasa's callers):
+                the store's ``lock_lifetime`` for the first, Rasa's
+                ``TICKET_LOCK_LIFETIME`` (60 s) for the second, since a turn may queue
+                behind several others.
             wait_time_in_seconds: a waiter's safety-net pause; its heartbeat lasts
                 ``3 * wait_time_in_seconds + 1`` seconds.
 
@@ -313,14 +333,15 @@ class AtomicRedisLockStore(LockStore):
         turn = _Turn(
             keys=_ConversationKeys.of(self.key_prefix, conversation_id),
             token=uuid.uuid4().hex,
-            lifetime_ms=max(1, int(lock_lifetime * 1000)),
+            lifetime_ms=max(1, int((self.lock_lifetime if lock_lifetime is None else lock_lifetime) * 1000)),
             wait_seconds=max(MIN_WAIT_SECONDS, float(wait_time_in_seconds)),
         )
         redis = get_redis(self.url)
         scripts = self._scripts_for(redis)
         renewal: Optional[asyncio.Task] = None
         try:
-            ticket = await self._acquire(redis, scripts, conversation_id, turn, lock_lifetime)
+            max_wait = max(LOCK_LIFETIME, self.lock_lifetime) if lock_lifetime is None else lock_lifetime
+            ticket = await self._acquire(redis, scripts, conversation_id, turn, max_wait)
             renewal = asyncio.create_task(
                 self._renew_while_held(redis, scripts, conversation_id, turn), name=f"lock-renewal-{turn.token[:8]}"
             )

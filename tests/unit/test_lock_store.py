@@ -218,6 +218,32 @@ def test_a_killed_holder_frees_the_lock_after_its_lifetime(redis_url: str, worke
     assert timings["lock_left"] - 0.1 <= timings["after_kill"] <= timings["lock_left"] + 0.6, timings
 
 
+def test_rasas_callers_get_the_stores_lifetime_and_still_wait_as_long_as_rasa(redis_url: str) -> None:
+    """Rasa calls ``lock(sender_id)``: a dead holder blocks it for the store's
+    ``lock_lifetime`` (not Rasa's 60 s), and a queued turn may still wait longer."""
+    store = AtomicRedisLockStore(url=redis_url, lock_lifetime=1.5)
+
+    async def scenario() -> Dict[str, float]:
+        redis_client = get_redis(redis_url)
+
+        async def next_turn() -> None:
+            async with store.lock(CONVERSATION):
+                pass
+
+        async with store.lock(CONVERSATION):
+            first_ttl = await redis_client.pttl(OWNER_KEY) / 1000
+            waiter = asyncio.create_task(next_turn())
+            # held past the lifetime: renewed, and the waiter keeps waiting
+            await asyncio.sleep(2.0)
+            still_waiting = not waiter.done()
+            renewed_ttl = await redis_client.pttl(OWNER_KEY) / 1000
+        await asyncio.wait_for(waiter, 5)
+        return {"first_ttl": first_ttl, "renewed_ttl": renewed_ttl, "waited": float(still_waiting)}
+
+    found = asyncio.run(scenario())
+    assert 1.0 < found["first_ttl"] <= 1.5 and 0 < found["renewed_ttl"] <= 1.5 and found["waited"] == 1.0, found
+
+
 def test_a_killed_waiter_does_not_block_the_queue(redis_url: str, workers) -> None:
     store = AtomicRedisLockStore(url=redis_url)
     client = sync_client(redis_url)
@@ -310,7 +336,7 @@ def test_rasa_loads_the_store_from_the_shipped_endpoints_with_a_password(tmp_pat
         config = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
         assert config is not None and config.url == url
         store = LockStore.create(config)
-        assert isinstance(store, AtomicRedisLockStore) and store.key_prefix == "lock"
+        assert isinstance(store, AtomicRedisLockStore) and store.key_prefix == "lock" and store.lock_lifetime == 20
         # Rasa lets several Sanic workers share this store
         monkeypatch.setenv("SANIC_WORKERS", "2")
         assert rasa.core.utils.number_of_sanic_workers(config) == 2
@@ -338,6 +364,8 @@ def test_rasa_loads_the_store_from_the_shipped_endpoints_with_a_password(tmp_pat
         ({"url": "http://:hunter2@127.0.0.1:6379/0"}, "redis:// or rediss://"),
         ({"url": None}, "redis:// or rediss://"),
         ({"url": "redis://127.0.0.1:6379/0", "key_prefix": "lock:"}, "key_prefix"),
+        ({"url": "redis://127.0.0.1:6379/0", "lock_lifetime": "soon"}, "lock_lifetime"),
+        ({"url": "redis://127.0.0.1:6379/0", "lock_lifetime": 0.1}, "lock_lifetime"),
     ],
 )
 def test_a_bad_lock_store_section_stops_the_start_with_a_clear_error(settings: Dict[str, Any], problem: str) -> None:
