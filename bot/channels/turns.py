@@ -8,7 +8,10 @@ takes (Rasa 3.6; its ``_update_tracker_session``, ``_handle_message_with_tracker
 
 - exactly once: a message whose id is already on a ``UserUttered`` of the tracker was
   handled by a turn that saved the tracker and then died before it was acknowledged;
-  it is skipped, not handled again;
+  it is skipped, not handled again. Replies a channel only collects in memory (REST's
+  ``CollectingOutputChannel``) died with that turn, so they are read back from the
+  tracker (:func:`recorded_answer`); channels that sent them during the turn (WhatsApp's
+  outbox, the web chat) do not send them twice;
 - bursts: several messages are recorded as separate ``UserUttered`` events in order
   (each with its own parse, slots extracted after each), and the bot predicts and
   answers once, after the last. When the texts read together parse with a higher
@@ -26,8 +29,8 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Dict, List, Set
 
-from rasa.core.channels.channel import UserMessage
-from rasa.shared.core.events import UserUttered
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.data import TrainingType
 
@@ -56,6 +59,20 @@ async def ready_agent(app: Any, timeout: float = AGENT_WAIT_SECONDS) -> Any:
 def recorded_message_ids(tracker: DialogueStateTracker) -> Set[str]:
     """Ids of the customer messages the tracker already holds."""
     return {event.message_id for event in tracker.events if isinstance(event, UserUttered) and event.message_id}
+
+
+def recorded_answer(tracker: DialogueStateTracker, message_id: str) -> List[BotUttered]:
+    """What the bot said after the customer message ``message_id``, up to the next one."""
+    answer: List[BotUttered] = []
+    found = False
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            if found:
+                break
+            found = event.message_id == message_id
+        elif found and isinstance(event, BotUttered):
+            answer.append(event)
+    return answer
 
 
 def _confidence(parse_data: Dict[str, Any]) -> float:
@@ -98,6 +115,10 @@ class RasaTurns:
         if len(fresh) < len(messages):
             logger.warning("inbound: %d message(s) of %s were already recorded; not handled twice", len(messages) - len(fresh), conversation_id)
         if not fresh:
+            last = messages[-1]
+            if isinstance(last.output_channel, CollectingOutputChannel):
+                for said in recorded_answer(tracker, str(last.message_id)):
+                    await last.output_channel.send_response(conversation_id, said.message())
             return
         output = fresh[-1].output_channel
         await processor._update_tracker_session(tracker, output, fresh[0].metadata)

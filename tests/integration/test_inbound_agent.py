@@ -149,7 +149,7 @@ def test_thirty_messages_at_once_are_thirty_turns_in_arrival_order(agent: Any, r
         server.stop()
 
 
-def test_a_crash_between_the_tracker_save_and_the_ack_does_not_double_the_message(agent: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_between_the_tracker_save_and_the_ack_neither_doubles_nor_loses_the_answer(agent: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", redis_url)
 
     async def scenario() -> Dict[str, Any]:
@@ -184,9 +184,11 @@ def test_a_crash_between_the_tracker_save_and_the_ack_does_not_double_the_messag
     assert [e["message_id"] for e in users] == [outcome["message_id"]]  # once, not twice
     bot = [e["text"] for e in events(agent, "crash-1") if e["event"] == "bot"]
     assert len(bot) == 1 and bot[0] in responses(agent, "utter_greet")  # answered once
-    # REST's replies of the crashed turn were in that process's memory; the retry does
-    # not answer again (WhatsApp's had reached the outbox before the save)
-    assert outcome["later"] == []
+    # REST's replies of the crashed turn were in that process's memory: the retry reads
+    # them back from the tracker and hands them over (kept for the sender's next reply),
+    # without answering again (WhatsApp's had reached the outbox before the save)
+    assert [reply["text"] for reply in outcome["later"]] == bot
+    assert all(reply["recipient_id"] == "crash-1" for reply in outcome["later"])
 
 
 def test_the_sweeper_drains_a_conversation_a_dead_process_left(agent: Any, redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch, quick_sweeps: None) -> None:
