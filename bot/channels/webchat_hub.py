@@ -33,6 +33,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.channels.redis_client import get_redis
+from bot.pubsub import confirm_subscription
 from bot.tasks import stop_task
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class Hub:
             pubsub = self._redis().pubsub()
             try:
                 await pubsub.subscribe(FRAMES_CHANNEL)
-                await self._confirmed(pubsub)
+                await confirm_subscription(pubsub)
                 # before reading frames: what was published meanwhile waits in the connection
                 await self._catch_up()
                 self.listening, wait = True, self.reconnect_min_seconds
@@ -178,15 +179,6 @@ class Hub:
                     await pubsub.reset()
                 except Exception:  # noqa: BLE001 - the connection is gone already
                     pass
-
-    async def _confirmed(self, pubsub: Any) -> None:
-        """Wait for Redis to confirm the subscription: frames published after it arrive."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            message = await pubsub.get_message(timeout=1.0)
-            if message is not None and message.get("type") == "subscribe":
-                return
-        raise TimeoutError("no subscription confirmation from Redis")
 
     async def _catch_up(self) -> None:
         """Push the open sessions what was stored while this subscriber was away."""
