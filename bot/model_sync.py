@@ -25,7 +25,6 @@ publishes with it and never imports TensorFlow.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
@@ -36,15 +35,12 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from redis import asyncio as aioredis
 
-from bot.pubsub import confirm_subscription
-from bot.tasks import stop_task
+from bot.pubsub import Subscriber
 
 logger = logging.getLogger(__name__)
 
 KEY = "model:current"
 CHANNEL = "model:changed"
-RECONNECT_MIN_SECONDS = 0.1
-RECONNECT_MAX_SECONDS = 5.0
 # Marks our wrapper of Rasa's serve_application, so that a second install() changes nothing.
 _PATCH_MARK = "__noor_model_sync__"
 
@@ -99,8 +95,9 @@ def same_file(a: Optional[str], b: Optional[str]) -> bool:
     return bool(a and b) and os.path.realpath(str(a)) == os.path.realpath(str(b))
 
 
-class ModelSync:
-    """One process's follower of the deployment's model.
+class ModelSync(Subscriber):
+    """One process's follower of the deployment's model (after each subscription it
+    follows the key: a restarted process, or one that lost Redis, missed messages).
 
     Args:
         load: ``await load(model_file)`` replaces the served model; raises when it cannot.
@@ -117,15 +114,10 @@ class ModelSync:
             from bot.channels.redis_client import get_redis
 
             redis = get_redis
+        super().__init__(redis, channel, "model-sync")
         self._load = load
         self._serving = serving
-        self._redis = redis
         self.key = key
-        self.channel = channel
-        self._task: Optional[asyncio.Task] = None
-        self._stopping = False
-        self.listening = False  # subscribed: a publication reaches this process
-        self.reconnect_min_seconds = RECONNECT_MIN_SECONDS
 
     async def follow(self, current: Optional[Dict[str, Any]]) -> bool:
         """Load the model ``current`` names unless this process serves it already.
@@ -149,48 +141,11 @@ class ModelSync:
         logger.info("model sync: now serving %s (loaded by %s, was %s)", model_file, (current or {}).get("by"), serving)
         return True
 
-    def start(self) -> None:
-        """Start following (idempotent; needs a running loop)."""
-        self._stopping = False
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._listen(), name="model-sync")
+    async def subscribed(self) -> None:
+        await self.follow(await read_current(self._redis(), self.key))
 
-    async def stop(self) -> None:
-        """Stop following (bounded: see :mod:`bot.tasks`)."""
-        self._stopping = True
-        task, self._task = self._task, None
-        await stop_task(task)
-
-    async def _listen(self) -> None:
-        """Subscribe, catch up from the key, follow messages; after losing Redis, again."""
-        wait = self.reconnect_min_seconds
-        while not self._stopping:
-            pubsub = self._redis().pubsub()
-            try:
-                await pubsub.subscribe(self.channel)
-                await confirm_subscription(pubsub)
-                # after subscribing: a model published meanwhile waits in the connection
-                await self.follow(await read_current(self._redis(), self.key))
-                self.listening, wait = True, self.reconnect_min_seconds
-                while not self._stopping:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None:
-                        await self.follow(_parse(message["data"]))
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # noqa: BLE001 - Redis restarting: subscribe again
-                if self._stopping:
-                    return
-                self.listening = False
-                logger.warning("model sync: lost Redis (%r); subscribing again in %.1fs", error, wait)
-                await asyncio.sleep(wait)
-                wait = min(RECONNECT_MAX_SECONDS, wait * 2)
-            finally:
-                self.listening = False
-                try:
-                    await pubsub.reset()
-                except Exception:  # noqa: BLE001 - the connection is gone already
-                    pass
+    async def received(self, data: Any) -> None:
+        await self.follow(_parse(data))
 
 
 # --------------------------------------------------------------------- Rasa side
