@@ -4,7 +4,8 @@ Rasa reads its API token only from ``--auth-token``. Passing it on the command l
 would show it to every local user (``ps``, ``/proc/<pid>/cmdline``), so this wrapper
 appends it to ``sys.argv`` inside the process, where the operating system does not
 show it, and then runs Rasa's own command line, with the project's patches of Rasa installed
-(``bot/rasa_patches.py``).
+(``bot/rasa_patches.py``) and the server following the deployment's model
+(``bot/model_sync.py``).
 
 Usage (as ``scripts/stack.py`` does)::
 
@@ -35,9 +36,12 @@ def main() -> None:
     # action server's response with one compiled validator instead of rebuilding and
     # re-checking the schema per response (issue 15); it stops the start here, loudly,
     # should a Rasa upgrade change the code it replaces.
-    from bot import rasa_patches
+    from bot import model_sync, rasa_patches
 
     rasa_patches.install()
+    # every worker serves the model the trainer last loaded, not only the one that
+    # received PUT /model, and a worker started later too
+    model_sync.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

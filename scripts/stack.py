@@ -508,9 +508,6 @@ def _print_urls(stack: Stack) -> None:
     if stack.fake_whatsapp_url:
         print(f"Fake WhatsApp    {stack.fake_whatsapp_url}/_requests  (verification codes of the demo accounts land here)", flush=True)
     print(f"Trainer          http://localhost:{stack.workbench_port}/trainer  (workbench process; accounts: make agent ... --role trainer)", flush=True)
-    if stack.workers > 1:
-        # PUT /model through the proxy reaches one worker only
-        print("                 with several workers a model the workbench loads reaches one of them: restart make run to serve it everywhere", flush=True)
     print("Talk to it:", flush=True)
     print(
         f"  curl -s localhost:{stack.rasa_port}/webhooks/rest/webhook "

@@ -17,7 +17,7 @@ from workbench.inbox import InboxFilter, InboxItem, items_from_dialogue, select
 from workbench.rasa_client import RasaClient, RasaError
 from workbench.settings import WorkbenchSettings
 from workbench.store import WorkbenchStore
-from workbench.training import TrainingManager
+from workbench.training import NotPublished, TrainingManager
 
 
 class WorkbenchError(ValueError):
@@ -163,7 +163,7 @@ class Workbench:
             elif entry["action"] == "load_model":
                 if not entry.get("before"):
                     raise WorkbenchError("not_undoable", "لا يوجد نموذج سابق لإعادته. (No previous model recorded.)")
-                await self.training.load_file(entry["before"])
+                await self.training.load_file(entry["before"], who)
         except nlu_files.ExampleRefused as refused:
             await self.store.release_undo(entry_id)
             raise WorkbenchError("conflict", refused.message, 409) from refused
@@ -205,12 +205,15 @@ class Workbench:
         """
         self.job(job_id)
         try:
-            loaded = await self.training.load(job_id, accept_worse)
+            loaded = await self.training.load(job_id, accept_worse, who)
         except ValueError as error:
             if str(error) == "worse_model":
                 raise WorkbenchError("worse_model", "النموذج الجديد أسوأ من الحالي على بيانات التقييم؛ لن يُحمَّل إلا بتأكيد صريح. "
                                      "(The new model scores lower on the held-out file; confirm explicitly to load it.)", 409) from error
             raise WorkbenchError("not_ready", f"{error}", 409) from error
+        except NotPublished as error:
+            raise WorkbenchError("not_published", "حُمِّل النموذج في إحدى عمليات Rasa فقط؛ أعد التحميل. "
+                                 f"(The model reached one Rasa process only: {error})", 502) from error
         except RasaError as error:
             raise WorkbenchError("rasa_error", f"رفض خادم Rasa تحميل النموذج. (Rasa did not load the model: {error})", 502) from error
         comparison = self.training.jobs[job_id].comparison or {}

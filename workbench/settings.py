@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
+from bot import model_sync
 from handoff.settings import HandoffSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,9 @@ class WorkbenchSettings:
         min_examples: fewer examples than this per intent is reported as too few.
         audit_retention_days: audit entries older than this are trimmed from the log
             (``RETENTION_DAYS_AUDIT``, default 365): they quote customers' messages.
+        model_key / model_channel: where a loaded model is published for every Rasa
+            process (:mod:`bot.model_sync`); not read from the environment, a test on
+            a Redis that another deployment uses gives its own.
         signin: the console's sign-in settings (session lifetime, cookie flags,
             throttle; ``HANDOFF_*``): trainers sign in with the console's accounts.
     """
@@ -77,6 +81,8 @@ class WorkbenchSettings:
     max_conversations: int = 2000
     discovery_seconds: float = 60.0
     tracker_cache_seconds: float = 30.0
+    model_key: str = model_sync.KEY
+    model_channel: str = model_sync.CHANNEL
     signin: HandoffSettings = field(default_factory=HandoffSettings)
 
     @classmethod

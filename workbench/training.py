@@ -22,12 +22,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot import model_sync
 from workbench.evaluation import compare, gold_counts
 from workbench.rasa_client import RasaClient, RasaError
 from workbench.settings import ROOT, WorkbenchSettings
 
 _COMPONENT_DONE = re.compile(r"(Finished training|Restored) component '([^']+)'")
 _EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
+
+
+class NotPublished(RasaError):
+    """One Rasa process loaded the model, but Redis did not take it for the others."""
+
+
 STATES = ("training", "evaluating", "ready", "failed", "loaded")
 
 
@@ -202,19 +212,43 @@ class TrainingManager:
         cache.parent.mkdir(parents=True, exist_ok=True)
         return await self.evaluate(job, model, cache)
 
-    async def load(self, job_id: str, accept_worse: bool = False) -> Dict[str, Any]:
-        """Copy the candidate into ``models_dir`` and load it into the running server.
+    async def serve(self, model_file: str, by: str) -> None:
+        """Load ``model_file`` into every Rasa process of the deployment.
+
+        ``PUT /model`` first, through the proxy or Service, so one process loads it and
+        its answer says whether the model loads at all: the trainer sees a failure at
+        once, and a model that does not load is never published, so the other processes
+        keep the good one and none picks the bad one up at its next start. Then the
+        model is published (:func:`bot.model_sync.publish`) and the other processes
+        follow; the one that loaded it already serves it and does nothing.
+
+        Raises:
+            RasaError: the server refused or is unreachable.
+            NotPublished: Redis is unreachable after the load: the other processes were
+                not told (loading again tells them).
+        """
+        await self.rasa.load_model(model_file)
+        try:
+            async with aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True) as redis:
+                await model_sync.publish(redis, model_file, by, self.settings.model_key, self.settings.model_channel)
+        except RedisError as error:
+            raise NotPublished(f"one Rasa process loaded {Path(model_file).name}, but Redis is unreachable ({error}): "
+                            "the others still serve the previous model; load it again") from error
+
+    async def load(self, job_id: str, accept_worse: bool = False, by: str = "workbench") -> Dict[str, Any]:
+        """Copy the candidate into ``models_dir`` and load it into the running servers (:meth:`serve`).
 
         Args:
             job_id: a job in state ``ready``.
             accept_worse: the trainer confirmed loading a model that scored lower.
+            by: the trainer who loads it.
 
         Returns:
             ``{"model": new file, "previous": the file the server ran before}``.
 
         Raises:
             KeyError: unknown job. ValueError: not ready, or worse and not accepted.
-            RasaError: the server refused or is unreachable.
+            RasaError: the server refused or is unreachable (NotPublished: see :meth:`serve`).
         """
         job = self.jobs[job_id]
         if job.state != "ready" or not job.model:
@@ -226,7 +260,7 @@ class TrainingManager:
         target.parent.mkdir(parents=True, exist_ok=True)
         # a fresh mtime: `make run` (rasa --model models) loads the newest file next time
         shutil.copy(job.model, target)
-        await self.rasa.load_model(str(target))
+        await self.serve(str(target), by)
         # the candidate's report is now the current model's: no second evaluation later
         report = self.job_dir(job) / "report.json"
         if report.exists():
@@ -236,8 +270,8 @@ class TrainingManager:
         job.state = "loaded"
         return {"model": str(target), "previous": str(previous) if previous else None}
 
-    async def load_file(self, model_file: str) -> None:
-        """Load an earlier model again (undo of a load)."""
+    async def load_file(self, model_file: str, by: str = "workbench") -> None:
+        """Load an earlier model again (undo of a load) into the running servers (:meth:`serve`)."""
         if not Path(model_file).is_file():
             raise FileNotFoundError(model_file)
-        await self.rasa.load_model(model_file)
+        await self.serve(model_file, by)

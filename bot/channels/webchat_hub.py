@@ -33,6 +33,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.channels.redis_client import get_redis
+from bot.pubsub import Subscriber
 from bot.tasks import stop_task
 
 logger = logging.getLogger(__name__)
@@ -44,15 +45,13 @@ SEND_TIMEOUT_SECONDS = 5.0
 # history items stamped this long before the subscriber last heard from Redis are
 # pushed again after it reconnects: the processes' clocks differ a little
 RESYNC_MARGIN_SECONDS = 5.0
-RECONNECT_MIN_SECONDS = 0.1
-RECONNECT_MAX_SECONDS = 5.0
 # ids of the items pushed to a session's sockets remembered for that catch-up
 REMEMBERED_IDS = 500
 
 History = Callable[[str], Awaitable[List[Dict[str, Any]]]]
 
 
-class Hub:
+class Hub(Subscriber):
     """The open sockets of this process per session, and its part in the Redis channel.
 
     Args:
@@ -61,17 +60,13 @@ class Hub:
     """
 
     def __init__(self, history: History, redis: Callable[[], aioredis.Redis] = get_redis) -> None:
+        self.hub_id = uuid.uuid4().hex
+        super().__init__(redis, FRAMES_CHANNEL, f"webchat-hub-{self.hub_id[:8]}")
         self.sockets: Dict[str, Dict[Any, asyncio.Lock]] = {}
         # per session with sockets here: ids of the items pushed to them (oldest first)
         self._pushed_ids: Dict[str, Dict[str, None]] = {}
-        self.hub_id = uuid.uuid4().hex
         self._history = history
-        self._redis = redis
-        self._task: Optional[asyncio.Task] = None
         self._pushes: Set[asyncio.Task] = set()
-        self._stopping = False
-        self.listening = False  # subscribed; frames of other processes arrive
-        self.reconnect_min_seconds = RECONNECT_MIN_SECONDS
         self._heard_at = time.time()  # when the subscriber last knew it was connected
 
     # ------------------------------------------------------------------ sockets
@@ -134,59 +129,24 @@ class Hub:
     # -------------------------------------------------------------- subscriber
     def start(self) -> None:
         """Start listening to the other processes (idempotent; needs a running loop)."""
-        self._stopping = False
-        if self._task is None or self._task.done():
+        if not self.running:
             self._heard_at = time.time()
-            self._task = asyncio.create_task(self._listen(), name=f"webchat-hub-{self.hub_id[:8]}")
+        super().start()
 
     async def stop(self) -> None:
         """Stop listening (bounded: see :mod:`bot.tasks`)."""
-        self._stopping = True
-        task, self._task = self._task, None
-        await stop_task(task)
+        await super().stop()
         for push in list(self._pushes):
             await stop_task(push, 1.0)
 
-    async def _listen(self) -> None:
-        """Subscribe, catch up, relay frames; after losing Redis, again (with backoff)."""
-        wait = self.reconnect_min_seconds
-        while not self._stopping:
-            pubsub = self._redis().pubsub()
-            try:
-                await pubsub.subscribe(FRAMES_CHANNEL)
-                await self._confirmed(pubsub)
-                # before reading frames: what was published meanwhile waits in the connection
-                await self._catch_up()
-                self.listening, wait = True, self.reconnect_min_seconds
-                while not self._stopping:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    self._heard_at = time.time()
-                    if message is not None:
-                        self._dispatch(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # noqa: BLE001 - Redis restarting: subscribe again
-                if self._stopping:
-                    return
-                self.listening = False
-                logger.warning("webchat: frames subscriber lost Redis (%r); reconnecting in %.1fs", error, wait)
-                await asyncio.sleep(wait)
-                wait = min(RECONNECT_MAX_SECONDS, wait * 2)
-            finally:
-                self.listening = False
-                try:
-                    await pubsub.reset()
-                except Exception:  # noqa: BLE001 - the connection is gone already
-                    pass
+    async def subscribed(self) -> None:
+        await self._catch_up()
 
-    async def _confirmed(self, pubsub: Any) -> None:
-        """Wait for Redis to confirm the subscription: frames published after it arrive."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            message = await pubsub.get_message(timeout=1.0)
-            if message is not None and message.get("type") == "subscribe":
-                return
-        raise TimeoutError("no subscription confirmation from Redis")
+    def polled(self) -> None:
+        self._heard_at = time.time()
+
+    async def received(self, data: Any) -> None:
+        self._dispatch(data)
 
     async def _catch_up(self) -> None:
         """Push the open sessions what was stored while this subscriber was away."""

@@ -3,15 +3,18 @@
 Real processes throughout: Redis, the action server, the handoff service, two Rasa
 servers on loopback and HAProxy on the public port. One conversation's messages are
 spread over both workers and its tracker stays whole; the web chat's WebSocket and
-Rasa's token-protected API work through the proxy; a worker that dies stops the stack.
+Rasa's token-protected API work through the proxy; a model the workbench loads reaches
+both workers; a worker that dies stops the stack.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import socket
+import time
 import uuid
 from pathlib import Path
 from typing import Dict, Iterator, Optional
@@ -21,8 +24,11 @@ import redis
 import requests
 from websockets.client import connect as websocket_connect
 
+from bot import model_sync
 from scripts import haproxy, redis_server
 from scripts.stack import Stack
+from workbench.settings import WorkbenchSettings
+from workbench.training import TrainingJob, TrainingManager
 
 TIMEOUT = 60
 
@@ -119,6 +125,41 @@ def test_the_workers_see_the_customers_address_not_the_proxys(workers_stack: Sta
         client.close()
     # the worker's own peer is the proxy on 127.0.0.1
     assert stored["ip"] == address
+
+
+def test_a_model_the_workbench_loads_reaches_both_workers(workers_stack: Stack, trained_model: Path, module_redis,
+                                                          tmp_path: Path) -> None:
+    """The workbench's load (PUT /model through the proxy reaches one worker, then it is
+    published in Redis) ends with both workers serving the new model file."""
+    second = tmp_path / f"second-{trained_model.name}"
+    shutil.copy(trained_model, second)
+    settings = WorkbenchSettings(
+        redis_url=module_redis.url, rasa_url=workers_stack.rasa_url, rasa_token=workers_stack.rasa_token,
+        models_dir=tmp_path / "models", work_dir=tmp_path / "work",
+    )
+    training = TrainingManager(settings)
+    training.jobs["second"] = TrainingJob(id="second", who="trainer1", state="ready", model=str(second))
+    loaded = asyncio.run(training.load("second", by="trainer1"))
+    assert loaded["model"] == str(settings.models_dir / second.name)
+
+    def served() -> Dict[int, str]:
+        return {port: requests.get(workers_stack._api_url(port, "/status"), timeout=TIMEOUT).json()["model_file"]
+                for port in workers_stack.worker_ports}
+
+    deadline = time.monotonic() + 180  # the other worker loads it after the first (2 cores)
+    while set(served().values()) != {second.name}:
+        assert time.monotonic() < deadline, served()
+        time.sleep(0.5)
+    client = redis.Redis.from_url(module_redis.url, decode_responses=True)
+    try:
+        current = json.loads(client.get(model_sync.KEY) or "{}")
+    finally:
+        client.close()
+    assert current["model_file"] == loaded["model"] and current["by"] == "trainer1"
+    # both still answer, on the new model
+    reply = requests.post(f"{workers_stack.rasa_url}/webhooks/rest/webhook",
+                          json={"sender": f"model-{uuid.uuid4().hex[:6]}", "message": "مرحبا"}, timeout=TIMEOUT)
+    assert reply.status_code == 200 and reply.json()
 
 
 # Last in this module: it stops the module's stack.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import model_sync
 from scripts import redis_server
 from scripts.stack import wait_http
 from tests.polling import stop_process
@@ -99,6 +100,8 @@ def test_background_job_trains_evaluates_and_loads_into_the_running_server(redis
         redis_url=redis_url, nlu_data=data, heldout=TINY / "heldout.yml", config=TINY / "config.yml",
         domain=TINY / "domain.yml", stories=TINY / "stories", models_dir=tmp_path / "models",
         work_dir=tmp_path / "work", rasa_url=rasa_url,
+        # the load is published in Redis: not where the session's Rasa servers listen
+        model_key=f"test-model:current:{tmp_path.name}", model_channel=f"test-model:changed:{tmp_path.name}",
     )
 
     async def scenario():
@@ -124,6 +127,9 @@ def test_background_job_trains_evaluates_and_loads_into_the_running_server(redis
             status = await bench.training.rasa.status()
             assert Path(status["model_file"]).name == Path(loaded["model"]).name
             assert Path(loaded["model"]).parent == settings.models_dir
+            # published for the server's other processes (bot/model_sync.py)
+            published = await model_sync.read_current(bench.store.redis, settings.model_key)
+            assert published is not None and published["model_file"] == loaded["model"] and published["by"] == "trainer1"
             entry = (await bench.history())[0]
             assert entry["action"] == "load_model" and entry["who"] == "trainer1" and entry["after"] == loaded["model"]
             # the server ran no model before, so there is nothing to go back to
