@@ -73,6 +73,25 @@ async def publish(redis: aioredis.Redis, model_file: str, by: str, key: str = KE
     return current
 
 
+def forget(url: str, key: str = KEY) -> None:
+    """Drop the trainer's choice: processes started from now on serve their ``--model``.
+
+    ``make run`` starts a whole deployment with the model it names (the newest in
+    ``models/``, trained if stale); a trainer's earlier load must not replace it. A
+    worker restarted on its own (Kubernetes) still follows the key.
+
+    Raises:
+        redis.exceptions.RedisError: Redis is unreachable.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.delete(key)
+    finally:
+        client.close()
+
+
 def _parse(raw: Any) -> Optional[Dict[str, Any]]:
     try:
         current = json.loads(raw)

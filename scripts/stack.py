@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional
 from urllib.parse import quote, urlparse
 
+from bot import model_sync
 from scripts import haproxy, ports, redis_server, secrets_file
 from scripts.supervision import Service, ServiceDied, first_dead, stop_all, wait_http, wait_ready
 
@@ -369,6 +370,8 @@ class Stack:
     def start_rasa(self, timeout: float = 180) -> None:
         """One Rasa server on ``rasa_port``, or ``workers`` of them behind HAProxy there."""
         worker_ports = self._rasa_ports()
+        # the stack starts with the model it names, not one a trainer loaded last time
+        model_sync.forget(self.redis_url or "redis://localhost:6379/0")
         if self.workers == 1:
             service = self._spawn("rasa", self._rasa_command(self.rasa_port))
             wait_ready(service, self.api_url("/status"), timeout)

@@ -91,6 +91,21 @@ def test_publish_sets_the_key_and_tells_the_subscribers(redis_url: str, names: D
     run(scenario)
 
 
+def test_a_whole_deployment_start_forgets_the_trainers_choice(redis_url: str, names: Dict[str, str]) -> None:
+    """``make run`` (Stack.start_rasa) serves the model it names, not last session's load."""
+    async def published() -> Optional[Dict[str, Any]]:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            await model_sync.publish(client, "/models/old.tar.gz", "trainer1", **names)
+            return await model_sync.read_current(client, names["key"])
+        finally:
+            await client.close()
+
+    assert asyncio.run(published()) is not None
+    model_sync.forget(redis_url, names["key"])
+    assert redis.Redis.from_url(redis_url).exists(names["key"]) == 0
+
+
 def test_a_process_ignores_the_model_it_serves(redis_url: str, names: Dict[str, str], models: List[Path],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     process = Process(str(models[0]))
