@@ -70,6 +70,20 @@ for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], member) end
 return due
 """
 
+# Store one customer message: its delivery mark (when the channel gives one) and its
+# stream entry in one step, so a process killed between the two can neither lose the
+# message (marked, never stored: the sender's retry would be refused) nor store it twice.
+# KEYS: stream, pending index, waiting mark, delivery mark. ARGV: stream retention,
+# conversation, drain deadline, waiting ttl (0: none), delivery mark ttl (0: none),
+# then the entry's fields. Returns 0 when the delivery mark was already set.
+_ACCEPT = """
+if tonumber(ARGV[5]) > 0 and not redis.call('SET', KEYS[4], 1, 'NX', 'EX', tonumber(ARGV[5])) then return 0 end
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[3], 1, 'EX', tonumber(ARGV[4])) end
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+redis.call('ZADD', KEYS[2], 'NX', tonumber(ARGV[3]), ARGV[2])
+return 1
+"""
 PENDING = "inbound:pending"
 DEAD = "inbound:dead"
 BURST_CAP_FACTOR = 3.0  # a burst never waits longer than this many windows
@@ -110,6 +124,19 @@ else
 end
 return {left, claimed}
 """
+
+
+class AlreadyAccepted(Exception):
+    """The message's delivery mark was set: a sender's retry of a message already stored."""
+
+
+@dataclass(frozen=True)
+class DeliveryMark:
+    """The key that says a sender's message id was stored, and how long it is kept
+    (:func:`bot.channels.validation.delivery_key`)."""
+
+    key: str
+    ttl_seconds: int
 
 
 class TurnFailed(Exception):
@@ -266,6 +293,7 @@ class Inbound:
         message_id: Optional[str] = None,
         metadata: Optional[Dict[str, Any]] = None,
         wait_seconds: Optional[float] = None,
+        delivery: Optional[DeliveryMark] = None,
     ) -> str:
         """Append a customer message to its conversation's stream and start draining.
 
@@ -276,24 +304,25 @@ class Inbound:
             message_id: the channel's id of the message (WhatsApp's ``wamid``); new if None.
             metadata: the channel's metadata (JSON-serialisable).
             wait_seconds: the caller will :meth:`wait` this long for the replies.
+            delivery: the sender's delivery mark, set together with the stream entry.
 
         Returns:
             The message id (also on the tracker's ``UserUttered``).
 
         Raises:
+            AlreadyAccepted: ``delivery`` was marked: this is a retry, nothing was stored.
             redis.exceptions.RedisError: the message was not stored (nothing was acknowledged).
         """
         message_id = message_id or uuid.uuid4().hex
         fields = {"m": message_id, "c": channel, "t": text, "md": json.dumps(metadata, ensure_ascii=False) if metadata else "", "w": "1" if wait_seconds else ""}
         window = self._window(channel)
         deadline = time.time() + self.settings.inbound_stale_seconds + BURST_CAP_FACTOR * window
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if wait_seconds:
-                pipe.set(waiting_key(message_id), 1, ex=math.ceil(wait_seconds) + WAITING_GRACE_SECONDS)
-            pipe.xadd(stream_key(sender_id), fields)
-            pipe.expire(stream_key(sender_id), self.settings.inbound_retention_seconds)
-            pipe.zadd(PENDING, {sender_id: deadline}, nx=True)
-            await pipe.execute()
+        keys = [stream_key(sender_id), PENDING, waiting_key(message_id), delivery.key if delivery else "inbound:no-delivery-mark"]
+        waiting_ttl = math.ceil(wait_seconds) + WAITING_GRACE_SECONDS if wait_seconds else 0
+        args = [self.settings.inbound_retention_seconds, sender_id, deadline, waiting_ttl, delivery.ttl_seconds if delivery else 0]
+        args += [part for pair in fields.items() for part in pair]
+        if not await self.redis.eval(_ACCEPT, len(keys), *keys, *args):
+            raise AlreadyAccepted(message_id)
         self.schedule(sender_id, window)
         return message_id
 

@@ -68,8 +68,16 @@ class MessagingRuntime:
             await self._outbox.stop()
 
     async def first_delivery(self, message_id: str) -> bool:
-        """True the first time ``message_id`` arrives (webhooks are retried)."""
+        """Mark ``message_id`` now; True the first time (webhooks are retried)."""
         return await validation.first_delivery(self.redis, self.channel, message_id, SEEN_TTL_SECONDS)
+
+    async def already_delivered(self, message_id: str) -> bool:
+        """Whether ``message_id`` was taken before (stored, or answered by the channel)."""
+        return await validation.already_delivered(self.redis, self.channel, message_id)
+
+    def delivery_mark(self, message_id: str) -> inbound.DeliveryMark:
+        """The mark ``inbound.accept`` sets as it stores ``message_id``."""
+        return inbound.DeliveryMark(validation.delivery_key(self.channel, message_id), SEEN_TTL_SECONDS)
 
     async def forget_delivery(self, message_id: str) -> None:
         """Let a retry of ``message_id`` through again (its processing failed)."""

@@ -26,7 +26,6 @@ failed and is retried by itself.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -45,8 +44,7 @@ from bot.channels.validation import (
     InputError,
     check_rate,
     clean_text,
-    first_delivery,
-    forget_delivery,
+    delivery_key,
     parse_json_object,
 )
 from bot.settings import Settings, process_settings
@@ -175,15 +173,14 @@ class ValidatedRestInput(InputChannel):
             timeout = self.settings.reply_timeout_seconds
             # a caller's ids are its own: one namespace per sender
             seen = f"rest:{sender}"
+            # marked as it is stored, in one step: a retry finds it taken, or (the
+            # process died first) gets through
+            delivery = inbound.DeliveryMark(delivery_key(seen, client_id), SEEN_TTL_SECONDS) if client_id else None
             try:
-                # marked right before it is stored, so a retry finds it taken
-                if client_id and not await first_delivery(get_redis(), seen, client_id, SEEN_TTL_SECONDS):
-                    return accepted(client_id, "duplicate", "وصلتنا هذه الرسالة من قبل؛ يصلك الرد عليها مع ردّنا التالي.")
-                message_id = await inbound.accept(self.name(), sender, text, metadata=metadata, wait_seconds=timeout)
+                message_id = await inbound.accept(self.name(), sender, text, metadata=metadata, wait_seconds=timeout, delivery=delivery)
+            except inbound.AlreadyAccepted:
+                return accepted(str(client_id), "duplicate", "وصلتنا هذه الرسالة من قبل؛ يصلك الرد عليها مع ردّنا التالي.")
             except RedisError:
-                if client_id:
-                    with contextlib.suppress(RedisError):
-                        await forget_delivery(get_redis(), seen, client_id)  # not stored: a retry must get through
                 logger.exception("message of %s not stored: Redis unavailable", sender)
                 return InputError(503, "unavailable", "تعذّر استلام رسالتك الآن بسبب عطل مؤقت؛ أعد إرسالها بعد لحظات.").response()
             try:

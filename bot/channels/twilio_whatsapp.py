@@ -178,31 +178,39 @@ class TwilioWhatsAppInput(InputChannel):
         sender, message_sid = form.get("From", ""), form.get("MessageSid", "")
         if not SENDER_PATTERN.match(sender) or not message_sid:
             raise InputError(400, "invalid_sender", "معرّف المرسل مفقود أو غير صالح.")
-        if not await self.runtime.first_delivery(message_sid):
+        if await self.runtime.already_delivered(message_sid):
+            return
+        # Until the message is stored a retry must get through (the steps before are
+        # idempotent: the window, the relay's copy per message id).
+        await self.runtime.open_window(sender)
+        body = form.get("ButtonPayload") or form.get("Body", "")
+        if not body.strip() and (int(form.get("NumMedia", "0") or 0) > 0 or form.get("Latitude")):
+            if await self.runtime.first_delivery(message_sid):
+                try:
+                    await self.send_text(sender, UNSUPPORTED_REPLY)
+                except BaseException:
+                    await self.runtime.forget_delivery(message_sid)
+                    raise
             return
         try:
-            await self.runtime.open_window(sender)
-            body = form.get("ButtonPayload") or form.get("Body", "")
-            if not body.strip() and (int(form.get("NumMedia", "0") or 0) > 0 or form.get("Latitude")):
-                await self.send_text(sender, UNSUPPORTED_REPLY)
-                return
-            try:
-                await check_rate(self.runtime.redis, CHANNEL, f"sender:{sender}", self.limits.messages_per_conversation, self.limits.rate_window_seconds)
-                text = clean_text(body, self.limits.max_message_chars)
-                # a choice picked by number or title is a payload we offered; a typed
-                # "/EXTERNAL_..." or "/restart" is text
-                text = await self.resolve_choice(sender, text) or await commands.customer_text(self.offered, sender, text)
-            except InputError as error:
-                if error.code != "empty_message" and error.first:
-                    await self.send_text(sender, error.message_ar)
-                return
-            metadata = {"twilio": {"message_sid": message_sid, "profile_name": form.get("ProfileName")}}
-            await relay_link.customer_message(CHANNEL, sender, text, message_id=message_sid, metadata=metadata)
-            # stored before Twilio gets its answer; the turn (after a burst's quiet) runs apart
-            await inbound.accept(CHANNEL, sender, text, message_id=message_sid, metadata=metadata)
-        except BaseException:
-            await self.runtime.forget_delivery(message_sid)
-            raise
+            await check_rate(self.runtime.redis, CHANNEL, f"sender:{sender}", self.limits.messages_per_conversation, self.limits.rate_window_seconds)
+            text = clean_text(body, self.limits.max_message_chars)
+            # a choice picked by number or title is a payload we offered; a typed
+            # "/EXTERNAL_..." or "/restart" is text
+            text = await self.resolve_choice(sender, text) or await commands.customer_text(self.offered, sender, text)
+        except InputError as error:
+            if error.code != "empty_message" and error.first:
+                await self.send_text(sender, error.message_ar)
+            return
+        metadata = {"twilio": {"message_sid": message_sid, "profile_name": form.get("ProfileName")}}
+        await relay_link.customer_message(CHANNEL, sender, text, message_id=message_sid, metadata=metadata)
+        try:
+            # stored (and marked delivered, in one step) before Twilio gets its answer;
+            # the turn (after a burst's quiet) runs apart
+            await inbound.accept(CHANNEL, sender, text, message_id=message_sid, metadata=metadata,
+                                 delivery=self.runtime.delivery_mark(message_sid))
+        except inbound.AlreadyAccepted:
+            logger.info("twilio: duplicate delivery of %s ignored", message_sid)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("twilio_whatsapp_webhook", __name__)

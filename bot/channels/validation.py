@@ -101,15 +101,31 @@ async def check_rate(redis: Any, namespace: str, key: str, limit: int, window_se
         raise error
 
 
-async def first_delivery(redis: Any, namespace: str, message_id: str, ttl_seconds: int) -> bool:
-    """True the first time ``message_id`` arrives in ``namespace`` (a sender's retry is not).
+def delivery_key(namespace: str, message_id: str) -> str:
+    """The mark saying ``message_id`` of ``namespace`` was taken (shared by all Rasa processes).
 
     Every channel that receives retries (WhatsApp and Twilio webhooks, a REST caller's
-    ``message_id``) marks the id here, shared by all Rasa processes.
+    ``message_id``) marks its ids here. A message that reaches the bot is marked by
+    ``inbound.accept`` in the same step that stores it (``DeliveryMark``), so a process
+    that dies in between leaves the sender's retry free to get through.
     """
-    return bool(await redis.set(f"{namespace}:seen:{message_id}", 1, nx=True, ex=ttl_seconds))
+    return f"{namespace}:seen:{message_id}"
+
+
+async def already_delivered(redis: Any, namespace: str, message_id: str) -> bool:
+    """Whether ``message_id`` was taken before (a retry whose message is stored)."""
+    return bool(await redis.exists(delivery_key(namespace, message_id)))
+
+
+async def first_delivery(redis: Any, namespace: str, message_id: str, ttl_seconds: int) -> bool:
+    """Mark ``message_id`` now; True the first time (a sender's retry is not).
+
+    For messages answered without reaching the bot (an image the channel cannot read);
+    the others are marked as they are stored.
+    """
+    return bool(await redis.set(delivery_key(namespace, message_id), 1, nx=True, ex=ttl_seconds))
 
 
 async def forget_delivery(redis: Any, namespace: str, message_id: str) -> None:
     """Let a retry of ``message_id`` through again (it was not stored or processed)."""
-    await redis.delete(f"{namespace}:seen:{message_id}")
+    await redis.delete(delivery_key(namespace, message_id))

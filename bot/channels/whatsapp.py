@@ -310,31 +310,39 @@ class WhatsAppInput(InputChannel):
         if not inbound.fresh(time.time(), self.settings.max_message_age_seconds, self.settings.max_clock_skew_seconds):
             logger.warning("whatsapp: message %s dropped, timestamp %s outside the window", inbound.message_id, inbound.timestamp)
             return
-        if not await self.runtime.first_delivery(inbound.message_id):
+        if await self.runtime.already_delivered(inbound.message_id):
             logger.info("whatsapp: duplicate delivery of %s ignored", inbound.message_id)
             return
+        # Until the message is stored a retry must get through (the steps before are
+        # idempotent: the window, the read receipt, the relay's copy per message id).
+        await self.runtime.open_window(inbound.wa_id)
+        await self.enqueue(inbound.wa_id, read_receipt(inbound.message_id))
+        if inbound.text is None:
+            if await self.runtime.first_delivery(inbound.message_id):
+                try:
+                    await self._send_agent_text(inbound.wa_id, UNSUPPORTED_REPLY)
+                except BaseException:
+                    await self.runtime.forget_delivery(inbound.message_id)
+                    raise
+            return
         try:
-            await self.runtime.open_window(inbound.wa_id)
-            await self.enqueue(inbound.wa_id, read_receipt(inbound.message_id))
-            if inbound.text is None:
-                await self._send_agent_text(inbound.wa_id, UNSUPPORTED_REPLY)
-                return
-            try:
-                await check_rate(self.runtime.redis, CHANNEL, f"sender:{inbound.wa_id}", self.limits.messages_per_conversation, self.limits.rate_window_seconds)
-                text = clean_text(inbound.text, self.limits.max_message_chars)
-                # a typed "/restart" is text; a tapped button's id is a payload we offered
-                text = await commands.customer_text(self.offered, inbound.wa_id, text)
-            except InputError as error:
-                if error.code != "empty_message" and error.first:
-                    await self._send_agent_text(inbound.wa_id, error.message_ar)
-                return
-            metadata = {"whatsapp": {"message_id": inbound.message_id, "type": inbound.kind, "name": inbound.name}}
-            await relay_link.customer_message(CHANNEL, inbound.wa_id, text, message_id=inbound.message_id, metadata=metadata)
-            # stored before Meta gets its 200; the turn (after a burst's quiet) runs apart
-            await intake.accept(CHANNEL, inbound.wa_id, text, message_id=inbound.message_id, metadata=metadata)
-        except BaseException:
-            await self.runtime.forget_delivery(inbound.message_id)
-            raise
+            await check_rate(self.runtime.redis, CHANNEL, f"sender:{inbound.wa_id}", self.limits.messages_per_conversation, self.limits.rate_window_seconds)
+            text = clean_text(inbound.text, self.limits.max_message_chars)
+            # a typed "/restart" is text; a tapped button's id is a payload we offered
+            text = await commands.customer_text(self.offered, inbound.wa_id, text)
+        except InputError as error:
+            if error.code != "empty_message" and error.first:
+                await self._send_agent_text(inbound.wa_id, error.message_ar)
+            return
+        metadata = {"whatsapp": {"message_id": inbound.message_id, "type": inbound.kind, "name": inbound.name}}
+        await relay_link.customer_message(CHANNEL, inbound.wa_id, text, message_id=inbound.message_id, metadata=metadata)
+        try:
+            # stored (and marked delivered, in one step) before Meta gets its 200; the
+            # turn (after a burst's quiet) runs apart
+            await intake.accept(CHANNEL, inbound.wa_id, text, message_id=inbound.message_id, metadata=metadata,
+                                delivery=self.runtime.delivery_mark(inbound.message_id))
+        except intake.AlreadyAccepted:
+            logger.info("whatsapp: duplicate delivery of %s ignored", inbound.message_id)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("whatsapp_webhook", __name__)

@@ -280,6 +280,34 @@ def test_a_client_that_hangs_up_gets_the_reply_with_its_next_message(redis_url: 
         server.stop()
 
 
+def test_the_delivery_mark_is_set_with_the_message_and_only_then(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sender's message id is marked taken in the same step that stores the message:
+    never marked without being stored (a retry would be refused), never stored twice."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    mark = inbound.DeliveryMark("test:seen:crm-7", 60)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+
+    async def scenario() -> List[str]:
+        intake = inbound.Inbound(Settings.from_env())
+        await intake.stop()  # store only: no drain
+        stored = await intake.accept("rest", "marked-1", "أول مرة", delivery=mark)
+        with pytest.raises(inbound.AlreadyAccepted):
+            await intake.accept("rest", "marked-1", "أول مرة", delivery=mark)
+        # Redis refusing the write stores nothing and marks nothing
+        broken = inbound.Inbound(Settings.from_env(), redis=redis.asyncio.Redis(host="127.0.0.1", port=1))
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await broken.accept("rest", "marked-2", "لم تُحفظ", delivery=inbound.DeliveryMark("test:seen:crm-8", 60))
+        return [stored]
+
+    try:
+        stored = asyncio.run(scenario())
+        entries = client.xrange(inbound.stream_key("marked-1"))
+        assert [fields["m"] for _, fields in entries] == stored and client.ttl(mark.key) > 0
+        assert not client.exists("test:seen:crm-8") and not client.exists(inbound.stream_key("marked-2"))
+    finally:
+        client.close()
+
+
 def test_a_retry_with_the_callers_message_id_is_taken_once(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # a caller whose request died with a process (a 502 from the proxy) sends it again
     bot = ScriptedBot()

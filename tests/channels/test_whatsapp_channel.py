@@ -9,6 +9,7 @@ Bursts are off here (``NO_BURSTS``) except where a test is about them.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterator, List, Optional
@@ -173,6 +174,50 @@ def test_retries_landing_on_two_processes_are_processed_once(redis_url: str, fak
         time.sleep(0.5)
         assert texts_sent(fake_api) == ["وصلتني رسالتك: وين طلبي؟"]
     finally:
+        for server in servers:
+            server.stop()
+
+
+def test_a_delivery_cut_off_before_it_was_stored_lets_metas_retry_through(redis_url: str, fake_api: FakeGraphApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process that took the first delivery stops for good before storing it (it was
+    killed): the retry, on another process, must not be refused as a duplicate."""
+    import asyncio
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    servers = [ChannelServer(make_channel(fake_api), ScriptedBot()).start() for _ in range(2)]
+    copy_for_the_agent, calls = relay_link.customer_message, []
+
+    dead = threading.Event()
+
+    async def the_first_never_returns(*args: Any, **kwargs: Any) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            # the first process dies here, after the read receipt, before the store: it
+            # runs no clean-up (a killed process), so cancelling the request does nothing
+            while not dead.is_set():
+                try:
+                    await asyncio.sleep(0.05)
+                except asyncio.CancelledError:
+                    continue
+            return
+        await copy_for_the_agent(*args, **kwargs)
+
+    monkeypatch.setattr(relay_link, "customer_message", the_first_never_returns)
+    body = meta_body(envelope([text_message("الكهرباء مقطوعة", "wamid.cut-off")]))
+    try:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.post(f"{servers[0].url}/webhook", data=body, timeout=1.5,
+                          headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body), "Connection": "close"})
+        assert post(servers[1], body, sign(body)).status_code == 200  # Meta's retry
+        wait_until(lambda: servers[1].bot.received)  # type: ignore[attr-defined]
+        assert [m.text for m in servers[1].bot.received] == ["الكهرباء مقطوعة"]  # type: ignore[attr-defined]
+        # and a third delivery, now that it is stored, is a duplicate
+        assert post(servers[1], body, sign(body)).status_code == 200
+        time.sleep(0.5)
+        assert len(servers[0].bot.received) + len(servers[1].bot.received) == 1  # type: ignore[attr-defined]
+    finally:
+        dead.set()
+        time.sleep(0.2)  # the stalled request ends before its server stops
         for server in servers:
             server.stop()
 
