@@ -179,7 +179,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             # one customer plays a whole file: the verification limits are for one account
             os.environ.update(EVALUATION_LIMITS)
             stack.start_actions()
-            results = asyncio.run(run(files, args.window_turns or [20], model, args.events_out, args.events_in))
+            results = asyncio.run(run(files, args.window_turns or [10, 20], model, args.events_out, args.events_in))
         finally:
             stack.stop()
             redis_proc.terminate()

@@ -60,12 +60,14 @@ from bot.tracker_window import slide_window, split_sessions
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = "1"
-# Customer turns a loaded tracker keeps after its snapshot: far beyond the history the
+# Customer turns a loaded tracker keeps after its snapshot: beyond the history the
 # policies featurise (max_history 5). The 330 evaluation conversations played as three
-# long sessions: every action and policy predicted on 20-turn windows is the whole
-# session's (bench/windowed_predictions.py; 2 of 2,658 differ in the 4th decimal of
-# conversation_frustration, carried over in a rounded slot).
-DEFAULT_WINDOW_TURNS = 20
+# long sessions: every action and policy predicted on 10-turn windows is the whole
+# session's (bench/windowed_predictions.py; a few differ in the 4th decimal of
+# conversation_frustration, carried over in a rounded slot). 10 rather than 20: the
+# featurisation of the window is part of every turn's cost, and with 10 the 300th
+# message of a conversation costs no more than the 10th (bench/long_conversation.py).
+DEFAULT_WINDOW_TURNS = 10
 # Optimistic transactions retried this often when another writer changed the keys.
 MAX_WRITE_ATTEMPTS = 5
 # The attribute of a tracker this store loaded or saved: what of it is in Redis.
