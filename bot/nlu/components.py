@@ -5,7 +5,7 @@ Thin wrappers around the pure modules :mod:`bot.nlu.arabic_text` and
 
 Pipeline order (see ``config.yml``): ``ArabicNormalizer`` → ``ArabicTokenizer`` →
 featurizers / classifiers / ``CRFEntityExtractor`` → ``ServiceTypeExtractor`` →
-``NumberAndDateExtractor``.
+``NumberAndDateExtractor`` → ``FallbackClassifier`` → ``UnintelligibleTextDetector``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -343,3 +350,84 @@ def _project_path(path: str) -> str:
     if candidate.is_absolute():
         return str(candidate)
     return str(Path(__file__).resolve().parents[2] / candidate)
+
+
+UNINTELLIGIBLE = "unintelligible"
+FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier's intent, which the dialogue handles
+_INTELLIGIBILITY_FILE = "intelligibility.json"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class UnintelligibleTextDetector(GraphComponent):
+    """Reads mashed keys as a misunderstanding, not as whatever intent is nearest.
+
+    Place it after ``FallbackClassifier``. A character language model of the training
+    examples (:mod:`bot.nlu.intelligibility`) flags a message that is clearly not
+    language; its intent becomes ``nlu_fallback`` (the classifier's guess stays in the
+    ranking) and ``message["unintelligible"]`` is true, so the bot says it did not
+    understand, and two in a row reach a person as any repeated misunderstanding does.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        # bits per character added to the strangest training example's out-of-fold score
+        return {"margin_bits": 0.5}
+
+    def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, model: Any = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> UnintelligibleTextDetector:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        import json
+
+        from bot.nlu.intelligibility import CharLanguageModel, choose_threshold
+
+        texts = [str(example.get(TEXT)) for example in training_data.training_examples if example.get(TEXT)]
+        model = CharLanguageModel.fit(texts)
+        model.threshold = choose_threshold(texts, margin_bits=float(self._config["margin_bits"])) if texts else None
+        self._model = model
+        with self._model_storage.write_to(self._resource) as model_dir:
+            (model_dir / _INTELLIGIBILITY_FILE).write_text(json.dumps(model.to_dict(), ensure_ascii=False), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> UnintelligibleTextDetector:
+        import json
+
+        from bot.nlu.intelligibility import CharLanguageModel
+
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                data = json.loads((model_dir / _INTELLIGIBILITY_FILE).read_text(encoding="utf-8"))
+            return cls(config, model_storage, resource, CharLanguageModel.from_dict(data))
+        except (ValueError, FileNotFoundError) as error:
+            logger.warning("No intelligibility model loaded (%s); every message is taken as text.", error)
+            return cls(config, model_storage, resource)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        for message in messages:
+            text = message.get(TEXT)
+            # "/intent" commands are a tapped button's payload, not typed text
+            if not isinstance(text, str) or text.startswith("/") or not self._model.unintelligible(text):
+                continue
+            fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != FALLBACK_INTENT]
+            message.set(INTENT, fallback, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
+            message.set(UNINTELLIGIBLE, True, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data

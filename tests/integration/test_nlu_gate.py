@@ -31,3 +31,26 @@ def test_outage_message_is_understood_with_service_and_district(trained_model):
     assert ("service_type", "electricity") in entities
     assert ("district", "النرجس") in entities
     assert result["arabic"]["normalized"] == "الكهربا مقطوعه عندنا في حي النرجس"
+
+
+def test_mashed_keys_are_a_misunderstanding_and_no_held_out_message_is(trained_model):
+    """Keyboard mash the classifier read confidently (``affirm`` 0.71, ``payment_methods``
+    0.81) is ``nlu_fallback``; no real message of the held-out file is called unintelligible."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    agent = Agent.load(str(trained_model))
+
+    async def parse_all(texts):
+        return [await agent.parse_message(text) for text in texts]
+
+    mashed = asyncio.run(parse_all(["ججحخهعغفق", "اااسدفغهجكل", "كجحدخ سشيب ؤلا", "asdkjh qwe zxcv"]))
+    assert [r["intent"]["name"] for r in mashed] == ["nlu_fallback"] * 4
+    assert all(r["unintelligible"] for r in mashed)
+    # the classifier's guess stays in the ranking, after the fallback
+    assert mashed[0]["intent_ranking"][0]["name"] == "nlu_fallback" and len(mashed[0]["intent_ranking"]) > 1
+    held_out = [example.get("text") for example in load_data(HELDOUT).training_examples]
+    flagged = [r["text"] for r in asyncio.run(parse_all(held_out)) if r.get("unintelligible")]
+    assert flagged == []
