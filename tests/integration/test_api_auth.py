@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from network import outward_address
 
 from tests.integration.test_rest_webhook import send
 
@@ -65,19 +66,8 @@ def test_action_server_refuses_a_forged_tracker(stack):
     assert requests.post(url, params={"token": "guess"}, json=forged, timeout=TIMEOUT).status_code == 401
 
 
-def _outward_address():
-    """This machine's non-loopback IPv4 address, if it has one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("10.255.255.255", 1))
-            address = probe.getsockname()[0]
-        except OSError:
-            return None
-    return None if address.startswith("127.") or address == "0.0.0.0" else address
-
-
 def test_action_server_listens_on_loopback_only(stack):
-    address = _outward_address()
+    address = outward_address()
     if address is None:
         pytest.skip("no non-loopback address on this machine")
     with socket.socket() as sock:

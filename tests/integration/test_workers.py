@@ -13,15 +13,15 @@ import asyncio
 import json
 import shutil
 import signal
-import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator
 
 import pytest
 import redis
 import requests
+from network import outward_address
 from websockets.client import connect as websocket_connect
 
 from bot import model_sync
@@ -78,17 +78,6 @@ def test_one_conversation_over_both_workers_stays_whole(workers_stack: Stack) ->
     assert [event["text"] for event in tracker["events"] if event["event"] == "user"] == texts
 
 
-def _outward_address() -> Optional[str]:
-    """This machine's non-loopback IPv4 address, if it has one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("10.255.255.255", 1))
-            address = probe.getsockname()[0]
-        except OSError:
-            return None
-    return None if address.startswith("127.") or address == "0.0.0.0" else address
-
-
 def _webchat_turn(stack: Stack, host: str, text: str) -> tuple:
     """Open the web chat socket through the proxy at ``host``; (session id, first bot reply)."""
 
@@ -114,7 +103,7 @@ def test_the_web_chat_socket_works_through_the_proxy(workers_stack: Stack) -> No
 
 def test_the_workers_see_the_customers_address_not_the_proxys(workers_stack: Stack, module_redis) -> None:
     """Per-address limits count customers: the worker reads X-Forwarded-For from the proxy."""
-    address = _outward_address()
+    address = outward_address()
     if address is None:
         pytest.skip("no non-loopback address on this machine")
     session_id, _reply = _webchat_turn(workers_stack, address, "مرحبا")
