@@ -35,8 +35,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from scripts import redis_server
 from scripts.stack import ROOT, Stack
@@ -175,6 +176,34 @@ def print_profile(path: Path, limit: int = 35) -> None:
         print(out.getvalue())
 
 
+def newest_model(path: Path) -> Path:
+    """``path`` itself when it is a model file, else the newest model file in it."""
+    return path if path.is_file() else max(path.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+
+
+@contextmanager
+def actions_on_own_redis(model: Path, prefix: str, environment: Optional[Dict[str, str]] = None) -> Iterator[Stack]:
+    """A Redis of its own on a free port and the real action server, for in-process agents.
+
+    The process's environment is the stack's (plus ``environment``) while it runs, so
+    agents loaded from ``endpoints.yml`` use this Redis. Redis on a free port:
+    ``Stack.start_redis`` would take 6379 when free.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
+        redis_port = redis_server.free_port()
+        redis_proc = redis_server.start(redis_port, Path(data_dir))
+        stack = Stack(model=model, redis_url=f"redis://127.0.0.1:{redis_port}/0", action_port=redis_server.free_port())
+        try:
+            os.environ.update(stack.env())
+            os.environ.update(environment or {})
+            stack.start_actions()
+            yield stack
+        finally:
+            stack.stop()
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", default="rasa,endpoints", help="comma separated: rasa, endpoints, window:N")
@@ -192,21 +221,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     quiet_logs()
     # a supervisor's SIGTERM stops the action server and Redis too (the finally below)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    model = args.model if args.model.is_file() else max(args.model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-
-    with tempfile.TemporaryDirectory(prefix="bench-long-") as data_dir:
-        # a Redis of its own on a free port (Stack.start_redis would take 6379 when free)
-        redis_port = redis_server.free_port()
-        redis_proc = redis_server.start(redis_port, Path(data_dir))
-        stack = Stack(model=model, redis_url=f"redis://127.0.0.1:{redis_port}/0", action_port=redis_server.free_port())
-        try:
-            os.environ.update(stack.env())
-            stack.start_actions()
-            results = asyncio.run(play(stores, args.messages, args.window, model, args.profile))
-        finally:
-            stack.stop()
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
+    model = newest_model(args.model)
+    with actions_on_own_redis(model, "bench-long-"):
+        results = asyncio.run(play(stores, args.messages, args.window, model, args.profile))
     print(json.dumps(results, ensure_ascii=False, indent=2))
     for figures in results:
         print(

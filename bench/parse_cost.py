@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from bench.long_conversation import newest_model
+
 MESSAGES = [
     "الكهرباء مقطوعة من الصبح عندنا في حي النرجس",
     "كم فاتورتي هالشهر؟",
@@ -32,10 +34,6 @@ MESSAGES = [
     "بدي اعرف ليش الفاتورة عالية هالقد",
     "واش كاين شي مشكل فالضو؟",
 ]
-
-
-def latest_model(path: Path) -> Path:
-    return path if path.is_file() else sorted(path.glob("*.tar.gz"))[-1]
 
 
 async def _round(agent: Any, texts: Sequence[str]) -> Tuple[float, float]:
@@ -76,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--messages", type=int, default=100)
     args = parser.parse_args(argv)
-    figures = measure(latest_model(args.model), args.rounds, args.messages)
+    figures = measure(newest_model(args.model), args.rounds, args.messages)
     print("| intent scorer, BLAS threads | CPU ms / parse | wall ms / parse |")
     print("|---|---|---|")
     for name, value in figures.items():

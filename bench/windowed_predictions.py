@@ -20,17 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from bench.long_conversation import load_agent, quiet_logs, send
-from scripts import redis_server
+from bench.long_conversation import actions_on_own_redis, load_agent, newest_model, quiet_logs, send
 from scripts.eval_conversations import EVALUATION_LIMITS, Conversation, load_conversations
-from scripts.stack import ROOT, Stack
+from scripts.stack import ROOT
 
 
 async def play_session(agent: Any, sender: str, conversations: Sequence[Conversation]) -> List[Any]:
@@ -169,21 +166,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     # a supervisor's SIGTERM stops the action server and Redis too (the finally below)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     files = args.files or sorted(p.name for p in (ROOT / "tests" / "conversations").glob("*.yml"))
-    model = args.model if args.model.is_file() else max(args.model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    with tempfile.TemporaryDirectory(prefix="bench-windowed-") as data_dir:
-        redis_port = redis_server.free_port()
-        redis_proc = redis_server.start(redis_port, Path(data_dir))
-        stack = Stack(model=model, redis_url=f"redis://127.0.0.1:{redis_port}/0", action_port=redis_server.free_port())
-        try:
-            os.environ.update(stack.env())
-            # one customer plays a whole file: the verification limits are for one account
-            os.environ.update(EVALUATION_LIMITS)
-            stack.start_actions()
-            results = asyncio.run(run(files, args.window_turns or [10, 20], model, args.events_out, args.events_in))
-        finally:
-            stack.stop()
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
+    model = newest_model(args.model)
+    # one customer plays a whole file: the verification limits are for one account
+    with actions_on_own_redis(model, "bench-windowed-", EVALUATION_LIMITS):
+        results = asyncio.run(run(files, args.window_turns or [10, 20], model, args.events_out, args.events_in))
     for r in results:
         print(
             f"{r['file']} ({r['conversations']} conversations, {r['session_events']} events in one session), "
