@@ -163,7 +163,7 @@ def two_workers(redis_url: str, sender: SlowSender, settings: OutboxSettings) ->
 
 
 def test_a_slow_send_is_not_taken_over_while_its_worker_lives(redis_url: str) -> None:
-    settings = OutboxSettings(max_attempts=3, backoff_base_seconds=0.02, backoff_max_seconds=0.1, poll_seconds=0.02, lease_seconds=0.6)
+    settings = OutboxSettings(max_attempts=3, backoff_base_seconds=0.02, backoff_max_seconds=0.1, poll_seconds=0.02, lease_seconds=1.0)
     sender = SlowSender({1: (3 * settings.lease_seconds, False)})
     workers = two_workers(redis_url, sender, settings)
     try:
@@ -180,19 +180,24 @@ def test_a_slow_send_is_not_taken_over_while_its_worker_lives(redis_url: str) ->
 
 
 def test_a_stalled_worker_that_lost_its_lease_removes_nothing(redis_url: str) -> None:
-    settings = OutboxSettings(max_attempts=3, backoff_base_seconds=0.02, backoff_max_seconds=0.1, poll_seconds=0.02, lease_seconds=0.5)
-    # worker a stalls in its first send; b takes over after the lease, sends message 0
-    # again and is still sending message 1 when a wakes up
-    sender = SlowSender({1: (4 * settings.lease_seconds, True), 3: (5 * settings.lease_seconds, False)})
+    # a lease of a whole second: on a loaded 2-core CI machine a live worker's renewal
+    # (every third of it) must never miss, or the takeover below is not the one tested
+    settings = OutboxSettings(max_attempts=3, backoff_base_seconds=0.02, backoff_max_seconds=0.1, poll_seconds=0.02, lease_seconds=1.0)
+    # the worker that claims first stalls in its send (0 to 2.5 leases); the other takes
+    # over after the lease, sends message 0 again and is still sending message 1 (from
+    # about 1 to 4 leases) when the stalled one wakes up
+    sender = SlowSender({1: (2.5 * settings.lease_seconds, True), 3: (3 * settings.lease_seconds, False)})
     workers = two_workers(redis_url, sender, settings)
     try:
         for n in range(3):
             workers[0].call(workers[0].outbox.enqueue("erin", {"n": n}))
         wait_until(lambda: len(sender.sent) >= 4, timeout=15)
         time.sleep(2 * settings.lease_seconds)
-        # a's send of message 0 counts twice (at least once), but a removed nothing it did
-        # not hold: message 2 was not dropped unsent
-        assert sender.sent == [("b", 0), ("a", 0), ("b", 1), ("b", 2)], sender.sent
+        # the stalled send of message 0 counts twice (at least once), but its worker removed
+        # nothing it did not hold: message 2 was not dropped unsent
+        taker, staller = sender.sent[0][0], sender.sent[1][0]
+        assert taker != staller
+        assert sender.sent == [(taker, 0), (staller, 0), (taker, 1), (taker, 2)], sender.sent
         assert workers[0].call(workers[0].outbox.pending("erin")) == []
     finally:
         for worker in workers:
