@@ -7,9 +7,9 @@ by Redis, and a waiting turn is woken by the turn before it.
 
 Keys of conversation ``<id>`` (prefix ``lock`` by default), every one with an expiry:
 
-* ``lock:<id>:owner``: the holder's random token (``SET NX PX lifetime``). The holder
-  extends it while its turn runs (compare-and-pexpire), so a long turn keeps it and a
-  holder that dies loses it after ``lock_lifetime``.
+* ``lock:<id>:owner``: the holder's token, ``<process id>.<random>`` (``SET NX PX
+  lifetime``). The holder extends it while its turn runs (compare-and-pexpire), so a
+  long turn keeps it and a holder that stops renewing it loses it after ``lock_lifetime``.
 * ``lock:<id>:queue``: tokens of the waiting turns, in arrival order.
 * ``lock:<id>:alive:<token>``: a waiter's heartbeat. A waiter whose heartbeat expired
   (its process died) is dropped when it reaches the head of the queue.
@@ -18,6 +18,13 @@ Keys of conversation ``<id>`` (prefix ``lock`` by default), every one with an ex
   ``wait_time_in_seconds`` as a safety net, and the waiter asks again.
 * ``lock:<id>:tickets``: arrival counter; each turn's number (``HeldLock.ticket``) shows
   the order it was served in. It expires ``lock_lifetime`` after its last use.
+
+One key per process using the store, ``lock-process:<process id>``, is its heartbeat: a
+thread of the process sets it every fifth of ``dead_process_timeout`` (default 5 s),
+so it exists while the process runs, even while its event loop is busy. A killed
+process's locks are taken over as soon as that key has expired: the next waiter (or
+newcomer) that finds the holder's process gone deletes the lock and goes on, in seconds
+instead of the ``lock_lifetime`` a stalled but living holder is given.
 
 The scripts name keys they build from the prefix (heartbeats, wake-up lists), which a
 single Redis (6.2 or later) allows but Redis Cluster does not.
@@ -28,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,6 +45,7 @@ from urllib.parse import urlparse
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
+from redis import Redis
 from redis import asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
@@ -57,14 +66,33 @@ MIN_WAIT_SECONDS = 0.01
 # mid-turn delays that conversation's next turn by seconds, not by Rasa's 60-s
 # TICKET_LOCK_LIFETIME. Longer than any event-loop stall we expect (a model load).
 DEFAULT_LOCK_LIFETIME = 20.0
+# How long after its last heartbeat a process counts as dead and its locks are taken over.
+# Its heartbeat thread beats every fifth of this, so a live process that is merely busy
+# (the thread needs the GIL for a moment) never misses it; a Redis outage longer than
+# this could let a waiter take a living holder's lock, as an outage longer than
+# lock_lifetime always could.
+DEFAULT_DEAD_PROCESS_TIMEOUT = 5.0
+PROCESS_KEY_INFIX = "-process:"
 
 # Shared by the scripts that decide who goes next. KEYS: owner, queue, tickets.
 # ARGV: token, heartbeat key prefix, wake-up key prefix, heartbeat ttl (ms), how long the
-# queue and the counter outlive their last use (ms), lock lifetime (ms).
+# queue and the counter outlive their last use (ms), lock lifetime (ms), process
+# heartbeat key prefix, this process's heartbeat key, its ttl (ms).
 _PRELUDE = """
 local owner, queue, tickets = KEYS[1], KEYS[2], KEYS[3]
 local token, alive_prefix, wake_prefix = ARGV[1], ARGV[2], ARGV[3]
 local alive_ttl, keep, lifetime = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local process_prefix, own_process, process_ttl = ARGV[7], ARGV[8], tonumber(ARGV[9])
+
+-- a holder whose process no longer beats (it was killed) loses the lock now
+local function drop_dead_holder()
+  local holder = redis.call('GET', owner)
+  if not holder then return end
+  local process = string.match(holder, '^(%x+)%.')
+  if process and redis.call('EXISTS', process_prefix .. process) == 0 then
+    redis.call('DEL', owner)
+  end
+end
 
 -- extend, never shorten: another waiter may have asked for longer
 local function keep_alive(key)
@@ -89,6 +117,8 @@ end
 
 local function take()
   redis.call('SET', owner, token, 'NX', 'PX', lifetime)
+  -- beating from the first lock on, before the process's heartbeat thread first runs
+  redis.call('SET', own_process, '1', 'PX', process_ttl)
   redis.call('DEL', alive_prefix .. token, wake_prefix .. token)
 end
 """
@@ -100,6 +130,7 @@ _ARRIVE = (
     + """
 local ticket = redis.call('INCR', tickets)
 keep_alive(tickets)
+drop_dead_holder()
 if redis.call('EXISTS', owner) == 0 then
   local head = live_head()
   if not head then
@@ -122,6 +153,7 @@ _TRY = (
     _PRELUDE
     + """
 redis.call('SET', alive_prefix .. token, '1', 'PX', alive_ttl)
+drop_dead_holder()
 if redis.call('EXISTS', owner) == 0 then
   local head = live_head()
   -- no head at all: this waiter was dropped as dead (a stalled process) and nobody else waits
@@ -190,6 +222,49 @@ class _ConversationKeys:
         return [self.owner, self.queue, self.tickets]
 
 
+class ProcessHeartbeat:
+    """This process's heartbeat key, set by a thread of its own while the process runs.
+
+    A thread rather than a task: the event loop may be busy for seconds (a model load,
+    a long turn) without the process being dead, and its locks must not be taken then.
+
+    Args:
+        url: the Redis URL.
+        key_prefix: the lock store's key prefix.
+        timeout: seconds after the last beat at which the process counts as dead.
+    """
+
+    def __init__(self, url: str, key_prefix: str, timeout: float) -> None:
+        self.process_id = uuid.uuid4().hex
+        self.prefix = key_prefix + PROCESS_KEY_INFIX
+        self.key = self.prefix + self.process_id
+        self.ttl_ms = max(1, int(timeout * 1000))
+        self._url = url
+        self._period = timeout / 5
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start beating (idempotent; the thread ends with the process)."""
+        with self._start_lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._beat_forever, name="lock-process-heartbeat", daemon=True).start()
+
+    def _beat_forever(self) -> None:
+        client = Redis.from_url(self._url, socket_timeout=self._period, socket_connect_timeout=self._period)
+        failing = False
+        while True:
+            try:
+                client.set(self.key, "1", px=self.ttl_ms)
+                failing = False
+            except (RedisError, OSError) as error:
+                if not failing:  # once per outage, not every beat
+                    logger.warning("lock store: could not renew this process's heartbeat (retrying): %s", error)
+                failing = True
+            threading.Event().wait(self._period)
+
+
 @dataclass(frozen=True)
 class _Turn:
     """One ``lock()`` call: who it is and its timings, as the scripts need them."""
@@ -198,6 +273,7 @@ class _Turn:
     token: str
     lifetime_ms: int
     wait_seconds: float
+    process: ProcessHeartbeat
 
     @property
     def heartbeat_ms(self) -> int:
@@ -205,7 +281,10 @@ class _Turn:
 
     def script_args(self) -> List[Any]:
         keep_ms = max(self.lifetime_ms, 2 * self.heartbeat_ms)
-        return [self.token, self.keys.alive_prefix, self.keys.wake_prefix, self.heartbeat_ms, keep_ms, self.lifetime_ms]
+        return [
+            self.token, self.keys.alive_prefix, self.keys.wake_prefix, self.heartbeat_ms, keep_ms, self.lifetime_ms,
+            self.process.prefix, self.process.key, self.process.ttl_ms,
+        ]
 
 
 @dataclass(frozen=True)
@@ -242,7 +321,8 @@ class AtomicRedisLockStore(LockStore):
           type: bot.lock_store.AtomicRedisLockStore
           url: ${REDIS_URL}
           key_prefix: lock
-          lock_lifetime: 20   # seconds a dead holder keeps the lock (optional)
+          lock_lifetime: 20   # seconds a holder that stops renewing keeps the lock (optional)
+          dead_process_timeout: 5   # seconds after which a killed process's locks go (optional)
 
     Rasa 3.6 (processor, agent, HTTP API) only ever calls :meth:`lock`; the ticket
     methods of Rasa's base class have no meaning here and raise.
@@ -255,6 +335,7 @@ class AtomicRedisLockStore(LockStore):
         url: Optional[str] = None,
         key_prefix: str = DEFAULT_KEY_PREFIX,
         lock_lifetime: float = DEFAULT_LOCK_LIFETIME,
+        dead_process_timeout: Optional[float] = None,
     ) -> None:
         """Read the settings; connects lazily, from the event loop that uses the lock.
 
@@ -263,22 +344,28 @@ class AtomicRedisLockStore(LockStore):
                 it): ``url`` and optionally ``key_prefix`` and ``lock_lifetime``, nothing else.
             url: the Redis URL when there is no ``endpoint_config``.
             key_prefix: the first part of every key when there is no ``endpoint_config``.
-            lock_lifetime: seconds a holder that stopped renewing (a dead process) keeps
-                the lock, for callers that name none (Rasa never does).
+            lock_lifetime: seconds a holder that stopped renewing (a stalled event loop)
+                keeps the lock, for callers that name none (Rasa never does).
+            dead_process_timeout: seconds after its process's last heartbeat at which a
+                holder's lock is taken over (the process was killed); at most
+                ``lock_lifetime``. None: ``DEFAULT_DEAD_PROCESS_TIMEOUT`` or
+                ``lock_lifetime``, whichever is shorter.
 
         Raises:
             ValueError: a missing or non-Redis URL, a bad prefix or an unknown setting.
         """
         if endpoint_config is not None:
-            unknown = set(endpoint_config.kwargs) - {"key_prefix", "lock_lifetime"}
+            unknown = set(endpoint_config.kwargs) - {"key_prefix", "lock_lifetime", "dead_process_timeout"}
             if unknown:
                 raise ValueError(
                     f"lock_store: unknown setting(s) {sorted(unknown)}; AtomicRedisLockStore takes `url` "
-                    "(redis:// or rediss://, password and db inside it), `key_prefix` and `lock_lifetime` (seconds)"
+                    "(redis:// or rediss://, password and db inside it), `key_prefix`, `lock_lifetime` and "
+                    "`dead_process_timeout` (seconds)"
                 )
             url = endpoint_config.url
             key_prefix = str(endpoint_config.kwargs.get("key_prefix", key_prefix))
             lock_lifetime = endpoint_config.kwargs.get("lock_lifetime", lock_lifetime)
+            dead_process_timeout = endpoint_config.kwargs.get("dead_process_timeout", dead_process_timeout)
         if not url or urlparse(url).scheme not in ("redis", "rediss"):
             # the URL may carry the password: name only what is wrong with it
             raise ValueError("lock_store: `url` must be a redis:// or rediss:// URL (REDIS_URL)")
@@ -290,9 +377,18 @@ class AtomicRedisLockStore(LockStore):
             lock_lifetime = 0.0
         if not 1.0 <= lock_lifetime <= 3600.0:
             raise ValueError("lock_store: lock_lifetime must be a number of seconds between 1 and 3600")
+        if dead_process_timeout is None:
+            dead_process_timeout = min(DEFAULT_DEAD_PROCESS_TIMEOUT, lock_lifetime)
+        try:
+            dead_process_timeout = float(dead_process_timeout)
+        except (TypeError, ValueError):
+            dead_process_timeout = 0.0
+        if not 1.0 <= dead_process_timeout <= lock_lifetime:
+            raise ValueError("lock_store: dead_process_timeout must be a number of seconds between 1 and lock_lifetime")
         self.url = url
         self.key_prefix = key_prefix
         self.lock_lifetime = lock_lifetime
+        self.process = ProcessHeartbeat(url, key_prefix, dead_process_timeout)
         self._scripts: Optional[_Scripts] = None
         super().__init__()
 
@@ -330,11 +426,13 @@ class AtomicRedisLockStore(LockStore):
             LockError: the turn did not come within ``lock_lifetime`` seconds, or Redis
                 failed while the turn asked for the lock.
         """
+        self.process.start()
         turn = _Turn(
             keys=_ConversationKeys.of(self.key_prefix, conversation_id),
-            token=uuid.uuid4().hex,
+            token=f"{self.process.process_id}.{uuid.uuid4().hex}",
             lifetime_ms=max(1, int((self.lock_lifetime if lock_lifetime is None else lock_lifetime) * 1000)),
             wait_seconds=max(MIN_WAIT_SECONDS, float(wait_time_in_seconds)),
+            process=self.process,
         )
         redis = get_redis(self.url)
         scripts = self._scripts_for(redis)

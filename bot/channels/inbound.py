@@ -14,7 +14,9 @@ shares it), one turn after another, and deletes each entry once its turn is save
   the id in the tracker and skips it (:mod:`bot.channels.turns`);
 - a process that dies mid-turn leaves its conversation in the pending index; the
   sweeper of every process takes up conversations that waited too long
-  (``INBOUND_STALE_SECONDS``), and the lock keeps two from doing the same work;
+  (``INBOUND_STALE_SECONDS``), a sender's retry of a message already stored drains
+  its conversation at once, and the lock keeps two from doing the same work (a dead
+  process's lock goes once its heartbeat stops: ``bot/lock_store.py``);
 - bursts: on a channel with a burst window (WhatsApp, Twilio: ``BURST_WINDOW_SECONDS``)
   a turn starts once the conversation has been quiet for the window, at most
   ``BURST_CAP_FACTOR`` windows after its first waiting message, and takes every
@@ -322,6 +324,9 @@ class Inbound:
         args = [self.settings.inbound_retention_seconds, sender_id, deadline, waiting_ttl, delivery.ttl_seconds if delivery else 0]
         args += [part for pair in fields.items() for part in pair]
         if not await self.redis.eval(_ACCEPT, len(keys), *keys, *args):
+            # a retry: the first delivery may have come through a process that died
+            # before its turn ran; a look now (under the lock) spares it the sweeper's wait
+            self.schedule(sender_id, window)
             raise AlreadyAccepted(message_id)
         self.schedule(sender_id, window)
         return message_id

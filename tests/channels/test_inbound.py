@@ -24,6 +24,7 @@ from test_whatsapp_channel import make_channel, meta_body, post, sign, text_mess
 
 from bot.channels import inbound
 from bot.channels.rest import ValidatedRestInput
+from bot.channels.validation import delivery_key
 from bot.settings import Settings
 from handoff import contract
 from handoff.store import HandoffStore
@@ -172,6 +173,29 @@ def test_the_sweeper_takes_up_a_conversation_its_process_left_waiting(redis_url:
         reply = say(server, "stranded-1", "وصلت؟")
         assert texts(reply) == ["وصلتني رسالتك: ضاعت؟", "وصلتني رسالتك: وصلت؟"]  # nobody waited: it comes next
         assert nothing_waits(redis_url, "stranded-1")
+    finally:
+        server.stop()
+
+
+def test_a_retry_of_a_message_a_dead_process_stored_gets_it_handled_without_the_sweepers_wait(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first delivery reached a process that stored it and died; the sender's retry
+    (same id) is a duplicate, and the process it reached drains the conversation at once
+    instead of leaving it to the sweeper (INBOUND_STALE_SECONDS, 10 s by default)."""
+    monkeypatch.setenv("INBOUND_STALE_SECONDS", "30")
+    server = rest_server(redis_url, monkeypatch)
+    try:
+        async def store_and_die() -> str:
+            gone = inbound.Inbound(Settings.from_env())
+            await gone.stop()
+            mark = inbound.DeliveryMark(delivery_key("rest:stranded-2", "crm-77"), 60)
+            return await gone.accept("rest", "stranded-2", "انقطعت الكهرباء", delivery=mark)
+
+        message_id = server.call(store_and_die())
+        body = {"sender": "stranded-2", "message": "انقطعت الكهرباء", "message_id": "crm-77"}
+        again = requests.post(f"{server.url}/webhook", json=body, headers={"Connection": "close"}, timeout=30)
+        assert again.status_code == 202 and again.json()["status"] == "duplicate"
+        wait_until(lambda: [m.message_id for m in server.bot.received] == [message_id], timeout=5)  # type: ignore[attr-defined]
+        wait_until(lambda: nothing_waits(redis_url, "stranded-2"), timeout=5)
     finally:
         server.stop()
 

@@ -43,8 +43,10 @@ def workers(redis_url: str) -> Iterator[Callable[..., subprocess.Popen]]:
     started: List[subprocess.Popen] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"}
 
-    def start(name: str, turns: int = 1, hold: str = "0.05", lifetime: float = 30, wait: float = 1, peers: int = 1) -> subprocess.Popen:
-        args = [redis_url, CONVERSATION, name, str(turns), hold, str(lifetime), str(wait), str(peers)]
+    def start(
+        name: str, turns: int = 1, hold: str = "0.05", lifetime: float = 30, wait: float = 1, peers: int = 1, dead_after: float = 5,
+    ) -> subprocess.Popen:
+        args = [redis_url, CONVERSATION, name, str(turns), hold, str(lifetime), str(wait), str(peers), str(dead_after)]
         proc = subprocess.Popen([sys.executable, str(WORKER), *args], env=env, cwd=ROOT)
         started.append(proc)
         return proc
@@ -218,6 +220,58 @@ def test_a_killed_holder_frees_the_lock_after_its_lifetime(redis_url: str, worke
     assert timings["lock_left"] - 0.1 <= timings["after_kill"] <= timings["lock_left"] + 0.6, timings
 
 
+def test_a_killed_holders_lock_is_taken_over_once_its_process_stops_beating(redis_url: str, workers) -> None:
+    """A 30-s lock of a SIGKILLed process does not keep its customer waiting 30 s."""
+    store = AtomicRedisLockStore(url=redis_url, dead_process_timeout=1.0)
+    holder = workers("holder", hold="forever", lifetime=30, wait=0.2, dead_after=1.0)
+
+    async def scenario() -> Dict[str, float]:
+        redis_client = get_redis(redis_url)
+
+        async def holding() -> bool:
+            return await redis_client.llen("test:entered") == 1
+
+        await wait_until(holding)
+
+        async def wait_for_turn() -> float:
+            async with store.lock(CONVERSATION, lock_lifetime=60, wait_time_in_seconds=0.2):
+                return time.monotonic()
+
+        waiter = asyncio.create_task(wait_for_turn())
+        await wait_until(lambda: redis_client.llen(QUEUE_KEY))
+        await asyncio.sleep(1.5)  # the holder lives on: its lock stays, whatever its heartbeat's timeout
+        assert not waiter.done()
+        holder.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        lock_left = await redis_client.pttl(OWNER_KEY) / 1000
+        entered = await waiter
+        return {"after_kill": entered - killed, "lock_left": lock_left}
+
+    timings = asyncio.run(scenario())
+    assert holder.wait(timeout=10) == -signal.SIGKILL
+    # its heartbeat (1 s) ran out long before its lock would have (about 30 s)
+    assert timings["lock_left"] > 20, timings
+    assert timings["after_kill"] <= 1.0 + 0.2 + 0.6, timings
+
+
+def test_a_holder_whose_event_loop_stalls_keeps_its_lock(redis_url: str, workers) -> None:
+    """A living process busy for longer than dead_process_timeout (a model load) is not
+    taken for dead: its heartbeat comes from a thread, so nobody enters beside it."""
+    holder = workers("staller", hold="stall:3", lifetime=30, wait=0.2, dead_after=1.0)
+    other = workers("other", lifetime=30, wait=0.2, dead_after=1.0)
+    client = sync_client(redis_url)
+    deadline = time.monotonic() + 30
+    while len(trace(client)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert holder.wait(timeout=10) == 0 and other.wait(timeout=10) == 0
+    turns = trace(client)
+    assert sorted(turn["name"] for turn in turns) == ["other", "staller"]
+    assert client.llen("test:overlaps") == 0 and client.llen("test:errors") == 0
+    # whoever went first, the two turns did not overlap
+    first, second = sorted(turns, key=lambda turn: turn["enter"])
+    assert first["exit"] <= second["enter"] + 0.05, turns
+
+
 def test_rasas_callers_get_the_stores_lifetime_and_still_wait_as_long_as_rasa(redis_url: str) -> None:
     """Rasa calls ``lock(sender_id)``: a dead holder blocks it for the store's
     ``lock_lifetime`` (not Rasa's 60 s), and a queued turn may still wait longer."""
@@ -366,6 +420,8 @@ def test_rasa_loads_the_store_from_the_shipped_endpoints_with_a_password(tmp_pat
         ({"url": "redis://127.0.0.1:6379/0", "key_prefix": "lock:"}, "key_prefix"),
         ({"url": "redis://127.0.0.1:6379/0", "lock_lifetime": "soon"}, "lock_lifetime"),
         ({"url": "redis://127.0.0.1:6379/0", "lock_lifetime": 0.1}, "lock_lifetime"),
+        ({"url": "redis://127.0.0.1:6379/0", "dead_process_timeout": "never"}, "dead_process_timeout"),
+        ({"url": "redis://127.0.0.1:6379/0", "lock_lifetime": 10, "dead_process_timeout": 30}, "dead_process_timeout"),
     ],
 )
 def test_a_bad_lock_store_section_stops_the_start_with_a_clear_error(settings: Dict[str, Any], problem: str) -> None:
