@@ -5,7 +5,8 @@ Thin wrappers around the pure modules :mod:`bot.nlu.arabic_text` and
 
 Pipeline order (see ``config.yml``): ``ArabicNormalizer`` → ``ArabicTokenizer`` →
 featurizers / classifiers / ``CRFEntityExtractor`` → ``ServiceTypeExtractor`` →
-``NumberAndDateExtractor`` → ``FallbackClassifier`` → ``UnintelligibleTextDetector``.
+``NumberAndDateExtractor`` → ``PlaceExtractor`` → ``FallbackClassifier`` →
+``UnintelligibleTextDetector``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu import arabic_text, date_mentions, number_mentions, service_types
+from bot.nlu import arabic_text, date_mentions, number_mentions, place_mentions, service_types
 
 logger = logging.getLogger(__name__)
 
@@ -287,6 +288,83 @@ class NumberAndDateExtractor(GraphComponent, EntityExtractorMixin):
             if isinstance(text, str):
                 intent = (message.get(INTENT) or {}).get("name")
                 message.set(ENTITIES, self.resolve(text, message.get(ENTITIES, []), intent), add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+PLACE_ENTITIES = (place_mentions.CITY, place_mentions.DISTRICT)
+
+
+def _overlaps(entity: Dict[str, Any], start: int, end: int) -> bool:
+    return int(entity["start"]) < end and start < int(entity["end"])
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
+)
+class PlaceExtractor(GraphComponent, EntityExtractorMixin):
+    """Finds cities and districts by rule (:mod:`bot.nlu.place_mentions`), exactly.
+
+    A rule's span wins over any statistical ``city`` / ``district`` span it overlaps
+    (a CRF ``district`` on ``بحي المنصور`` or on half of ``مدينة نصر``). A statistical
+    span no rule contradicts is kept when ``keep_statistical`` is true (names the
+    gazetteer lacks, typed without a place word), dropped otherwise; one over
+    another extractor's entity (a date, a number, a service word) is always dropped.
+    ``value`` is the name as typed (the knowledge base matches it with
+    ``actions.knowledge_base.match_key``). Place it after ``NumberAndDateExtractor``.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"keep_statistical": True}
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self._config = {**self.get_default_config(), **config}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> PlaceExtractor:
+        return cls(config)
+
+    def resolve(
+        self, text: str, entities: List[Dict[str, Any]], lexicon: place_mentions.PlaceLexicon | None = None
+    ) -> List[Dict[str, Any]]:
+        """Replace overlapping city and district entities by rule-based ones.
+
+        Args:
+            text: the raw message.
+            entities: what the earlier extractors found.
+            lexicon: the place lexicon (the shipped one when omitted).
+        """
+        others = [e for e in entities if e.get("entity") not in PLACE_ENTITIES]
+        places = place_mentions.find_places(text, [(int(e["start"]), int(e["end"])) for e in others], lexicon)
+        kept = list(others)
+        for guess in (e for e in entities if e.get("entity") in PLACE_ENTITIES):
+            contradicted = any(_overlaps(guess, p.start, p.end) for p in places) or any(
+                _overlaps(guess, int(e["start"]), int(e["end"])) for e in others
+            )
+            if self._config["keep_statistical"] and not contradicted:
+                kept.append(guess)
+        name = self.__class__.__name__
+        for place in places:
+            kept.append(
+                {"entity": place.entity, "start": place.start, "end": place.end, "value": place.value,
+                 "confidence_entity": 1.0, "extractor": name}
+            )
+        return sorted(kept, key=lambda e: (e.get("start", 0), e.get("entity", "")))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str):
+                message.set(ENTITIES, self.resolve(text, message.get(ENTITIES, [])), add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -4,7 +4,13 @@ from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.components import ArabicNormalizer, ArabicTokenizer, NumberAndDateExtractor, ServiceTypeExtractor
+from bot.nlu.components import (
+    ArabicNormalizer,
+    ArabicTokenizer,
+    NumberAndDateExtractor,
+    PlaceExtractor,
+    ServiceTypeExtractor,
+)
 from bot.nlu.intent_classifier import classifier_input
 
 
@@ -108,3 +114,38 @@ def test_number_and_date_extractor_reads_the_intent_for_bare_six_digits():
     _number_and_date_extractor().process([status, other])
     assert status.get(ENTITIES)[0]["entity"] == "ticket_number"
     assert other.get(ENTITIES)[0]["entity"] == "account_number"
+
+
+def _crf(raw: str, entity: str, words: str) -> dict:
+    start = raw.index(words)
+    return {"entity": entity, "start": start, "end": start + len(words), "value": words, "extractor": "CRFEntityExtractor"}
+
+
+def test_place_extractor_replaces_the_crf_spans_it_overlaps_and_keeps_the_others():
+    raw = "النت فاصل بحي المنصور في بغداد، الكرخ"
+    crf = [_crf(raw, "district", "بحي المنصور"), _crf(raw, "district", "بغداد"), _crf(raw, "district", "الكرخ")]
+    message = Message(data={TEXT: raw, ENTITIES: crf})
+    PlaceExtractor(PlaceExtractor.get_default_config()).process([message])
+    got = [(e["entity"], raw[e["start"] : e["end"]], e["value"], e["extractor"]) for e in message.get(ENTITIES)]
+    assert got == [
+        ("district", "المنصور", "المنصور", "PlaceExtractor"),
+        ("city", "بغداد", "بغداد", "PlaceExtractor"),
+        # no rule says anything about الكرخ: the CRF's span stays (keep_statistical)
+        ("district", "الكرخ", "الكرخ", "CRFEntityExtractor"),
+    ]
+    assert message.as_dict_nlu()[ENTITIES] == message.get(ENTITIES)
+
+
+def test_place_extractor_without_statistical_spans_keeps_only_its_own():
+    raw = "النت فاصل في الكرخ"
+    message = Message(data={TEXT: raw, ENTITIES: [_crf(raw, "district", "الكرخ")]})
+    PlaceExtractor({"keep_statistical": False}).process([message])
+    assert message.get(ENTITIES) == []
+
+
+def test_place_extractor_drops_crf_places_over_other_entities_and_keeps_those():
+    raw = "ابي موعد بكرة في حي النرجس"
+    crf = [_crf(raw, "city", "بكرة"), {"entity": "date", "start": 9, "end": 13, "value": "بكرة", "extractor": "NumberAndDateExtractor"}]
+    message = Message(data={TEXT: raw, ENTITIES: crf})
+    PlaceExtractor(PlaceExtractor.get_default_config()).process([message])
+    assert [(e["entity"], e["value"]) for e in message.get(ENTITIES)] == [("date", "بكرة"), ("district", "النرجس")]
