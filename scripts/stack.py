@@ -1,7 +1,8 @@
 """Start the whole assistant: Redis, the handoff service, the action server, Rasa and the trainer workbench.
 
 ``make run`` and ``make shell`` use this module, and so do the integration tests,
-so the services always start the same way.
+so the services always start the same way: each service's command, environment and
+health check is defined once here, as a :class:`scripts.supervision.Program`.
 
 With ``--workers N`` (``make run WORKERS=N``) N Rasa processes listen on loopback
 (5006, 5007, …) behind HAProxy on the public Rasa port (5005); they share Redis, whose
@@ -9,13 +10,21 @@ lock store orders each conversation's messages whichever worker takes them.
 
 Every port is checked before anything starts: a port held by another process (a stale
 server of an earlier run) stops the start with the holder's pid and command line
-(``scripts/ports.py``), so a stale process never answers a health check. While the
-stack runs, a service that exits stops all the others, and the message names it, its
-exit status and its last log lines (``scripts/supervision.py``).
+(``scripts/ports.py``), so a stale process never answers a health check.
+
+``make run`` (:func:`serve`) runs the services under supervisord: the configuration
+goes to ``.run/supervisord.conf``, supervisord runs as this process's child and starts
+each service in order, waiting for its health check. A service that exits is restarted
+by supervisord; one that cannot be started again (or never becomes healthy) stops
+everything, and the message names it, its exit status and its last log lines. Ctrl-C
+or SIGTERM stops supervisord, which stops every service. ``make shell``, the tests and
+the benchmarks start the services as plain child processes (``Stack.start_*``), which
+the caller stops.
 
 Usage:
-    python -m scripts.stack run [--workers N]   # every service; Ctrl-C stops what it started
+    python -m scripts.stack run [--workers N]   # every service under supervisord; Ctrl-C stops them
     python -m scripts.stack shell               # Redis + actions, then `rasa shell` in this terminal
+    supervisorctl -c .run/supervisord.conf status   # while make run runs: each service's state and pid
 """
 
 from __future__ import annotations
@@ -27,17 +36,16 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 from urllib.parse import quote, urlparse
 
 from bot import model_sync
 from scripts import haproxy, ports, redis_server, secrets_file
-from scripts.supervision import Service, ServiceDied, first_dead, stop_all, wait_http, wait_ready
+from scripts.supervision import Program, Service, ServiceDied, Supervisord, stop_all, wait_http, wait_ready
 
-__all__ = ["ROOT", "PortBusy", "ServiceDied", "Stack", "redis_env", "retention_env", "wait_http"]
+__all__ = ["ROOT", "PortBusy", "ServiceDied", "Stack", "redis_env", "retention_env", "serve", "wait_http"]
 PortBusy = ports.PortBusy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +98,9 @@ class Stack:
         data_dir: where a local Redis keeps its append-only file.
         log_dir: each service's output goes to <service>.log here (None: inherit).
         workers / worker_ports / fixed_ports / run_dir: see the comments below.
-        processes / services: what was started, in order (``services`` names them).
+        processes / services: the child processes ``start_*`` started, in order
+            (``services`` names them).
+        supervisor: the supervisord of :meth:`start_supervised` (``make run``), if any.
     """
 
     model: Path = ROOT / "models"
@@ -110,9 +120,11 @@ class Stack:
     # services whose port nobody pinned (Redis, fake WhatsApp, handoff, workbench,
     # workers) move to a free port; Rasa's and the action server's ports never move.
     fixed_ports: bool = False
+    # generated files: HAProxy's and supervisord's configuration, supervisord's socket
     run_dir: Path = RUN_DIR
     processes: List[subprocess.Popen] = field(default_factory=list)
     services: List[Service] = field(default_factory=list)
+    supervisor: Optional[Supervisord] = field(default=None, init=False)
     # shared secret of service-to-service calls; one per run unless the environment sets it
     service_token: str = field(default_factory=lambda: os.environ.get("HANDOFF_SERVICE_TOKEN") or secrets.token_urlsafe(32))
     # Rasa's HTTP API token (`?token=`) and the secret Rasa sends the action server;
@@ -284,74 +296,41 @@ class Stack:
             elif service not in ("redis", "fake-whatsapp"):
                 raise ValueError(f"unknown service {service!r}")
 
-    # --------------------------------------------------------------- processes
-    def _register(self, name: str, proc: subprocess.Popen, log: Optional[Path] = None) -> Service:
-        service = Service(name, proc, log)
-        self.processes.append(proc)
-        self.services.append(service)
-        return service
-
-    def _spawn(self, name: str, cmd: List[str], extra_env: Optional[Dict[str, str]] = None) -> Service:
-        out, log = None, None
-        if self.log_dir:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = self.log_dir / f"{name}.log"
-            out = open(log, "ab")
-        # its own process group, so Ctrl-C in `make run` reaches us first and we
-        # stop children in order instead of all at once
-        env = {**self.env(), **(extra_env or {})}
-        try:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            if out is not None:
-                out.close()  # the child has its own copy
-        return self._register(name, proc, log)
-
-    def start_redis(self) -> None:
-        if self.redis_url:
-            return
+    # --------------------------------------------------------------- programs
+    # Each service's command, environment and health check, defined once for both ways
+    # of starting it (start_* below, start_supervised). Building a program reserves its
+    # port and settles the address the other services are given.
+    def _redis_program(self) -> Program:
         port = self._redis_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # requirepass goes to Redis on its stdin, never its command line; every
-        # client gets the password inside REDIS_URL (endpoints.yml: REDIS_PASSWORD)
-        self._register("redis", redis_server.start(port, self.data_dir, self.redis_password))
+        # every client gets the password inside REDIS_URL; Redis gets it on its stdin
+        # (scripts/redis_server.py), never on its command line
         self.redis_url = f"redis://:{quote(self.redis_password, safe='')}@127.0.0.1:{port}/0"
+        return Program(
+            "redis", [self.python, "-m", "scripts.redis_server", "--port", str(port), "--dir", str(self.data_dir)],
+            health=f"tcp://127.0.0.1:{port}", secret_env={"REDIS_PASSWORD": self.redis_password}, timeout=15, startsecs=1,
+        )
 
-    def start_fake_whatsapp(self, timeout: float = 30) -> None:
-        """Start the fake Graph API unless WhatsApp is configured (``WHATSAPP_ACCESS_TOKEN``).
+    def _fake_whatsapp_program(self) -> Program:
+        # the other services' environment points WhatsApp at it (env())
+        self.fake_whatsapp_port = port = self._fake_whatsapp_port()
+        return Program("fake-whatsapp", [self.python, "-m", "scripts.fake_graph_api", "--port", str(port)],
+                       health=f"http://127.0.0.1:{port}/_requests", timeout=30, startsecs=2)
 
-        Only on this machine (loopback): it stands in for Meta so that the demo's
-        verification codes have somewhere to go.
-        """
-        if os.environ.get("WHATSAPP_ACCESS_TOKEN"):
-            return
-        port = self._fake_whatsapp_port()
-        service = self._spawn("fake-whatsapp", [self.python, "-m", "scripts.fake_graph_api", "--port", str(port)])
-        wait_ready(service, f"http://127.0.0.1:{port}/_requests", timeout)
-        self.fake_whatsapp_port = port
-
-    def start_handoff(self, timeout: float = 60) -> None:
+    def _handoff_program(self) -> Program:
         # another run (or a test session) may hold the port; the URLs printed follow it
         self.handoff_port = self._reserve("handoff", self.handoff_port, movable=True)
-        service = self._spawn("handoff", [self.python, "-m", "handoff"])
-        wait_ready(service, f"http://127.0.0.1:{self.handoff_port}/health", timeout)
+        return Program("handoff", [self.python, "-m", "handoff"], health=f"http://127.0.0.1:{self.handoff_port}/health")
 
-    def pick_workbench_port(self) -> None:
-        """Settle the workbench's port before the handoff service starts, so the demo
-        page links to the right one."""
-        self.workbench_port = self._reserve("workbench", self.workbench_port, movable=True)
-
-    def start_workbench(self, timeout: float = 60) -> None:
-        """The trainer workbench (``python -m workbench``): its own process, on loopback."""
+    def _workbench_program(self) -> Program:
         self.pick_workbench_port()
-        service = self._spawn("workbench", [self.python, "-m", "workbench", "serve"])
-        wait_ready(service, f"http://127.0.0.1:{self.workbench_port}/health", timeout)
+        return Program("workbench", [self.python, "-m", "workbench", "serve"], health=f"http://127.0.0.1:{self.workbench_port}/health")
 
-    def start_actions(self, timeout: float = 60) -> None:
+    def _actions_program(self) -> Program:
         self._reserve("actions", self.action_port, movable=False)
         # loopback only, and every call but /health needs ACTION_SERVER_TOKEN (from env())
-        service = self._spawn("actions", [self.python, "-m", "scripts.action_server", "--actions", "actions", "--port", str(self.action_port)])
-        wait_ready(service, f"http://127.0.0.1:{self.action_port}/health", timeout)
+        return Program("actions", [self.python, "-m", "scripts.action_server", "--actions", "actions", "--port", str(self.action_port)],
+                       health=f"http://127.0.0.1:{self.action_port}/health")
 
     def _rasa_command(self, port: int, interface: Optional[str] = None) -> List[str]:
         # scripts.rasa_run adds `--auth-token $RASA_TOKEN` inside the process, so the
@@ -367,31 +346,113 @@ class Stack:
         ]
         return cmd + (["--interface", interface] if interface else [])
 
-    def start_rasa(self, timeout: float = 180) -> None:
-        """One Rasa server on ``rasa_port``, or ``workers`` of them behind HAProxy there."""
-        worker_ports = self._rasa_ports()
+    def _forget_model(self) -> None:
         # the stack starts with the model it names, not one a trainer loaded last time
+        # (a worker supervisord restarts on its own still follows the trainer's load)
         model_sync.forget(self.redis_url or "redis://localhost:6379/0")
+
+    def _rasa_steps(self) -> List[List[Program]]:
+        """One Rasa server on ``rasa_port``; or ``workers`` of them (started together),
+        then HAProxy on ``rasa_port`` in front of them (config in ``run_dir``)."""
+        worker_ports = self._rasa_ports()
+        # loading a model takes long: up to 180 s to answer; supervisord counts a start
+        # that survives 20 s (a bad model or setting fails before)
         if self.workers == 1:
-            service = self._spawn("rasa", self._rasa_command(self.rasa_port))
-            wait_ready(service, self.api_url("/status"), timeout)
-            return
+            return [[Program("rasa", self._rasa_command(self.rasa_port), self.api_url("/status"), before=self._forget_model,
+                             timeout=180, startsecs=20)]]
         # loopback only: the proxy is the way in. It adds X-Forwarded-For, which Sanic
         # trusts for one hop, so the channels' per-address limits see the customer's
         # address instead of the proxy's.
-        started = [
-            self._spawn(f"rasa-{number}", self._rasa_command(port, interface="127.0.0.1"), {"SANIC_PROXIES_COUNT": "1"})
+        workers = [
+            Program(f"rasa-{number}", self._rasa_command(port, interface="127.0.0.1"), self._api_url(port, "/status"),
+                    env={"SANIC_PROXIES_COUNT": "1"}, before=self._forget_model if number == 1 else None, timeout=180, startsecs=20)
             for number, port in enumerate(worker_ports, start=1)
         ]
-        for service, port in zip(started, worker_ports, strict=True):
-            wait_ready(service, self._api_url(port, "/status"), timeout)
-        self.start_proxy()
-
-    def start_proxy(self, timeout: float = 30) -> None:
-        """HAProxy on ``rasa_port`` in front of the workers (config in ``run_dir``)."""
         config = haproxy.write_config(self.run_dir / f"haproxy-{self.rasa_port}.cfg", self.rasa_port, self.worker_ports)
-        service = self._spawn("haproxy", haproxy.command(config))
-        wait_ready(service, self.api_url("/status"), timeout)
+        return [workers, [Program("haproxy", haproxy.command(config), self.api_url("/status"), timeout=30, startsecs=1)]]
+
+    def steps(self, services: Iterable[str]) -> List[List[Program]]:
+        """The programs of the named services, in start order (see :meth:`reserve_ports`);
+        the programs of one step start together."""
+        builders: Dict[str, Callable[[], List[List[Program]]]] = {
+            "redis": lambda: [] if self.redis_url else [[self._redis_program()]],
+            "fake-whatsapp": lambda: [] if os.environ.get("WHATSAPP_ACCESS_TOKEN") else [[self._fake_whatsapp_program()]],
+            "handoff": lambda: [[self._handoff_program()]],
+            "actions": lambda: [[self._actions_program()]],
+            "rasa": self._rasa_steps,
+            "workbench": lambda: [[self._workbench_program()]],
+        }
+        found: List[List[Program]] = []
+        for service in services:
+            if service not in builders:
+                raise ValueError(f"unknown service {service!r}")
+            found += builders[service]()
+        return found
+
+    # --------------------------------------------------------------- processes
+    def _register(self, name: str, proc: subprocess.Popen, log: Optional[Path] = None) -> Service:
+        service = Service(name, proc, log)
+        self.processes.append(proc)
+        self.services.append(service)
+        return service
+
+    def _spawn(self, name: str, cmd: List[str], extra_env: Optional[Dict[str, str]] = None) -> Service:
+        out, log = None, None
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = self.log_dir / f"{name}.log"
+            out = open(log, "ab")
+        # its own process group, so Ctrl-C in `make shell` reaches us first and we
+        # stop children in order instead of all at once
+        env = {**self.env(), **(extra_env or {})}
+        try:
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if out is not None:
+                out.close()  # the child has its own copy
+        return self._register(name, proc, log)
+
+    def _start(self, steps: Sequence[Sequence[Program]], timeout: Optional[float] = None) -> None:
+        """Each step's programs as child processes, then wait for each one's health."""
+        for step in steps:
+            started = []
+            for program in step:
+                if program.before is not None:
+                    program.before()
+                started.append((program, self._spawn(program.name, program.command, {**program.env, **program.secret_env})))
+            for program, service in started:
+                wait_ready(service, program.health, timeout or program.timeout)
+
+    def start_redis(self, timeout: float = 15) -> None:
+        """A Redis of the stack's own (with ``redis_password``), unless ``redis_url`` is set."""
+        self._start(self.steps(["redis"]), timeout)
+
+    def start_fake_whatsapp(self, timeout: float = 30) -> None:
+        """Start the fake Graph API unless WhatsApp is configured (``WHATSAPP_ACCESS_TOKEN``).
+
+        Only on this machine (loopback): it stands in for Meta so that the demo's
+        verification codes have somewhere to go.
+        """
+        self._start(self.steps(["fake-whatsapp"]), timeout)
+
+    def start_handoff(self, timeout: float = 60) -> None:
+        self._start(self.steps(["handoff"]), timeout)
+
+    def pick_workbench_port(self) -> None:
+        """Settle the workbench's port before the handoff service starts, so the demo
+        page links to the right one."""
+        self.workbench_port = self._reserve("workbench", self.workbench_port, movable=True)
+
+    def start_workbench(self, timeout: float = 60) -> None:
+        """The trainer workbench (``python -m workbench``): its own process, on loopback."""
+        self._start(self.steps(["workbench"]), timeout)
+
+    def start_actions(self, timeout: float = 60) -> None:
+        self._start(self.steps(["actions"]), timeout)
+
+    def start_rasa(self, timeout: float = 180) -> None:
+        """One Rasa server on ``rasa_port``, or ``workers`` of them behind HAProxy there."""
+        self._start(self.steps(["rasa"]), timeout)
 
     def start(self) -> None:
         """Redis, the fake WhatsApp, handoff, actions and Rasa; on any failure nothing stays up."""
@@ -406,32 +467,42 @@ class Stack:
             self.stop()
             raise
 
-    def _supervised(self) -> List[Service]:
-        """Every process started, named (one appended to ``processes`` directly included)."""
-        named = {id(service.proc) for service in self.services}
-        return self.services + [Service(f"process {proc.pid}", proc) for proc in self.processes if id(proc) not in named]
-
-    def supervise(self, poll_seconds: float = 1.0, timeout: Optional[float] = None) -> Optional[ServiceDied]:
-        """Block until a service exits, then stop all the others.
+    def start_supervised(self, services: Sequence[str], on_ready: Optional[Callable[[Program], None]] = None) -> Supervisord:
+        """The named services under supervisord (``make run``), each started once the
+        previous one answers; on any failure nothing stays up.
 
         Args:
-            poll_seconds: how often the processes are looked at.
-            timeout: give up after this many seconds (None: never).
+            services: as for :meth:`reserve_ports`, in start order.
+            on_ready: called with each program once it answers.
 
         Returns:
-            The death (which service, its exit status and last log lines), or None
-            when ``timeout`` passed with every service running.
+            The running supervisord (also ``self.supervisor``); :meth:`stop` stops it.
+
+        Raises:
+            PortBusy: a port is held (nothing was started).
+            ServiceDied: a program could not start or did not answer in time.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (dead := first_dead(self._supervised())) is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            time.sleep(poll_seconds)
-        died = ServiceDied(dead)
-        self.stop()
-        return died
+        try:
+            self.reserve_ports(services)
+            steps = self.steps(services)
+            # the environment once every address is settled; the programs inherit it
+            self.supervisor = Supervisord(self.run_dir, self.log_dir or self.run_dir, steps, self.env(), directory=ROOT)
+            self.supervisor.start()
+            for step in steps:
+                self.supervisor.launch(step)
+                for program in step:
+                    if on_ready is not None:
+                        on_ready(program)
+            return self.supervisor
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
+        """Stop supervisord (and with it its programs), then the child processes, last first."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self.supervisor = None
         stop_all(reversed(self.processes))
         self.processes.clear()
         self.services.clear()
@@ -445,48 +516,39 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the assistant locally.")
-    parser.add_argument("mode", choices=["run", "shell"])
-    parser.add_argument("--model", type=Path, default=ROOT / "models")
-    parser.add_argument("--workers", type=_positive, default=1, help="Rasa processes behind HAProxy on port 5005 (run only)")
-    args = parser.parse_args(argv)
-    # A supervisor (systemd, docker, `kill`) stops us with SIGTERM: treat it like
-    # Ctrl-C so the children, which run in their own sessions, are stopped too. SIGINT
-    # explicitly as well: a shell starting us in the background (`make run &` in a
-    # script) leaves SIGINT ignored, and `kill -INT` would then do nothing.
+# the services of `make run`, in start order
+RUN_SERVICES = ("redis", "fake-whatsapp", "handoff", "actions", "rasa", "workbench")
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (systemd, docker, `kill`) as Ctrl-C: KeyboardInterrupt, and the services are stopped.
+
+    SIGINT explicitly as well: a shell starting us in the background (`make run &` in a
+    script) leaves SIGINT ignored, and `kill -INT` would then do nothing.
+    """
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    # every local secret generated once into .env.local (0600, git-ignored) and reused;
-    # values already in the environment win. Children get them through the environment.
-    values, written = secrets_file.load_or_create(SECRETS_FILE)
-    os.environ.update(values)
-    print(f"Secrets          {SECRETS_FILE}  ({'generated' if written else 'reused'}; the environment wins)", flush=True)
-    workers = args.workers if args.mode == "run" else 1
-    stack = Stack(model=args.model, redis_url=os.environ.get("REDIS_URL") or None, log_dir=ROOT / "data" / "logs",
-                  workers=workers, fixed_ports=True)
+
+
+def serve(stack: Stack, services: Sequence[str] = RUN_SERVICES, announce: Optional[Callable[[Stack], None]] = None) -> int:
+    """``make run``: the services under supervisord until Ctrl-C or SIGTERM, or until one
+    of them cannot be (re)started.
+
+    Every port is checked first; then supervisord starts each service once the one
+    before answers its health check, ``announce`` (default: print every URL) runs, and
+    this process stays in the foreground, watching supervisord.
+
+    Returns:
+        0 after Ctrl-C or SIGTERM; 1 when a port was busy, or a service could not start,
+        did not answer in time or could not be restarted (the message on stderr names it).
+    """
+    _stop_on_signals()
     try:
-        # every port first: a stale process of an earlier run stops us before anything starts
-        needed = ["redis", "fake-whatsapp", "handoff", "actions", "rasa", "workbench"] if args.mode == "run" else ["redis", "fake-whatsapp", "actions", "rasa"]
-        stack.reserve_ports(needed)
-        stack.start_redis()
-        shown = re.sub(r"//[^@/]*@", "//:<REDIS_PASSWORD>@", stack.redis_url or "")
-        print(f"Redis            {shown}  (append-only files in {stack.data_dir})", flush=True)
-        # before the other services: their environment points WhatsApp at it
-        stack.start_fake_whatsapp()
-        if args.mode == "run":
-            stack.start_handoff()
-            print(f"Handoff service  http://localhost:{stack.handoff_port}/health", flush=True)
-        stack.start_actions()
-        print(f"Action server    http://localhost:{stack.action_port}/health", flush=True)
-        if args.mode == "shell":
-            shell = [stack.python, "-m", "rasa", "shell", "--model", str(args.model), "--endpoints", "endpoints.yml", "--port", str(stack.rasa_port)]
-            return subprocess.call(shell, cwd=ROOT, env=stack.env())
-        stack.start_rasa()
-        stack.start_workbench()
-        _print_urls(stack)
-        died = stack.supervise()
-        print(f"\n{died}\nThe other services were stopped.", file=sys.stderr, flush=True)
+        supervisor = stack.start_supervised(services, on_ready=_print_ready)
+        (announce or _print_urls)(stack)
+        died = supervisor.watch()
+        stack.stop()
+        print(f"\nmake run stopped: {died}\nEvery other service was stopped.", file=sys.stderr, flush=True)
         return 1
     except (PortBusy, ServiceDied, FileNotFoundError) as error:
         # what went wrong is the whole message: no traceback to read through
@@ -498,8 +560,61 @@ def main(argv: Optional[List[str]] = None) -> int:
         stack.stop()
 
 
+def _shell(stack: Stack, model: Path) -> int:
+    """``make shell``: Redis, the fake WhatsApp and the action server as child processes,
+    then ``rasa shell`` in this terminal."""
+    try:
+        # every port first: a stale process of an earlier run stops us before anything starts
+        stack.reserve_ports(["redis", "fake-whatsapp", "actions", "rasa"])
+        stack.start_redis()
+        print(f"Redis            {_masked(stack.redis_url)}  (append-only files in {stack.data_dir})", flush=True)
+        stack.start_fake_whatsapp()
+        stack.start_actions()
+        print(f"Action server    http://localhost:{stack.action_port}/health", flush=True)
+        shell = [stack.python, "-m", "rasa", "shell", "--model", str(model), "--endpoints", "endpoints.yml", "--port", str(stack.rasa_port)]
+        return subprocess.call(shell, cwd=ROOT, env=stack.env())
+    except (PortBusy, ServiceDied, FileNotFoundError) as error:
+        print(f"\nmake shell stopped: {error}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the assistant locally.")
+    parser.add_argument("mode", choices=["run", "shell"])
+    parser.add_argument("--model", type=Path, default=ROOT / "models")
+    parser.add_argument("--workers", type=_positive, default=1, help="Rasa processes behind HAProxy on port 5005 (run only)")
+    args = parser.parse_args(argv)
+    _stop_on_signals()
+    # every local secret generated once into .env.local (0600, git-ignored) and reused;
+    # values already in the environment win. The services get them through the
+    # environment (under make run: supervisord's own), never a file of their own.
+    values, written = secrets_file.load_or_create(SECRETS_FILE)
+    os.environ.update(values)
+    print(f"Secrets          {SECRETS_FILE}  ({'generated' if written else 'reused'}; the environment wins)", flush=True)
+    workers = args.workers if args.mode == "run" else 1
+    stack = Stack(model=args.model, redis_url=os.environ.get("REDIS_URL") or None, log_dir=ROOT / "data" / "logs",
+                  workers=workers, fixed_ports=True)
+    if args.mode == "shell":
+        return _shell(stack, args.model)
+    return serve(stack)
+
+
+def _masked(redis_url: Optional[str]) -> str:
+    """A Redis URL without its password."""
+    return re.sub(r"//[^@/]*@", "//:<REDIS_PASSWORD>@", redis_url or "")
+
+
+def _print_ready(program: Program) -> None:
+    print(f"{program.name:<16} up  ({program.health.split('?')[0]})", flush=True)
+
+
 def _print_urls(stack: Stack) -> None:
     """Every URL of a running ``make run`` stack."""
+    print(f"Redis            {_masked(stack.redis_url)}  (append-only files in {stack.data_dir})", flush=True)
     if stack.workers > 1:
         workers = ", ".join(f"127.0.0.1:{port}" for port in stack.worker_ports)
         print(f"Rasa workers     {stack.workers} on loopback ({workers}), behind HAProxy on :{stack.rasa_port}; "
@@ -508,16 +623,20 @@ def _print_urls(stack: Stack) -> None:
     print(f"Web chat         http://localhost:{stack.rasa_port}/webhooks/webchat/static/demo.html  (WebSocket /webhooks/webchat/socket)", flush=True)
     print(f"Chat demo        http://localhost:{stack.handoff_port}/", flush=True)
     print(f"Agent console    http://localhost:{stack.handoff_port}/console  (accounts: make agent)", flush=True)
+    print(f"Action server    http://localhost:{stack.action_port}/health", flush=True)
     if stack.fake_whatsapp_url:
         print(f"Fake WhatsApp    {stack.fake_whatsapp_url}/_requests  (verification codes of the demo accounts land here)", flush=True)
     print(f"Trainer          http://localhost:{stack.workbench_port}/trainer  (workbench process; accounts: make agent ... --role trainer)", flush=True)
+    if stack.supervisor is not None:
+        print(f"Supervisor       {Path(sys.executable).parent / 'supervisorctl'} -c {stack.supervisor.config} status", flush=True)
     print("Talk to it:", flush=True)
     print(
         f"  curl -s localhost:{stack.rasa_port}/webhooks/rest/webhook "
         "-d '{\"sender\":\"t1\",\"message\":\"كم فاتورتي هالشهر؟\"}'",
         flush=True,
     )
-    print(f"Logs in {stack.log_dir}. Ctrl-C stops everything; so does any service that stops.", flush=True)
+    print(f"Logs in {stack.log_dir}. A service that exits is restarted; one that cannot be restarted stops everything. "
+          "Ctrl-C stops everything.", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,18 @@
-"""Two Rasa workers behind HAProxy (``Stack(workers=2)``, ``make run WORKERS=2``).
+"""Two Rasa workers behind HAProxy (``make run WORKERS=2``), under supervisord as make run runs them.
 
 Real processes throughout: Redis, the action server, the handoff service, two Rasa
-servers on loopback and HAProxy on the public port. One conversation's messages are
-spread over both workers and its tracker stays whole; the web chat's WebSocket and
-Rasa's token-protected API work through the proxy; a model the workbench loads reaches
-both workers; a worker that dies stops the stack.
+servers on loopback and HAProxy on the public port, started by supervisord
+(``Stack.start_supervised``). One conversation's messages are spread over both workers
+and its tracker stays whole; the web chat's WebSocket and Rasa's token-protected API
+work through the proxy; a model the workbench loads reaches both workers; a worker that
+dies is routed around, then restarted by supervisord.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import signal
 import time
@@ -27,6 +29,7 @@ from websockets.client import connect as websocket_connect
 from bot import model_sync
 from scripts import haproxy, redis_server
 from scripts.stack import Stack
+from scripts.supervision import answers
 from workbench.settings import WorkbenchSettings
 from workbench.training import TrainingJob, TrainingManager
 
@@ -41,7 +44,7 @@ def workers_stack(trained_model: Path, module_redis, artifacts: Path, tmp_path_f
         log_dir=artifacts / "stack-logs-workers", run_dir=tmp_path_factory.mktemp("run"),
     )
     try:
-        running.start()
+        running.start_supervised(["redis", "fake-whatsapp", "handoff", "actions", "rasa"])
         yield running
     finally:
         running.stop()
@@ -54,7 +57,8 @@ def _served(stack: Stack) -> Dict[str, int]:
 
 
 def test_the_workers_listen_on_loopback_behind_the_proxy(workers_stack: Stack) -> None:
-    assert [service.name for service in workers_stack.services][-3:] == ["rasa-1", "rasa-2", "haproxy"]
+    assert workers_stack.supervisor is not None
+    assert [program.name for program in workers_stack.supervisor.programs][-3:] == ["rasa-1", "rasa-2", "haproxy"]
     assert len(set(workers_stack.worker_ports)) == 2 and workers_stack.rasa_port not in workers_stack.worker_ports
     for port in workers_stack.worker_ports:
         status = requests.get(workers_stack._api_url(port, "/status"), timeout=TIMEOUT)
@@ -151,17 +155,23 @@ def test_a_model_the_workbench_loads_reaches_both_workers(workers_stack: Stack, 
     assert reply.status_code == 200 and reply.json()
 
 
-# Last in this module: it stops the module's stack.
-def test_a_dead_worker_is_routed_around_then_stops_the_stack(workers_stack: Stack) -> None:
-    worker = next(service for service in workers_stack.services if service.name == "rasa-1")
-    others = [service.proc for service in workers_stack.services if service is not worker]
-    worker.proc.send_signal(signal.SIGKILL)
-    worker.proc.wait()
+def test_a_dead_worker_is_routed_around_then_restarted(workers_stack: Stack) -> None:
+    supervisor = workers_stack.supervisor
+    assert supervisor is not None
+    before = supervisor.pids()
+    os.kill(before["rasa-1"], signal.SIGKILL)
     # the proxy sends the next requests to the worker that is left
     for text in ("مرحبا", "شكرا"):
         reply = requests.post(f"{workers_stack.rasa_url}/webhooks/rest/webhook",
                               json={"sender": f"after-{uuid.uuid4().hex[:6]}", "message": text}, timeout=TIMEOUT)
         assert reply.status_code == 200 and reply.json()
-    died = workers_stack.supervise(poll_seconds=0.2, timeout=30)
-    assert died is not None and died.service == "rasa-1" and "killed by SIGKILL" in str(died)
-    assert all(proc.poll() is not None for proc in others)
+    # supervisord starts it again: a new process, which loads its model and answers
+    status = workers_stack._api_url(workers_stack.worker_ports[0], "/status")
+    deadline = time.monotonic() + 300  # a model loads in a minute or two on 2 busy cores
+    while not (supervisor.pids()["rasa-1"] not in (0, before["rasa-1"]) and answers(status)):
+        assert time.monotonic() < deadline, supervisor.info()
+        time.sleep(1)
+    # nothing else was restarted, and nothing gave up
+    after = supervisor.pids()
+    assert {name: pid for name, pid in after.items() if name != "rasa-1"} == {name: pid for name, pid in before.items() if name != "rasa-1"}
+    assert supervisor.first_failed() is None
