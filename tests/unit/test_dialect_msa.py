@@ -14,6 +14,11 @@ from bot.nlu.arabic_text import looks_like_arabizi, normalize
         ("واش الضو مقطوع عندكم دابا", "ماذا كهرباء مقطوع عندكم الان"),
         ("عايز ادفع الفاتورة بكرة", "اريد ادفع فاتوره غدا"),
         ("الموية ماكو من امبارح", "ماء لا يوجد من امس"),
+        # the Gulf "hello", not the Levantine هلأ ("now") it folds to
+        ("هلا", "مرحبا"),
+        # formal MSA reads like the everyday request (E21)
+        ("أود الاستفسار عن فاتورتي", "اريد استفسار عن فاتوره"),
+        ("النت بايظ من امبارح", "انترنت عطل من امس"),
     ],
 )
 def test_dialect_words_read_as_msa(text, expected):
