@@ -543,27 +543,23 @@ def serve(stack: Stack, services: Sequence[str] = RUN_SERVICES, announce: Option
         did not answer in time or could not be restarted (the message on stderr names it).
     """
     _stop_on_signals()
-    try:
+
+    def run() -> int:
         supervisor = stack.start_supervised(services, on_ready=_print_ready)
         (announce or _print_urls)(stack)
         died = supervisor.watch()
         stack.stop()
         print(f"\nmake run stopped: {died}\nEvery other service was stopped.", file=sys.stderr, flush=True)
         return 1
-    except (PortBusy, ServiceDied, FileNotFoundError) as error:
-        # what went wrong is the whole message: no traceback to read through
-        print(f"\nmake run stopped: {error}", file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        stack.stop()
+
+    return _until_stopped("make run", stack, run)
 
 
 def _shell(stack: Stack, model: Path) -> int:
     """``make shell``: Redis, the fake WhatsApp and the action server as child processes,
     then ``rasa shell`` in this terminal."""
-    try:
+
+    def run() -> int:
         # every port first: a stale process of an earlier run stops us before anything starts
         stack.reserve_ports(["redis", "fake-whatsapp", "actions", "rasa"])
         stack.start_redis()
@@ -573,8 +569,18 @@ def _shell(stack: Stack, model: Path) -> int:
         print(f"Action server    http://localhost:{stack.action_port}/health", flush=True)
         shell = [stack.python, "-m", "rasa", "shell", "--model", str(model), "--endpoints", "endpoints.yml", "--port", str(stack.rasa_port)]
         return subprocess.call(shell, cwd=ROOT, env=stack.env())
+
+    return _until_stopped("make shell", stack, run)
+
+
+def _until_stopped(command: str, stack: Stack, run: Callable[[], int]) -> int:
+    """``run()``'s exit status; 1 with a one-line reason when a port was busy or a service
+    failed, 0 after Ctrl-C or SIGTERM; the stack is stopped whatever happens."""
+    try:
+        return run()
     except (PortBusy, ServiceDied, FileNotFoundError) as error:
-        print(f"\nmake shell stopped: {error}", file=sys.stderr, flush=True)
+        # what went wrong is the whole message: no traceback to read through
+        print(f"\n{command} stopped: {error}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
         return 0

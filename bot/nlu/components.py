@@ -153,10 +153,54 @@ class ArabicTokenizer(Tokenizer):
         return self._apply_token_pattern(tokens)
 
 
+class RuleEntityResolver(GraphComponent, EntityExtractorMixin):
+    """An extractor that replaces some entity types of a message by rule-based spans.
+
+    Subclasses implement :meth:`resolve` (text and entities so far in, entities out) and
+    build their spans with :meth:`rule_entity`; nothing is trained.
+    """
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self._config = {**self.get_default_config(), **config}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> RuleEntityResolver:
+        return cls(config)
+
+    def resolve(self, text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """The message's entities once this extractor's types are found by rule."""
+        raise NotImplementedError
+
+    def resolve_message(self, message: Message, text: str) -> List[Dict[str, Any]]:
+        """:meth:`resolve` for one parsed message (override to read more of it)."""
+        return self.resolve(text, message.get(ENTITIES, []))
+
+    def rule_entity(self, entity: str, start: int, end: int, value: Any, **extra: Any) -> Dict[str, Any]:
+        """One span found by rule, as Rasa's entity dict (confidence 1, this extractor)."""
+        return {"entity": entity, "start": start, "end": end, "value": value, **extra,
+                "confidence_entity": 1.0, "extractor": self.__class__.__name__}
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str):
+                message.set(ENTITIES, self.resolve_message(message, text), add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
 )
-class ServiceTypeExtractor(GraphComponent, EntityExtractorMixin):
+class ServiceTypeExtractor(RuleEntityResolver):
     """Finds essential-service words with the dialect lexicon.
 
     Every ``service_type`` entity leaves this component with a canonical value
@@ -170,17 +214,8 @@ class ServiceTypeExtractor(GraphComponent, EntityExtractorMixin):
         return {"normalize_teh_marbuta": True, "normalize_alef_maksura": True}
 
     def __init__(self, config: Dict[str, Any]) -> None:
+        super().__init__(config)
         self._options = _normalisation_options(config)
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ServiceTypeExtractor:
-        return cls(config)
 
     def resolve(self, text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Replace service_type entities by lexicon matches; keep all others."""
@@ -191,28 +226,8 @@ class ServiceTypeExtractor(GraphComponent, EntityExtractorMixin):
             if not any(m.start < dropped["end"] and dropped["start"] < m.end for m in found):
                 logger.debug("service word not in lexicon, dropped: %s", dropped.get("value"))
         for mention in found:
-            kept.append(
-                {
-                    "entity": SERVICE_TYPE,
-                    "start": mention.start,
-                    "end": mention.end,
-                    "value": mention.value,
-                    "text": text[mention.start : mention.end],
-                    "confidence_entity": 1.0,
-                    "extractor": self.__class__.__name__,
-                }
-            )
+            kept.append(self.rule_entity(SERVICE_TYPE, mention.start, mention.end, mention.value, text=text[mention.start : mention.end]))
         return sorted(kept, key=lambda e: (e.get("start", 0), e.get("entity", "")))
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text = message.get(TEXT)
-            if isinstance(text, str):
-                message.set(ENTITIES, self.resolve(text, message.get(ENTITIES, [])), add_to_output=True)
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
 
 DATE = "date"
@@ -222,7 +237,7 @@ NUMBER_ENTITIES = (number_mentions.ACCOUNT, number_mentions.PHONE, number_mentio
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
 )
-class NumberAndDateExtractor(GraphComponent, EntityExtractorMixin):
+class NumberAndDateExtractor(RuleEntityResolver):
     """Finds account, phone and ticket numbers and dates by rule, exactly.
 
     Replaces whatever a statistical extractor said about these four entity types,
@@ -235,19 +250,6 @@ class NumberAndDateExtractor(GraphComponent, EntityExtractorMixin):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         return {}
-
-    def __init__(self, config: Dict[str, Any]) -> None:
-        self._config = config
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> NumberAndDateExtractor:
-        return cls(config)
 
     def resolve(self, text: str, entities: List[Dict[str, Any]], intent: str | None = None) -> List[Dict[str, Any]]:
         """Replace number and date entities by rule-based ones; keep all others.
@@ -263,16 +265,11 @@ class NumberAndDateExtractor(GraphComponent, EntityExtractorMixin):
         dates = date_mentions.find_dates(text)
         numbers = number_mentions.find_numbers(text, intent, taken=[(d.start, d.end) for d in dates])
         name = self.__class__.__name__
-        for mention in dates:
-            kept.append(
-                {"entity": DATE, "start": mention.start, "end": mention.end, "value": mention.text,
-                 "confidence_entity": 1.0, "extractor": name}
-            )
-        for number in numbers:
-            kept.append(
-                {"entity": number.entity, "start": number.start, "end": number.end, "value": number.text,
-                 "normalized": number.normalized, "confidence_entity": 1.0, "extractor": name}
-            )
+        kept += [self.rule_entity(DATE, mention.start, mention.end, mention.text) for mention in dates]
+        kept += [
+            self.rule_entity(number.entity, number.start, number.end, number.text, normalized=number.normalized)
+            for number in numbers
+        ]
         # Another extractor's span over one of ours (a CRF "district" over a
         # number) would fill a second slot with the same characters.
         mine = [e for e in kept if e.get("extractor") == name]
@@ -282,16 +279,8 @@ class NumberAndDateExtractor(GraphComponent, EntityExtractorMixin):
         ]
         return sorted(kept, key=lambda e: (e.get("start", 0), e.get("entity", "")))
 
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text = message.get(TEXT)
-            if isinstance(text, str):
-                intent = (message.get(INTENT) or {}).get("name")
-                message.set(ENTITIES, self.resolve(text, message.get(ENTITIES, []), intent), add_to_output=True)
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
+    def resolve_message(self, message: Message, text: str) -> List[Dict[str, Any]]:
+        return self.resolve(text, message.get(ENTITIES, []), (message.get(INTENT) or {}).get("name"))
 
 
 PLACE_ENTITIES = (place_mentions.CITY, place_mentions.DISTRICT)
@@ -304,7 +293,7 @@ def _overlaps(entity: Dict[str, Any], start: int, end: int) -> bool:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
 )
-class PlaceExtractor(GraphComponent, EntityExtractorMixin):
+class PlaceExtractor(RuleEntityResolver):
     """Finds cities and districts by rule (:mod:`bot.nlu.place_mentions`), exactly.
 
     A rule's span wins over any statistical ``city`` / ``district`` span it overlaps
@@ -319,19 +308,6 @@ class PlaceExtractor(GraphComponent, EntityExtractorMixin):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         return {"keep_statistical": True}
-
-    def __init__(self, config: Dict[str, Any]) -> None:
-        self._config = {**self.get_default_config(), **config}
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> PlaceExtractor:
-        return cls(config)
 
     def resolve(
         self, text: str, entities: List[Dict[str, Any]], lexicon: place_mentions.PlaceLexicon | None = None
@@ -352,23 +328,8 @@ class PlaceExtractor(GraphComponent, EntityExtractorMixin):
             )
             if self._config["keep_statistical"] and not contradicted:
                 kept.append(guess)
-        name = self.__class__.__name__
-        for place in places:
-            kept.append(
-                {"entity": place.entity, "start": place.start, "end": place.end, "value": place.value,
-                 "confidence_entity": 1.0, "extractor": name}
-            )
+        kept += [self.rule_entity(place.entity, place.start, place.end, place.value) for place in places]
         return sorted(kept, key=lambda e: (e.get("start", 0), e.get("entity", "")))
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text = message.get(TEXT)
-            if isinstance(text, str):
-                message.set(ENTITIES, self.resolve(text, message.get(ENTITIES, [])), add_to_output=True)
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
 
 SIGNALS = "signals"

@@ -186,44 +186,10 @@ def test_a_lost_lock_is_logged_loudly_and_never_released_for_its_new_owner(redis
     assert any(record.levelno == logging.ERROR and "LOST the lock" in record.getMessage() for record in caplog.records)
 
 
-def test_a_killed_holder_frees_the_lock_after_its_lifetime(redis_url: str, workers) -> None:
-    store = AtomicRedisLockStore(url=redis_url)
-    holder = workers("holder", hold="forever", lifetime=1.5, wait=0.2)
-
-    async def scenario() -> Dict[str, float]:
-        redis_client = get_redis(redis_url)
-
-        async def holding() -> bool:
-            return await redis_client.llen("test:entered") == 1
-
-        await wait_until(holding)
-
-        async def wait_for_turn() -> float:
-            async with store.lock(CONVERSATION, lock_lifetime=10, wait_time_in_seconds=0.2):
-                return time.monotonic()
-
-        waiter = asyncio.create_task(wait_for_turn())
-
-        async def waiting() -> bool:
-            return await redis_client.llen(QUEUE_KEY) == 1
-
-        await wait_until(waiting)
-        holder.send_signal(signal.SIGKILL)
-        killed = time.monotonic()
-        lock_left = await redis_client.pttl(OWNER_KEY) / 1000
-        entered = await waiter
-        return {"after_kill": entered - killed, "lock_left": lock_left}
-
-    timings = asyncio.run(scenario())
-    assert holder.wait(timeout=10) == -signal.SIGKILL
-    # the waiter got the lock once the dead holder's key expired (a live holder renews it)
-    assert timings["lock_left"] - 0.1 <= timings["after_kill"] <= timings["lock_left"] + 0.6, timings
-
-
-def test_a_killed_holders_lock_is_taken_over_once_its_process_stops_beating(redis_url: str, workers) -> None:
-    """A 30-s lock of a SIGKILLed process does not keep its customer waiting 30 s."""
-    store = AtomicRedisLockStore(url=redis_url, dead_process_timeout=1.0)
-    holder = workers("holder", hold="forever", lifetime=30, wait=0.2, dead_after=1.0)
+def kill_the_holder_of_a_waited_for_lock(redis_url: str, store: AtomicRedisLockStore, holder: subprocess.Popen, alive_for: float = 0.0) -> Dict[str, float]:
+    """Once ``holder`` (a worker holding the lock forever) has a waiter from ``store``,
+    let it live ``alive_for`` seconds more (the waiter must keep waiting), SIGKILL it and
+    time the waiter's entry: ``after_kill`` seconds, and ``lock_left`` on the dead lock."""
 
     async def scenario() -> Dict[str, float]:
         redis_client = get_redis(redis_url)
@@ -238,8 +204,12 @@ def test_a_killed_holders_lock_is_taken_over_once_its_process_stops_beating(redi
                 return time.monotonic()
 
         waiter = asyncio.create_task(wait_for_turn())
-        await wait_until(lambda: redis_client.llen(QUEUE_KEY))
-        await asyncio.sleep(1.5)  # the holder lives on: its lock stays, whatever its heartbeat's timeout
+
+        async def waiting() -> bool:
+            return await redis_client.llen(QUEUE_KEY) == 1
+
+        await wait_until(waiting)
+        await asyncio.sleep(alive_for)
         assert not waiter.done()
         holder.send_signal(signal.SIGKILL)
         killed = time.monotonic()
@@ -249,6 +219,22 @@ def test_a_killed_holders_lock_is_taken_over_once_its_process_stops_beating(redi
 
     timings = asyncio.run(scenario())
     assert holder.wait(timeout=10) == -signal.SIGKILL
+    return timings
+
+
+def test_a_killed_holder_frees_the_lock_after_its_lifetime(redis_url: str, workers) -> None:
+    holder = workers("holder", hold="forever", lifetime=1.5, wait=0.2)
+    timings = kill_the_holder_of_a_waited_for_lock(redis_url, AtomicRedisLockStore(url=redis_url), holder)
+    # the waiter got the lock once the dead holder's key expired (a live holder renews it)
+    assert timings["lock_left"] - 0.1 <= timings["after_kill"] <= timings["lock_left"] + 0.6, timings
+
+
+def test_a_killed_holders_lock_is_taken_over_once_its_process_stops_beating(redis_url: str, workers) -> None:
+    """A 30-s lock of a SIGKILLed process does not keep its customer waiting 30 s."""
+    holder = workers("holder", hold="forever", lifetime=30, wait=0.2, dead_after=1.0)
+    store = AtomicRedisLockStore(url=redis_url, dead_process_timeout=1.0)
+    # the holder lives on for a while: its lock stays, whatever its heartbeat's timeout
+    timings = kill_the_holder_of_a_waited_for_lock(redis_url, store, holder, alive_for=1.5)
     # its heartbeat (1 s) ran out long before its lock would have (about 30 s)
     assert timings["lock_left"] > 20, timings
     assert timings["after_kill"] <= 1.0 + 0.2 + 0.6, timings
