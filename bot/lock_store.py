@@ -20,8 +20,9 @@ Keys of conversation ``<id>`` (prefix ``lock`` by default), every one with an ex
   the order it was served in. It expires ``lock_lifetime`` after its last use.
 
 One key per process using the store, ``lock-process:<process id>``, is its heartbeat: a
-thread of the process sets it every fifth of ``dead_process_timeout`` (default 5 s),
-so it exists while the process runs, even while its event loop is busy. A killed
+thread of the process sets it every fifth of ``dead_process_timeout`` (default 5 s)
+while the process holds a lock, so it exists while a holder lives, even while its
+event loop is busy. A killed
 process's locks are taken over as soon as that key has expired: the next waiter (or
 newcomer) that finds the holder's process gone deletes the lock and goes on, in seconds
 instead of the ``lock_lifetime`` a stalled but living holder is given.
@@ -223,10 +224,14 @@ class _ConversationKeys:
 
 
 class ProcessHeartbeat:
-    """This process's heartbeat key, set by a thread of its own while the process runs.
+    """This process's heartbeat key, set by a thread of its own while it holds a lock.
 
     A thread rather than a task: the event loop may be busy for seconds (a model load,
     a long turn) without the process being dead, and its locks must not be taken then.
+    Only a holder's process is ever looked up, so the thread runs while the process
+    holds at least one lock and ends soon after the last is released (no traffic from
+    an idle process); the script that takes a lock sets the key too, so there is no gap
+    before the thread's first beat.
 
     Args:
         url: the Redis URL.
@@ -241,28 +246,42 @@ class ProcessHeartbeat:
         self.ttl_ms = max(1, int(timeout * 1000))
         self._url = url
         self._period = timeout / 5
-        self._started = False
-        self._start_lock = threading.Lock()
+        self._holding = 0
+        self._beating = False
+        self._mutex = threading.Lock()
 
-    def start(self) -> None:
-        """Start beating (idempotent; the thread ends with the process)."""
-        with self._start_lock:
-            if not self._started:
-                self._started = True
-                threading.Thread(target=self._beat_forever, name="lock-process-heartbeat", daemon=True).start()
+    def acquired(self) -> None:
+        """A lock of this process was taken: beat (starts the thread if it is not running)."""
+        with self._mutex:
+            self._holding += 1
+            if not self._beating:
+                self._beating = True
+                threading.Thread(target=self._beat_while_holding, name="lock-process-heartbeat", daemon=True).start()
 
-    def _beat_forever(self) -> None:
+    def released(self) -> None:
+        """A lock of this process was let go (the thread stops after the last one)."""
+        with self._mutex:
+            self._holding -= 1
+
+    def _beat_while_holding(self) -> None:
         client = Redis.from_url(self._url, socket_timeout=self._period, socket_connect_timeout=self._period)
         failing = False
-        while True:
-            try:
-                client.set(self.key, "1", px=self.ttl_ms)
-                failing = False
-            except (RedisError, OSError) as error:
-                if not failing:  # once per outage, not every beat
-                    logger.warning("lock store: could not renew this process's heartbeat (retrying): %s", error)
-                failing = True
-            threading.Event().wait(self._period)
+        try:
+            while True:
+                with self._mutex:
+                    if self._holding <= 0:
+                        self._beating = False
+                        return
+                try:
+                    client.set(self.key, "1", px=self.ttl_ms)
+                    failing = False
+                except (RedisError, OSError) as error:
+                    if not failing:  # once per outage, not every beat
+                        logger.warning("lock store: could not renew this process's heartbeat (retrying): %s", error)
+                    failing = True
+                threading.Event().wait(self._period)
+        finally:
+            client.close()
 
 
 @dataclass(frozen=True)
@@ -426,7 +445,6 @@ class AtomicRedisLockStore(LockStore):
             LockError: the turn did not come within ``lock_lifetime`` seconds, or Redis
                 failed while the turn asked for the lock.
         """
-        self.process.start()
         turn = _Turn(
             keys=_ConversationKeys.of(self.key_prefix, conversation_id),
             token=f"{self.process.process_id}.{uuid.uuid4().hex}",
@@ -437,9 +455,12 @@ class AtomicRedisLockStore(LockStore):
         redis = get_redis(self.url)
         scripts = self._scripts_for(redis)
         renewal: Optional[asyncio.Task] = None
+        held = False
         try:
             max_wait = max(LOCK_LIFETIME, self.lock_lifetime) if lock_lifetime is None else lock_lifetime
             ticket = await self._acquire(redis, scripts, conversation_id, turn, max_wait)
+            self.process.acquired()
+            held = True
             renewal = asyncio.create_task(
                 self._renew_while_held(redis, scripts, conversation_id, turn), name=f"lock-renewal-{turn.token[:8]}"
             )
@@ -448,6 +469,8 @@ class AtomicRedisLockStore(LockStore):
             await stop_task(renewal)
             # shielded: a turn cancelled while it leaves must still leave the queue
             await asyncio.shield(self._depart(redis, scripts, conversation_id, turn))
+            if held:
+                self.process.released()
 
     async def _acquire(self, redis: aioredis.Redis, scripts: _Scripts, conversation_id: str, turn: _Turn, max_wait: float) -> int:
         """Queue the turn and wait until it holds the lock; returns its ticket number."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, AsyncContextManager, Callable, Dict, List, Optional
 
 from polling import poll_until
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -22,6 +23,8 @@ from sanic import Sanic
 from websockets.client import connect
 
 from bot.channels import inbound, relay
+from bot.channels.redis_client import get_redis
+from bot.lock_store import AtomicRedisLockStore
 from scripts import redis_server
 from scripts.fake_graph_api import FakeGraphApi
 
@@ -54,24 +57,33 @@ class ScriptedBot:
 
 
 class ScriptedTurns:
-    """Runs turns with the scripted bot where Rasa's processor would run them: under a
-    per-conversation lock (one process here), each message id once, in order."""
+    """Runs turns with the scripted bot where Rasa's processor would run them: under the
+    conversation's lock in the real lock store, each message id once, in order.
+
+    As in production, both are shared by every process on the test's Redis (``REDIS_URL``):
+    the lock is :class:`bot.lock_store.AtomicRedisLockStore`'s, and the ids handled are a
+    Redis set, where Rasa would find them on the tracker's events.
+    """
 
     def __init__(self, bot: Callable[[UserMessage], Any]) -> None:
         self.bot = bot
-        self.runs: List[List[str]] = []  # the texts of each turn
-        self.recorded: Set[str] = set()
-        self._locks: Dict[str, asyncio.Lock] = {}
+        self.runs: List[List[str]] = []  # the texts of each turn (of this process)
+        self._store: Optional[AtomicRedisLockStore] = None
 
-    def lock(self, conversation_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(conversation_id, asyncio.Lock())
+    def lock(self, conversation_id: str) -> AsyncContextManager[Any]:
+        if self._store is None:
+            self._store = AtomicRedisLockStore(url=os.environ["REDIS_URL"], key_prefix="test-lock")
+        return self._store.lock(conversation_id)
 
     async def run(self, conversation_id: str, messages: List[UserMessage]) -> None:
-        fresh = [m for m in messages if m.message_id not in self.recorded]
+        redis = get_redis(os.environ["REDIS_URL"])
+        recorded_key = f"test:recorded:{conversation_id}"
+        recorded = await redis.smembers(recorded_key)
+        fresh = [m for m in messages if str(m.message_id) not in recorded]
         self.runs.append([str(m.text) for m in fresh])
         for message in fresh:
             await self.bot(message)
-            self.recorded.add(str(message.message_id))  # as Rasa's tracker: saved once handled
+            await redis.sadd(recorded_key, str(message.message_id))  # as Rasa's tracker: saved once handled
 
 
 class ChannelServer:

@@ -155,11 +155,26 @@ def test_a_model_the_workbench_loads_reaches_both_workers(workers_stack: Stack, 
     assert reply.status_code == 200 and reply.json()
 
 
+def pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_a_dead_worker_is_routed_around_then_restarted(workers_stack: Stack) -> None:
     supervisor = workers_stack.supervisor
     assert supervisor is not None
     before = supervisor.pids()
     os.kill(before["rasa-1"], signal.SIGKILL)
+    # a process this big takes a moment to die, and until it is gone its listening socket
+    # still completes handshakes (a request then gets a 502, as a request in flight does
+    # when a worker crashes); once it is gone (reaped by supervisord) no request may fail
+    deadline = time.monotonic() + 30
+    while pid_exists(before["rasa-1"]):
+        assert time.monotonic() < deadline, "the killed worker did not go away"
+        time.sleep(0.05)
     # the proxy sends the next requests to the worker that is left
     for text in ("مرحبا", "شكرا"):
         reply = requests.post(f"{workers_stack.rasa_url}/webhooks/rest/webhook",

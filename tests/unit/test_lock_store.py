@@ -415,3 +415,28 @@ def test_a_bad_lock_store_section_stops_the_start_with_a_clear_error(settings: D
     with pytest.raises(ValueError, match=problem) as raised:
         LockStore.create(config)
     assert "hunter2" not in str(raised.value)
+
+
+def test_a_process_beats_only_while_it_holds_a_lock(redis_url: str) -> None:
+    """No Redis traffic from an idle process: the heartbeat thread ends after the last release."""
+    import threading
+
+    store = AtomicRedisLockStore(url=redis_url, dead_process_timeout=1.0)
+    client = sync_client(redis_url)
+
+    def beating() -> bool:
+        return any(thread.name == "lock-process-heartbeat" and thread.is_alive() for thread in threading.enumerate())
+
+    async def hold_for(seconds: float) -> None:
+        async with store.lock(CONVERSATION):
+            await asyncio.sleep(seconds)
+            assert beating() and client.pttl(store.process.key) > 0
+
+    asyncio.run(hold_for(0.5))
+    deadline = time.monotonic() + 5
+    while beating() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not beating()
+    time.sleep(1.2)  # its key's time to live
+    assert not client.exists(store.process.key)
+    asyncio.run(hold_for(0.1))  # and it beats again for the next lock
