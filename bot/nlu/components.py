@@ -12,7 +12,7 @@ featurizers / classifiers / ``CRFEntityExtractor`` → ``ServiceTypeExtractor`` 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Type, TypeVar
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -53,10 +53,27 @@ def arabic_info(message: Message) -> Dict[str, Any]:
     return message.get(ARABIC) or {}
 
 
+_Built = TypeVar("_Built")
+
+
+class CreatedFromConfig:
+    """A component built from its configuration alone: nothing trained, nothing stored."""
+
+    @classmethod
+    def create(
+        cls: Type[_Built],
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> _Built:
+        return cls(config)  # type: ignore[call-arg]
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
 )
-class ArabicNormalizer(GraphComponent):
+class ArabicNormalizer(CreatedFromConfig, GraphComponent):
     """Records the normalised text, letter elongation and Arabizi of each message.
 
     The raw text is never changed (entity offsets refer to it); the normalised
@@ -69,16 +86,6 @@ class ArabicNormalizer(GraphComponent):
 
     def __init__(self, config: Dict[str, Any]) -> None:
         self._options = _normalisation_options(config)
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ArabicNormalizer:
-        return cls(config)
 
     def describe(self, text: str) -> Dict[str, Any]:
         normalized = arabic_text.normalize(text, **self._options)
@@ -111,7 +118,7 @@ class ArabicNormalizer(GraphComponent):
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
 )
-class ArabicTokenizer(Tokenizer):
+class ArabicTokenizer(CreatedFromConfig, Tokenizer):
     """Tokens with offsets on the raw text and the normalised form as lemma.
 
     Rasa featurizers read ``token.lemma`` (``use_lemma: true``, their default), so
@@ -134,16 +141,6 @@ class ArabicTokenizer(Tokenizer):
         super().__init__(config)
         self._options = _normalisation_options(config)
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ArabicTokenizer:
-        return cls(config)
-
     def tokenize(self, message: Message, attribute: str) -> List[Token]:
         text = message.get(attribute) or ""
         tokens = []
@@ -153,7 +150,7 @@ class ArabicTokenizer(Tokenizer):
         return self._apply_token_pattern(tokens)
 
 
-class RuleEntityResolver(GraphComponent, EntityExtractorMixin):
+class RuleEntityResolver(CreatedFromConfig, GraphComponent, EntityExtractorMixin):
     """An extractor that replaces some entity types of a message by rule-based spans.
 
     Subclasses implement :meth:`resolve` (text and entities so far in, entities out) and
@@ -162,16 +159,6 @@ class RuleEntityResolver(GraphComponent, EntityExtractorMixin):
 
     def __init__(self, config: Dict[str, Any]) -> None:
         self._config = {**self.get_default_config(), **config}
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> RuleEntityResolver:
-        return cls(config)
 
     def resolve(self, text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """The message's entities once this extractor's types are found by rule."""
