@@ -137,11 +137,37 @@ def test_a_save_appends_only_the_new_events(make_store, client) -> None:
     assert client.llen("tracker:session:c2") == len(after)
 
 
-def test_work_per_turn_stays_constant_over_300_turns(make_store, client, redis_url) -> None:
+@pytest.fixture
+def own_redis_url(tmp_path: Any) -> Any:
+    """A Redis server this test alone talks to: its byte counters are server-wide, and a
+    background thread of an earlier test (a lock heartbeat, an outbox worker) on the
+    session's server once added 413 bytes to one turn."""
+    from scripts import redis_server
+
+    port = redis_server.free_port()
+    server = redis_server.start(port, tmp_path)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def typical(cost: Dict[int, tuple[int, int, int]], turns: range) -> tuple[int, ...]:
+    """The median cost of each kind over ``turns`` (one turn's figure may carry noise)."""
+    from statistics import median
+
+    return tuple(int(median(cost[i][kind] for i in turns)) for kind in range(3))
+
+
+def test_work_per_turn_stays_constant_over_300_turns(own_redis_url, domain) -> None:
     """Bytes Redis receives and sends for one turn (load + save), and events loaded,
-    at turn 300 are those of turn 30; with Rasa's RedisTrackerStore they grow."""
+    around turn 300 are those around turn 30; with Rasa's RedisTrackerStore they grow."""
     from rasa.core.tracker_store import RedisTrackerStore
 
+    redis_url = own_redis_url
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+
+    def make_store() -> SessionTrackerStore:
+        return SessionTrackerStore(domain, host=redis_url, key_prefix="tracker", window_turns=WINDOW_TURNS)
 
     async def conversation(store: Any, sender: str, turns: int) -> Dict[int, tuple[int, int, int]]:
         await talk(store, sender, session_start())
@@ -154,16 +180,19 @@ def test_work_per_turn_stays_constant_over_300_turns(make_store, client, redis_u
         return cost
 
     ours = asyncio.run(conversation(make_store(), "long", 300))
-    written, read, loaded = ours[300]
-    assert loaded == ours[30][2] <= 1 + WINDOW_TURNS * 5 + 10  # snapshot + window, whatever the length
-    assert abs(written - ours[30][0]) <= 0.05 * ours[30][0]
-    assert abs(read - ours[30][1]) <= 0.05 * ours[30][1]
+    early, late = typical(ours, range(21, 41)), typical(ours, range(281, 301))
+    written, read, loaded = late
+    assert loaded == early[2] <= 1 + WINDOW_TURNS * 5 + 10  # snapshot + window, whatever the length
+    assert abs(written - early[0]) <= 0.05 * early[0]
+    assert abs(read - early[1]) <= 0.05 * early[1]
     assert client.llen("tracker:session:long") == 3 + 300 * 5  # all of it is kept
 
     parsed = urlparse(redis_url)
     rasa_store = RedisTrackerStore(make_store().domain, host=parsed.hostname, port=int(parsed.port or 6379), key_prefix="rasa")
     theirs = asyncio.run(conversation(rasa_store, "long", 100))  # 300 would take minutes
-    assert theirs[100][1] > 2.5 * theirs[30][1], "the same measurement sees a store that reads everything"
+    assert typical(theirs, range(91, 101))[1] > 2.5 * typical(theirs, range(21, 41))[1], \
+        "the same measurement sees a store that reads everything"
+    client.close()
     print(f"bytes written, read per turn: ours turn 30 {ours[30][:2]}, turn 300 {ours[300][:2]}; "
           f"Rasa's RedisTrackerStore turn 30 {theirs[30][:2]}, turn 100 {theirs[100][:2]}")
 
