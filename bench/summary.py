@@ -268,7 +268,9 @@ def relay_rows(figures: Any, path: str = "") -> List[List[Any]]:
 def _handoff(results: Dict[str, Any]) -> List[str]:
     section = results.get("handoff") or {}
     lines = ["## 5. Handoff relay latency", ""]
-    if section.get("status") == "not measured" or not section:
+    if not section:  # the step was not asked for
+        return lines + ["_Skipped — not run_", ""]
+    if section.get("status") == "not measured":
         return lines + [f"_Not measured: {section.get('reason') or HANDOFF_NOT_MEASURED}._", ""]
     status = _section_status(section)
     if status:

@@ -107,9 +107,12 @@ def test_summary_explains_skipped_sections():
     results = copy.deepcopy(FAKE)
     results["arbanking"] = {"status": "skipped", "reason": "ArBanking77 folder not found: /x"}
     del results["e2e"]
+    del results["handoff"]
     text = summary.render(results)
     assert "_Skipped — skipped: ArBanking77 folder not found: /x_" in text
-    assert "_Skipped — not run_" in text
+    assert "## 4. End-to-end through the channels\n\n_Skipped — not run_" in text
+    # a step left out is not reported as a missing benchmark
+    assert "## 5. Handoff relay latency\n\n_Skipped — not run_" in text
 
 
 def test_plots_are_drawn_from_the_fake_results(tmp_path):
