@@ -40,12 +40,17 @@ def domain() -> Any:
     return Domain.load(str(ROOT / "bot" / "domain"))
 
 
-@pytest.fixture
-def make_store(redis_url: str, domain: Any) -> Callable[..., SessionTrackerStore]:
+def store_factory(redis_url: str, domain: Any) -> Callable[..., SessionTrackerStore]:
+    """Makes stores on ``redis_url`` with the test window, settings overridable."""
     def make(**settings: Any) -> SessionTrackerStore:
         return SessionTrackerStore(domain, host=redis_url, key_prefix="tracker", **{"window_turns": WINDOW_TURNS, **settings})
 
     return make
+
+
+@pytest.fixture
+def make_store(redis_url: str, domain: Any) -> Callable[..., SessionTrackerStore]:
+    return store_factory(redis_url, domain)
 
 
 @pytest.fixture
@@ -137,20 +142,6 @@ def test_a_save_appends_only_the_new_events(make_store, client) -> None:
     assert client.llen("tracker:session:c2") == len(after)
 
 
-@pytest.fixture
-def own_redis_url(tmp_path: Any) -> Any:
-    """A Redis server this test alone talks to: its byte counters are server-wide, and a
-    background thread of an earlier test (a lock heartbeat, an outbox worker) on the
-    session's server once added 413 bytes to one turn."""
-    from scripts import redis_server
-
-    port = redis_server.free_port()
-    server = redis_server.start(port, tmp_path)
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait(timeout=10)
-
-
 def typical(cost: Dict[int, tuple[int, int, int]], turns: range) -> tuple[int, ...]:
     """The median cost of each kind over ``turns`` (one turn's figure may carry noise)."""
     from statistics import median
@@ -158,16 +149,24 @@ def typical(cost: Dict[int, tuple[int, int, int]], turns: range) -> tuple[int, .
     return tuple(int(median(cost[i][kind] for i in turns)) for kind in range(3))
 
 
-def test_work_per_turn_stays_constant_over_300_turns(own_redis_url, domain) -> None:
+@pytest.fixture
+def module_client(module_redis: Any) -> Any:
+    """A client of the module's own Redis (``module_redis``)."""
+    connection = redis.Redis.from_url(module_redis.url, decode_responses=True)
+    yield connection
+    connection.close()
+
+
+def test_work_per_turn_stays_constant_over_300_turns(module_redis, module_client, domain) -> None:
     """Bytes Redis receives and sends for one turn (load + save), and events loaded,
-    around turn 300 are those around turn 30; with Rasa's RedisTrackerStore they grow."""
+    around turn 300 are those around turn 30; with Rasa's RedisTrackerStore they grow.
+
+    On a Redis of the module's own: the byte counters are server-wide, and a background
+    thread of an earlier test on the session's server once added 413 bytes to one turn."""
     from rasa.core.tracker_store import RedisTrackerStore
 
-    redis_url = own_redis_url
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-
-    def make_store() -> SessionTrackerStore:
-        return SessionTrackerStore(domain, host=redis_url, key_prefix="tracker", window_turns=WINDOW_TURNS)
+    redis_url, client = module_redis.url, module_client
+    make_store = store_factory(redis_url, domain)
 
     async def conversation(store: Any, sender: str, turns: int) -> Dict[int, tuple[int, int, int]]:
         await talk(store, sender, session_start())
@@ -192,7 +191,6 @@ def test_work_per_turn_stays_constant_over_300_turns(own_redis_url, domain) -> N
     theirs = asyncio.run(conversation(rasa_store, "long", 100))  # 300 would take minutes
     assert typical(theirs, range(91, 101))[1] > 2.5 * typical(theirs, range(21, 41))[1], \
         "the same measurement sees a store that reads everything"
-    client.close()
     print(f"bytes written, read per turn: ours turn 30 {ours[30][:2]}, turn 300 {ours[300][:2]}; "
           f"Rasa's RedisTrackerStore turn 30 {theirs[30][:2]}, turn 100 {theirs[100][:2]}")
 
