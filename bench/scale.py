@@ -181,6 +181,37 @@ def settle(base_url: str, token: str, senders: Sequence[str], run: str, sent: in
         time.sleep(2.0)
 
 
+def cpu_seconds(stack: BenchStack) -> Dict[str, float]:
+    """CPU seconds used so far by each process of the stack (Rasa workers by service
+    name, the others by program name) and by this load generator."""
+    import psutil
+
+    names = {service.proc.pid: service.name for service in stack.services}
+    used: Counter = Counter()
+    for proc in stack.processes:
+        try:
+            process = psutil.Process(proc.pid)
+            times = process.cpu_times()
+            name = names.get(proc.pid) or process.name()
+        except psutil.Error:  # killed by the run, or gone: its time is not counted
+            continue
+        used[name] += times.user + times.system
+    times = psutil.Process().cpu_times()
+    used["load generator"] += times.user + times.system
+    return dict(used)
+
+
+def cpu_per_message(before: Dict[str, float], after: Dict[str, float], answered: int) -> Dict[str, Optional[float]]:
+    """Milliseconds of CPU per answered message: the Rasa workers together, and
+    everything else (action server, Redis, proxy, load generator)."""
+    if not answered:
+        return {"rasa": None, "other": None}
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    rasa = sum(seconds for name, seconds in spent.items() if name.startswith("rasa"))
+    other = sum(seconds for name, seconds in spent.items() if not name.startswith("rasa"))
+    return {"rasa": round(rasa * 1000 / answered, 1), "other": round(other * 1000 / answered, 1)}
+
+
 def measure_shape(stack: BenchStack, shape: Shape, texts: Sequence[str], kill: bool = False) -> Dict[str, Any]:
     """One load shape against the running stack, read back from the trackers."""
     run = uuid.uuid4().hex[:8]
@@ -191,9 +222,11 @@ def measure_shape(stack: BenchStack, shape: Shape, texts: Sequence[str], kill: b
         def killer() -> None:
             os.kill(victim.proc.pid, signal.SIGKILL)
 
+    cpu_before = cpu_seconds(stack)
     start = time.perf_counter()
     outcomes = asyncio.run(_fire(stack.rasa_url, shape, texts, run, killer))
     wall = time.perf_counter() - start
+    cpu_after = cpu_seconds(stack)
     ok = [ms for status, ms in outcomes if status == 200]
     senders = [f"{run}-c{c:03d}" for c in range(shape.conversations)]
     turns = settle(stack.rasa_url, stack.rasa_token, senders, run, shape.messages)
@@ -207,6 +240,8 @@ def measure_shape(stack: BenchStack, shape: Shape, texts: Sequence[str], kill: b
         "wall_seconds": round(wall, 2),
         "messages_per_second": round(len(ok) / wall, 2) if wall else None,
         "latency_ms": summarize(ok),
+        # a killed worker's CPU time goes with it: killed runs count the survivors only
+        "cpu_ms_per_message": cpu_per_message(cpu_before, cpu_after, len(ok)),
         **turns,
     }
 
@@ -248,15 +283,20 @@ def _line(workers: int, f: Dict[str, Any]) -> str:
     return (
         f"  {workers} proc, {f['shape']:>6} {f['conversations']}×{f['messages_each']}: {f['messages_per_second']} msg/s, "
         f"p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms; lost {f['lost']}, duplicated {f['duplicated']}, "
-        f"interleaved {f['interleaved']}, errors {f['errors'] or 0}"
+        f"interleaved {f['interleaved']}, errors {f['errors'] or 0}; CPU ms/msg Rasa {_cpu(f, 'rasa')}, other {_cpu(f, 'other')}"
     )
+
+
+def _cpu(figures: Dict[str, Any], part: str) -> Any:
+    # results written before the CPU columns existed have none
+    return (figures.get("cpu_ms_per_message") or {}).get(part, "–")
 
 
 def table(results: Sequence[Dict[str, Any]]) -> List[str]:
     """The README's Markdown table of a run."""
     lines = [
-        "| processes | load | msg/s | p50 ms | p95 ms | lost | duplicated | interleaved | HTTP errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| processes | load | msg/s | p50 ms | p95 ms | lost | duplicated | interleaved | HTTP errors | CPU ms/msg Rasa | other |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         for f in result["shapes"]:
@@ -264,7 +304,8 @@ def table(results: Sequence[Dict[str, Any]]) -> List[str]:
             errors = sum(f["errors"].values()) if f["errors"] else 0
             lines.append(
                 f"| {result['workers']} | {f['shape']} {f['conversations']}×{f['messages_each']} | {f['messages_per_second']} "
-                f"| {lat.get('p50')} | {lat.get('p95')} | {f['lost']} | {f['duplicated']} | {f['interleaved']} | {errors} |"
+                f"| {lat.get('p50')} | {lat.get('p95')} | {f['lost']} | {f['duplicated']} | {f['interleaved']} | {errors} "
+                f"| {_cpu(f, 'rasa')} | {_cpu(f, 'other')} |"
             )
     return lines
 

@@ -185,6 +185,8 @@ def _dialects(results: Dict[str, Any]) -> List[str]:
     lines.append("")
     rows = [[f"{row['kind']} {name}", row["test"]] + [row.get(v) for v in variants] for name, row in (result.get("folds") or {}).items()]
     rows.append(["mean of dialects", None] + [(result.get("mean_dialect") or {}).get(v) for v in variants])
+    if result.get("mean_all"):  # runs before it existed have only the dialect mean
+        rows.append(["mean of all folds (dialects, Arabizi, code-switching)", None] + [result["mean_all"].get(v) for v in variants])
     return lines + table(["held out", "examples"] + variants, rows) + [""]
 
 

@@ -201,7 +201,8 @@ async def load_into(app: Any, endpoints: Any, model_file: str) -> None:
 
 
 def server_listeners(endpoints: Any) -> List[Tuple[Callable, str]]:
-    """Sanic listeners that make a Rasa server follow the deployment's model."""
+    """Sanic listeners that make a Rasa server follow the deployment's model (and close
+    its kept-open endpoint sessions when it stops)."""
     async def start(app: Any, _loop: Any) -> None:
         app.ctx.model_sync = ModelSync(functools.partial(load_into, app, endpoints), lambda: serving_file(app))
         app.ctx.model_sync.start()
@@ -211,8 +212,14 @@ def server_listeners(endpoints: Any) -> List[Tuple[Callable, str]]:
         if sync is not None:
             await sync.stop()
 
+    async def close_sessions(_app: Any, _loop: Any) -> None:
+        # the action server's kept-open session (bot/rasa_patches.py), once no turn runs
+        from bot.rasa_patches import close_endpoint_sessions
+
+        await close_endpoint_sessions()
+
     # after start: Rasa loads its --model in a before_server_start listener
-    return [(start, "after_server_start"), (stop, "before_server_stop")]
+    return [(start, "after_server_start"), (stop, "before_server_stop"), (close_sessions, "after_server_stop")]
 
 
 def install() -> None:

@@ -12,16 +12,39 @@ method, which raises exactly the error Rasa always raised (its best match, with 
 text and link). Invalid responses are rare, so their cost does not matter.
 
 ``scripts/rasa_run.py`` installs it before Rasa's main; ``bench/validator.py`` measures it.
+
+Rasa 3.6 also runs each message's graph (NLU components, then policies) through
+``dask.get``: per run it rebuilds the minimal graph (a recursion that walks shared
+parents once per path), then lets dask order, wrap and dispatch a dozen tasks, about 7 %
+of a serving process's time. :class:`SequentialGraphRunner` works the plan out once per
+set of targets and calls the same nodes with the same inputs, one after another in the
+caller's thread, which is what ``dask.get`` (the synchronous scheduler) does too.
+
+To choose the next action, the rule policy asks for the tracker's past states twice
+(once reading the last message's text, once its intent), and Rasa replays the whole
+session each time. :func:`install_state_history_cache` keeps each tracker's latest
+replay and hands the second caller a copy, as long as the tracker has not changed.
+
+Every custom action sends the whole tracker to the action server, over a TCP connection
+Rasa opens for that one request, as JSON written by the standard library with every
+Arabic letter escaped (``\\u0645``): about 3 % of the process for the JSON, 1.2 ms of
+CPU per action for the connection. :func:`install_endpoint_sessions` keeps one session
+per endpoint open and writes its bodies with :func:`bot.fast_json.dumps` (``ujson``, UTF-8).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
-from typing import Any, Callable, Dict
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.graph import GraphSchema
+from rasa.engine.runner.dask import DaskGraphRunner
 
 # Marks our replacement, so that a second install() changes nothing.
 _PATCH_MARK = "__noor_compiled_validator__"
@@ -108,6 +131,262 @@ def install_action_response_validator() -> None:
     RemoteAction._validate_action_result = _validate_action_result
 
 
+# One step of a plan: the node's name and the names of the nodes (or inputs) it needs,
+# in the order of its schema's ``needs``, as Rasa hands them to dask.
+_Step = Tuple[str, Tuple[str, ...]]
+
+
+def execution_plan(schema: GraphSchema, targets: List[str]) -> List[_Step]:
+    """The nodes ``targets`` depend on, each after every node it needs.
+
+    Args:
+        schema: the graph.
+        targets: node (or input) names whose outputs are wanted.
+
+    Raises:
+        GraphRunError: the graph has a cycle.
+    """
+    plan: List[_Step] = []
+    done: set = set()
+    visiting: set = set()
+
+    def visit(name: str) -> None:
+        if name in done or name not in schema.nodes:  # an input, provided at run time
+            return
+        if name in visiting:
+            raise GraphRunError(f"The graph has a cycle through node '{name}'.")
+        visiting.add(name)
+        needs = tuple(schema.nodes[name].needs.values())
+        for need in needs:
+            visit(need)
+        visiting.discard(name)
+        done.add(name)
+        plan.append((name, needs))
+
+    for target in targets:
+        visit(target)
+    return plan
+
+
+class SequentialGraphRunner(DaskGraphRunner):
+    """Runs a model's graph node by node in the calling thread, without dask.
+
+    Same nodes, inputs and outputs as :class:`DaskGraphRunner`, whose ``dask.get`` is
+    synchronous as well; only the scheduling work per run is gone (see the module
+    docstring). The plan for each set of targets is made once.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans: Dict[Tuple[str, ...], List[_Step]] = {}
+
+    def run(self, inputs: Optional[Dict[str, Any]] = None, targets: Optional[List[str]] = None) -> Dict[str, Any]:
+        """Runs the graph (see ``GraphRunner.run``)."""
+        run_targets = list(targets if targets else self._graph_schema.target_names)
+        key = tuple(run_targets)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = execution_plan(self._graph_schema, run_targets)
+        # An input arrives as the (name, value) pair a node's output is, as with dask.
+        values: Dict[str, Any] = {}
+        for name, value in (inputs or {}).items():
+            if isinstance(value, str) and value in self._graph_schema.nodes:
+                raise GraphRunError(
+                    f"Input value '{value}' clashes with a node name. Make sure that none of the input names "
+                    "passed to the `run` method are the same as node names in the graph schema."
+                )
+            values[name] = (name, value)
+        try:
+            for name, needs in plan:
+                # a need nobody provides reaches the node as its bare name, as with
+                # dask, and the node says which input is missing
+                values[name] = self._instantiated_nodes[name](*(values.get(need, need) for need in needs))
+        except RuntimeError as e:
+            raise GraphRunError("Error running runner.") from e
+        return dict(values.get(target, target) for target in run_targets)
+
+
+def install_sequential_graph_runner() -> None:
+    """Make the message processor load its models with :class:`SequentialGraphRunner`.
+
+    Raises:
+        RasaShapeError: the processor no longer loads models the way this replaces.
+    """
+    from rasa.core import processor
+
+    if getattr(processor, "DaskGraphRunner", None) is SequentialGraphRunner:
+        return
+    names = processor.MessageProcessor._load_model.__code__.co_names
+    if getattr(processor, "DaskGraphRunner", None) is not DaskGraphRunner or "DaskGraphRunner" not in names:
+        raise RasaShapeError("MessageProcessor._load_model no longer loads models with DaskGraphRunner: review bot/rasa_patches.py")
+    processor.DaskGraphRunner = SequentialGraphRunner
+
+
+# The latest replay: (weak reference to the tracker, domain, its last event, arguments,
+# rule_only_data, states). One entry: the rule policy's two calls come one after the
+# other, within one synchronous graph run.
+_last_replay: Optional[Tuple[Any, ...]] = None
+
+
+def _copy_states(states: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    # Callers edit the states they get (Rasa's featurizer drops the text or the intent
+    # of the last user sub-state), so nobody gets the cached lists and dicts.
+    # Sub-state values are strings and tuples, which no one can change.
+    return [{name: copy.deepcopy(sub) if not isinstance(sub, dict) else _copy_sub_state(sub) for name, sub in state.items()} for state in states]
+
+
+def _copy_sub_state(sub: Dict[str, Any]) -> Dict[str, Any]:
+    return {key: value if isinstance(value, (str, tuple, int, float, bool, type(None))) else copy.deepcopy(value) for key, value in sub.items()}
+
+
+def install_state_history_cache() -> None:
+    """Replay a tracker's session once per set of arguments while it stays the same.
+
+    One entry, holding the tracker by a weak reference, so that it never serves another
+    tracker that reuses a dead one's address. A tracker counts as unchanged while it
+    has as many events and its last event is the same object.
+
+    Raises:
+        RasaShapeError: ``Domain.states_for_tracker_history`` has another signature.
+    """
+    from rasa.shared.core.domain import Domain
+
+    original = Domain.__dict__.get("states_for_tracker_history")
+    if getattr(original, _PATCH_MARK, False):
+        return
+    if not inspect.isfunction(original) or list(inspect.signature(original).parameters) != [
+        "self", "tracker", "omit_unset_slots", "ignore_rule_only_turns", "rule_only_data",
+    ]:
+        raise RasaShapeError("Domain.states_for_tracker_history changed: review bot/rasa_patches.py")
+
+    @functools.wraps(original)
+    def states_for_tracker_history(
+        self: Any, tracker: Any, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
+        rule_only_data: Optional[Dict[str, Any]] = None,
+    ) -> List[Dict[str, Any]]:
+        events = tracker.events
+        last_event = events[-1] if events else None
+        # rule_only_data is read only when rule-only turns are ignored
+        arguments = (len(events), omit_unset_slots, ignore_rule_only_turns, id(rule_only_data) if ignore_rule_only_turns else None)
+        global _last_replay
+        cached = _last_replay
+        if (
+            cached is not None and cached[0]() is tracker and cached[1] is self and cached[2] is last_event
+            and cached[3] == arguments and cached[4] is rule_only_data
+        ):
+            return _copy_states(cached[5])
+        states = original(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        _last_replay = (weakref.ref(tracker), self, last_event, arguments, rule_only_data, _copy_states(states))
+        return states
+
+    setattr(states_for_tracker_history, _PATCH_MARK, True)
+    Domain.states_for_tracker_history = states_for_tracker_history
+
+
+# Seconds an idle connection to an endpoint waits for the next request: under the 5 s
+# after which Sanic (the action server) closes an idle one, so that a request is never
+# written into a connection the server is closing.
+ENDPOINT_KEEPALIVE_SECONDS = 2.0
+# Connections to one endpoint at once (a process runs a few dozen turns at a time).
+ENDPOINT_CONNECTIONS = 256
+# (id of the EndpointConfig, id of the loop) -> (the loop, the EndpointConfig, its session)
+_endpoint_sessions: Dict[Tuple[int, int], Tuple[Any, Any, Any]] = {}
+# What Rasa 3.6's EndpointConfig.session uses to build a session; the replacement builds
+# the same one, so install() refuses a Rasa whose method reads anything else.
+_SESSION_NAMES = frozenset({"basic_auth", "BasicAuth", "ClientSession", "headers", "ClientTimeout", "DEFAULT_REQUEST_TIMEOUT"})
+
+
+class _LentSession:
+    """What ``EndpointConfig.session()`` returns once patched: ``async with`` lends the
+    endpoint's open session and leaves it open for the next request."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        return None
+
+
+def _endpoint_session(endpoint: Any) -> Any:
+    """The open session of ``endpoint`` on the running loop, made on first use."""
+    import asyncio
+
+    import aiohttp
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+
+    from bot import fast_json
+
+    loop = asyncio.get_running_loop()
+    key = (id(endpoint), id(loop))
+    entry = _endpoint_sessions.get(key)
+    if entry is not None and entry[0] is loop and entry[1] is endpoint and not entry[2].closed:
+        return entry[2]
+    for stale in [k for k, (old_loop, _, session) in _endpoint_sessions.items() if old_loop.is_closed() or session.closed]:
+        del _endpoint_sessions[stale]  # a finished test's loop, or a session closed at shutdown
+    auth = aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"]) if endpoint.basic_auth else None
+    session = aiohttp.ClientSession(
+        headers=endpoint.headers,
+        auth=auth,
+        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+        connector=aiohttp.TCPConnector(limit=ENDPOINT_CONNECTIONS, keepalive_timeout=ENDPOINT_KEEPALIVE_SECONDS),
+        json_serialize=fast_json.dumps,
+    )
+    _endpoint_sessions[key] = (loop, endpoint, session)
+    return session
+
+
+async def close_endpoint_sessions() -> int:
+    """Close the endpoint sessions of the running loop (a server's ``after_server_stop``).
+
+    Returns:
+        How many were closed.
+    """
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    mine = [key for key, (owner, _, _) in _endpoint_sessions.items() if owner is loop]
+    for key in mine:
+        await _endpoint_sessions.pop(key)[2].close()
+    return len(mine)
+
+
+def install_endpoint_sessions() -> None:
+    """Keep one HTTP session per endpoint (the action server's) and event loop open.
+
+    Rasa 3.6 opens a new session, and so a new TCP connection, for every custom action
+    and closes it after the answer: about 1.2 ms of CPU per action between Rasa and the
+    action server, measured on loopback. The patched ``EndpointConfig.session`` lends a
+    session that stays open, with Rasa's headers, authentication and timeout, idle
+    connections kept for :data:`ENDPOINT_KEEPALIVE_SECONDS`, and JSON bodies written by
+    :func:`bot.fast_json.dumps` (``ujson``, UTF-8: the whole tracker goes with each
+    action). Idempotent.
+
+    Raises:
+        RasaShapeError: ``EndpointConfig.session`` no longer builds its session from
+            the settings this copies.
+    """
+    from rasa.utils.endpoints import EndpointConfig
+
+    original = EndpointConfig.__dict__.get("session")
+    if getattr(original, _PATCH_MARK, False):
+        return
+    if not inspect.isfunction(original) or set(original.__code__.co_names) - {"aiohttp"} != _SESSION_NAMES:
+        raise RasaShapeError("EndpointConfig.session changed: review bot/rasa_patches.py")
+
+    @functools.wraps(original)
+    def session(self: Any) -> Any:
+        return _LentSession(_endpoint_session(self))
+
+    setattr(session, _PATCH_MARK, True)
+    EndpointConfig.session = session
+
+
 def install() -> None:
     """Install every patch of this module (call before Rasa's main)."""
     install_action_response_validator()
+    install_sequential_graph_runner()
+    install_state_history_cache()
+    install_endpoint_sessions()

@@ -54,6 +54,7 @@ from rasa.shared.utils.common import all_subclasses
 from redis import asyncio as aioredis
 from redis.exceptions import ResponseError, WatchError
 
+from bot import fast_json
 from bot.channels.redis_client import get_redis
 from bot.tracker_window import slide_window, split_sessions
 
@@ -213,7 +214,7 @@ def _event_classes() -> Dict[str, Type[Event]]:
 
 def decode_event(data: Union[str, Dict[str, Any]]) -> Optional[Event]:
     """An event from its stored JSON (or parsed dict); None for Rasa's skipped kinds."""
-    parameters = json.loads(data) if isinstance(data, str) else data
+    parameters = fast_json.loads(data) if isinstance(data, str) else data
     if not isinstance(parameters, dict):
         raise TrackerFormatError(f"an event must be a JSON object, got {type(parameters).__name__}")
     cls = _event_classes().get(str(parameters.get("event")))
@@ -334,7 +335,7 @@ class SessionTrackerStore(TrackerStore):
                     raise TrackerFormatError(f"{keys.meta} is a Redis {kind}, not a tracker")
                 return None
             state = StoredState.from_hash(dict(zip(reply[1][::2], reply[1][1::2], strict=True)))
-            snapshot = decode_events(json.loads(state.snapshot))
+            snapshot = decode_events(fast_json.loads(state.snapshot))
             events = [*snapshot, *decode_events(reply[2])]
             tracker = self._tracker(sender_id, events)
             self._remember(tracker, Loaded(state.session, state.window, len(snapshot), snapshot, len(events), state.last))
@@ -454,7 +455,7 @@ class SessionTrackerStore(TrackerStore):
             window_index: Optional[int] = len(events) - len(plan.current) + start
         else:
             session, stored_count = stored.session, stored.stored + len(append)
-            start, snapshot, window_index = stored.window, decode_events(json.loads(stored.snapshot)), None
+            start, snapshot, window_index = stored.window, decode_events(fast_json.loads(stored.snapshot)), None
             if loaded is not None and loaded.session == stored.session and loaded.window <= stored.window:
                 moved = slide_window(
                     tracker.sender_id, self.domain.slots, loaded.snapshot, events[loaded.window_index :], self.window_turns

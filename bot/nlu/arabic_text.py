@@ -9,6 +9,7 @@ normalised forms are carried next to them, never in their place.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -91,6 +92,15 @@ def collapse_elongation(text: str) -> Tuple[str, List[str]]:
     return _ELONGATION.sub(r"\1", text), words
 
 
+# A message goes through normalize and tokenize once per component that reads it (about
+# eight per parse); both are pure functions of a string, and a parse was spending about
+# 5 % of its time redoing them (issue 15). Their results are immutable (frozen
+# dataclasses, tuples), so a cached one can be shared. Only short strings are kept, so
+# the caches stay small whatever customers send.
+CACHED_NORMALIZE_CHARS = 256
+CACHED_TOKENIZE_CHARS = 1024
+
+
 def normalize(text: str, teh_marbuta: bool = True, alef_maksura: bool = True) -> NormalizedText:
     """Normalise Arabic (and Latin) text for matching and features.
 
@@ -106,6 +116,17 @@ def normalize(text: str, teh_marbuta: bool = True, alef_maksura: bool = True) ->
     Returns:
         The normalised text with the elongation it found.
     """
+    if isinstance(text, str) and len(text) <= CACHED_NORMALIZE_CHARS:
+        return _normalized(text, teh_marbuta, alef_maksura)
+    return _normalize(text, teh_marbuta, alef_maksura)
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalized(text: str, teh_marbuta: bool, alef_maksura: bool) -> NormalizedText:
+    return _normalize(text, teh_marbuta, alef_maksura)
+
+
+def _normalize(text: str, teh_marbuta: bool, alef_maksura: bool) -> NormalizedText:
     out = normalize_unicode(text or "")
     out = fold_digits(out)
     out = strip_tatweel(out)
@@ -127,9 +148,21 @@ def tokenize(text: str, teh_marbuta: bool = True, alef_maksura: bool = True) -> 
     Punctuation is dropped, each emoji or other symbol is its own token, and a
     token whose normalised form is empty (a lone tatweel) is skipped.
     """
+    text = text or ""
+    if len(text) <= CACHED_TOKENIZE_CHARS:
+        return list(_tokenized(text, teh_marbuta, alef_maksura))
+    return list(_tokens(text, teh_marbuta, alef_maksura))
+
+
+@functools.lru_cache(maxsize=512)
+def _tokenized(text: str, teh_marbuta: bool, alef_maksura: bool) -> Tuple[RawToken, ...]:
+    return _tokens(text, teh_marbuta, alef_maksura)
+
+
+def _tokens(text: str, teh_marbuta: bool, alef_maksura: bool) -> Tuple[RawToken, ...]:
     tokens = []
     arabizi_message = looks_like_arabizi(text)
-    for match in _TOKEN.finditer(text or ""):
+    for match in _TOKEN.finditer(text):
         raw = match.group()
         if unicodedata.category(raw[0]).startswith("P"):
             continue
@@ -140,7 +173,7 @@ def tokenize(text: str, teh_marbuta: bool = True, alef_maksura: bool = True) -> 
         if arabizi_message and _LATIN.search(raw) and not norm.isdigit():
             translit = arabizi_to_arabic(norm)
         tokens.append(RawToken(raw, match.start(), match.end(), norm, translit))
-    return tokens
+    return tuple(tokens)
 
 
 def looks_like_arabizi(text: str) -> bool:

@@ -14,6 +14,7 @@ and inference cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import Counter
@@ -50,22 +51,59 @@ def _classifier(c: float):
     return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
 
 
+# Messages up to this long share their n-gram counts between the models that read them
+# (the serving heads, the joint frustration head and sentiment use the same analysers).
+CACHED_TEXT_CHARS = 1024
+# The vectoriser parameters that decide what its analyser returns (min_df, max_features
+# and the weighting do not): models that agree on these share their n-gram counts.
+ANALYZER_PARAMS = (
+    "analyzer", "ngram_range", "lowercase", "token_pattern", "strip_accents", "stop_words",
+    "preprocessor", "tokenizer", "input", "encoding", "decode_error",
+)
+# Up to this many texts are scored row by row with a gather of weight rows; larger
+# batches (evaluation, training) go through one sparse product.
+SMALL_BATCH = 8
+
+
+@functools.cache
+def _analyzer(params_key: str) -> Callable[[str], List[str]]:
+    return _tfidf(json.loads(params_key)).build_analyzer()
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_counts(params_key: str, text: str) -> Tuple[Tuple[str, int], ...]:
+    return tuple(Counter(_analyzer(params_key)(text)).items())
+
+
+def ngram_counts(params_key: str, text: str) -> Tuple[Tuple[str, int], ...]:
+    """Each n-gram of ``text`` and its count, under the analyser ``params_key`` names
+    (the block's parameters as sorted JSON); remembered for short texts, so that the
+    three linear models of a message analyse it once."""
+    if len(text) <= CACHED_TEXT_CHARS:
+        return _cached_counts(params_key, text)
+    return tuple(Counter(_analyzer(params_key)(text)).items())
+
+
 class _Block:
     """One TF-IDF block at inference: analyser, vocabulary and idf."""
 
     def __init__(self, params: Dict, terms: List[str], idf: np.ndarray, offset: int) -> None:
         self.params = params
         self.terms = terms
-        self.analyze = _tfidf(params).build_analyzer()
+        analyzer_params = {k: params[k] for k in ANALYZER_PARAMS if k in params}
+        self.params_key = json.dumps({**analyzer_params, "ngram_range": list(params["ngram_range"])}, sort_keys=True)
         self.index = {term: offset + i for i, term in enumerate(terms)}
         self.idf = idf.astype(np.float64)
         self.offset = offset
 
+    def analyze(self, text: str) -> List[str]:
+        """The block's n-grams of ``text`` (scikit-learn's analyser for its parameters)."""
+        return _analyzer(self.params_key)(text)
+
     def row(self, text: str) -> Tuple[List[int], List[float]]:
         """Column indices and L2-normalised sublinear TF-IDF values of one text."""
-        counts = Counter(self.analyze(text))
         columns, values = [], []
-        for term, count in counts.items():
+        for term, count in ngram_counts(self.params_key, text):
             column = self.index.get(term)
             if column is not None:
                 columns.append(column)
@@ -148,9 +186,26 @@ class LinearSignals:
             indptr.append(len(indices))
         return sp.csr_matrix((np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr)), shape=(len(texts), self.n_features))
 
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Decision values of every head's classes, one row per text."""
+        if len(texts) > SMALL_BATCH:
+            return np.asarray(self.features(texts) @ self._weights) + self._bias
+        # A message at a time: building a sparse matrix costs more than the product.
+        out = np.tile(self._bias, (len(texts), 1))
+        for i, text in enumerate(texts):
+            columns: List[int] = []
+            values: List[float] = []
+            for block in self._blocks:
+                block_columns, block_values = block.row(text)
+                columns += block_columns
+                values += block_values
+            if columns:
+                out[i] += np.asarray(values, np.float32) @ self._weights[columns]
+        return out
+
     def predict_proba(self, texts: Sequence[str], heads: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
         """Probabilities per head, columns in ``head_labels`` order (0 for labels unseen in training)."""
-        scores = np.asarray(self.features(texts) @ self._weights) + self._bias
+        scores = self.scores(texts)
         out = {}
         for head in heads or self.head_labels:
             columns, classes, binary = self._slices[head]

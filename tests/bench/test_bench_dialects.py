@@ -44,3 +44,27 @@ def test_summary_renders_the_dialect_table():
     text = summary.render({"dialects": section})
     assert "| dialect gulf | 3 | 0.5000 | 0.7500 |" in text
     assert "| mean of dialects | – | 0.5000 | 0.7500 |" in text
+    assert "mean of all folds" not in text  # a run from before the second mean
+    section["leave_one_out"]["folds"]["arabizi"] = {"kind": "script", "test": 2, "baseline": 0.25, "shipped": 0.75}
+    section["leave_one_out"]["mean_all"] = {"baseline": 0.375, "shipped": 0.75}
+    text = summary.render({"dialects": section})
+    assert "| mean of all folds (dialects, Arabizi, code-switching) | – | 0.3750 | 0.7500 |" in text
+
+
+def test_leave_one_out_means_the_dialects_and_every_fold(monkeypatch):
+    fixed = {"gulf": 0.5, "msa": 0.7, "arabizi": 0.9}
+
+    def fake_trainer(variant, base):
+        def fit(texts, intents):
+            return lambda test: test  # predictions are scored by the patched macro_f1
+        return fit
+
+    examples = [Example(name, "greet", name, "arabic") for name in fixed]  # each text names its fold
+    monkeypatch.setattr(dialects, "folds", lambda given: [
+        ("script" if e.text == "arabizi" else "dialect", e.text, [x for x in given if x is not e], [e]) for e in given
+    ])
+    monkeypatch.setattr(dialects, "trainer", fake_trainer)
+    monkeypatch.setattr(dialects, "macro_f1", lambda truth, predicted: fixed[predicted[0]])
+    result = dialects.leave_one_out(examples, ["shipped"], {}, log=lambda line: None)
+    assert result["mean_dialect"] == {"shipped": 0.6}
+    assert result["mean_all"] == {"shipped": 0.7}

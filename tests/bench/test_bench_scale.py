@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from bench.scale import count_turns, table
+from bench.scale import count_turns, cpu_per_message, table
 
 
 def user(run: str, seq: int) -> Dict[str, Any]:
@@ -50,4 +50,17 @@ def test_the_table_has_a_row_per_shape():
     figures = {"shape": "bursts", "conversations": 2, "messages_each": 5, "messages_per_second": 9.5,
                "latency_ms": {"p50": 100, "p95": 200}, "lost": 0, "duplicated": 0, "interleaved": 0, "errors": {"504": 2}}
     lines = table([{"workers": 2, "shapes": [figures]}])
-    assert lines[-1] == "| 2 | bursts 2×5 | 9.5 | 100 | 200 | 0 | 0 | 0 | 2 |"
+    assert lines[-1] == "| 2 | bursts 2×5 | 9.5 | 100 | 200 | 0 | 0 | 0 | 2 | – | – |"
+    figures["cpu_ms_per_message"] = {"rasa": 31.5, "other": 9.0}
+    assert table([{"workers": 2, "shapes": [figures]}])[-1] == "| 2 | bursts 2×5 | 9.5 | 100 | 200 | 0 | 0 | 0 | 2 | 31.5 | 9.0 |"
+
+
+def test_cpu_per_message_adds_the_rasa_workers_and_keeps_the_rest_apart():
+    before = {"rasa-1": 10.0, "rasa-2": 20.0, "redis-server": 1.0, "load generator": 5.0}
+    after = {"rasa-1": 12.0, "rasa-2": 21.5, "redis-server": 1.25, "load generator": 5.75}
+    assert cpu_per_message(before, after, 100) == {"rasa": 35.0, "other": 10.0}
+    assert cpu_per_message(before, after, 0) == {"rasa": None, "other": None}
+
+
+def test_a_process_started_during_the_run_counts_from_zero():
+    assert cpu_per_message({}, {"rasa-3": 0.5}, 10) == {"rasa": 50.0, "other": 0.0}

@@ -146,3 +146,13 @@ def test_stored_choice_is_used(tiny_model_dir, predictor):
     for spec in stored.values():
         assert spec["choice"] in ("transformer", "linear", "average")
         assert spec["scores"][spec["choice"]] == max(spec["scores"].values())
+
+
+def test_one_message_at_a_time_matches_torch(tiny_model_dir):
+    # one message takes the column-wise pass (NumpySignalsModel.pooled_one), batches the padded one
+    numpy_side = SignalsPredictor.load(str(tiny_model_dir), num_threads=None, engine="numpy")
+    torch_side = SignalsPredictor.load(str(tiny_model_dir), num_threads=None, engine="torch")
+    for text in MESSAGES + ["الكهرباء " * 400, "ok"]:
+        a, b = numpy_side.probabilities([text], "transformer"), torch_side.probabilities([text], "transformer")
+        for head in a:
+            np.testing.assert_allclose(a[head], b[head], atol=1e-5)

@@ -249,4 +249,4 @@ def test_install_gives_every_rasa_server_the_listeners(monkeypatch: pytest.Monke
     endpoints = object()
     rasa.core.run.serve_application("models", endpoints=endpoints, server_listeners=[("mine", "after_server_stop")])
     assert seen["model_path"] == "models" and seen["endpoints"] is endpoints
-    assert [event for _listener, event in seen["listeners"]] == ["after_server_stop", "after_server_start", "before_server_stop"]
+    assert [event for _listener, event in seen["listeners"]] == ["after_server_stop", "after_server_start", "before_server_stop", "after_server_stop"]

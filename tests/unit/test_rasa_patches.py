@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import sys
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Dict, List
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
 import jsonschema
 import pytest
@@ -24,7 +25,7 @@ from rasa.shared.core.events import ActiveLoop, BotUttered, FollowupAction, Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import rasa_patches
+from bot import fast_json, rasa_patches
 
 VALID_RESPONSES: Dict[str, Any] = {
     "empty object": {},
@@ -215,3 +216,254 @@ def test_rasa_run_installs_the_patch_before_rasas_main(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["rasa_run", "--version"])
     rasa_run.main()
     assert getattr(seen["method"], "__noor_compiled_validator__", False)
+
+
+# --- the sequential graph runner's plan --------------------------------------------
+
+
+def toy_schema(needs: Dict[str, Dict[str, str]]) -> Any:
+    from rasa.engine.graph import GraphSchema, SchemaNode
+
+    return GraphSchema({name: SchemaNode(needs=wanted, uses=object, constructor_name="create", fn="run", config={}) for name, wanted in needs.items()})
+
+
+def test_the_plan_runs_each_node_after_what_it_needs_and_nothing_else():
+    schema = toy_schema({
+        "tokens": {"messages": "__message__"},
+        "features": {"messages": "tokens"},
+        "intents": {"messages": "features", "raw": "tokens"},
+        "unused": {"messages": "tokens"},
+        "final": {"a": "intents", "b": "features"},
+    })
+    plan = rasa_patches.execution_plan(schema, ["final"])
+    order = [name for name, _ in plan]
+    assert sorted(order) == ["features", "final", "intents", "tokens"]
+    for name, needs in plan:
+        assert all(order.index(need) < order.index(name) for need in needs if need in order)
+    assert dict(plan)["intents"] == ("features", "tokens")  # the schema's order of needs
+    assert dict(plan)["tokens"] == ("__message__",)
+
+
+def test_a_cycle_is_refused():
+    from rasa.engine.exceptions import GraphRunError
+
+    with pytest.raises(GraphRunError, match="cycle"):
+        rasa_patches.execution_plan(toy_schema({"a": {"x": "b"}, "b": {"y": "a"}}), ["a"])
+
+
+# --- the past-states cache -----------------------------------------------------------
+
+
+@pytest.fixture
+def replays(monkeypatch: pytest.MonkeyPatch) -> List[str]:
+    """Counts Rasa's replays of a tracker (one per uncached past-states call)."""
+    calls: List[str] = []
+    original = DialogueStateTracker.generate_all_prior_trackers
+
+    def counting(self: DialogueStateTracker) -> Any:
+        calls.append(self.sender_id)
+        return original(self)
+
+    monkeypatch.setattr(DialogueStateTracker, "generate_all_prior_trackers", counting)
+    return calls
+
+
+def shipped_domain() -> Domain:
+    return Domain.load("bot/domain")
+
+
+def conversation(sender_id: str = "customer-1") -> DialogueStateTracker:
+    from rasa.shared.core.events import ActionExecuted
+
+    return DialogueStateTracker.from_events(sender_id, [
+        ActionExecuted("action_listen"),
+        UserUttered("الكهربا مقطوعة", {"name": "report_outage", "confidence": 0.9}),
+        ActionExecuted("outage_form"), ActiveLoop("outage_form"), SlotSet("requested_slot", "district"),
+        ActionExecuted("action_listen"),
+    ])
+
+
+def test_a_second_ask_for_the_same_states_is_answered_without_a_replay(replays):
+    domain, tracker = shipped_domain(), conversation()
+    first = domain.states_for_tracker_history(tracker)
+    assert replays == ["customer-1"]
+    second = domain.states_for_tracker_history(tracker)
+    assert replays == ["customer-1"] and second == first
+    assert second is not first
+
+
+def test_what_a_caller_changes_in_its_states_does_not_reach_the_next_caller(replays):
+    domain, tracker = shipped_domain(), conversation()
+    first = domain.states_for_tracker_history(tracker)
+    expected = copy.deepcopy(first)
+    first[-1].clear()
+    for state in first:
+        for sub_state in state.values():
+            sub_state.clear()  # what Rasa's featurizer does to the last user input
+    assert domain.states_for_tracker_history(tracker) == expected
+    assert len(replays) == 1
+
+
+def test_a_new_event_other_arguments_or_another_tracker_replay_again(replays):
+    domain, tracker = shipped_domain(), conversation()
+    before = domain.states_for_tracker_history(tracker)
+    tracker.update(UserUttered("حي النرجس", {"name": "inform", "confidence": 0.9}))
+    after = domain.states_for_tracker_history(tracker)
+    assert len(replays) == 2 and after != before
+    domain.states_for_tracker_history(tracker, ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []})
+    domain.states_for_tracker_history(tracker, omit_unset_slots=True)
+    assert len(replays) == 4
+    twin = conversation("customer-2")
+    twin.update(UserUttered("حي النرجس", {"name": "inform", "confidence": 0.9}))
+    assert domain.states_for_tracker_history(twin) == after
+    assert replays[-1] == "customer-2"
+
+
+def test_the_cache_does_not_keep_a_tracker_alive():
+    import gc
+    import weakref
+
+    domain, tracker = shipped_domain(), conversation()
+    domain.states_for_tracker_history(tracker)
+    gone = weakref.ref(tracker)
+    del tracker
+    gc.collect()
+    assert gone() is None
+
+
+# --- the action server's request body -------------------------------------------------
+
+
+@asynccontextmanager
+async def recording_action_server(keepalive: float = 75.0) -> AsyncIterator[Tuple[str, List[bytes], List[Any]]]:
+    """An action server on loopback that records each body and the connection it came on."""
+    bodies: List[bytes] = []
+    connections: List[Any] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        bodies.append(await request.read())
+        connections.append(request.transport)
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server(keepalive_timeout=keepalive)
+    try:
+        yield f"http://127.0.0.1:{server.port}/webhook", bodies, connections
+    finally:
+        await server.close()
+
+
+def customer_tracker() -> DialogueStateTracker:
+    return DialogueStateTracker.from_events(
+        "customer-1", [UserUttered("متى يفتح الفرع؟ </script> 1/2", {"name": "opening_hours", "confidence": 0.1 + 0.2})]
+    )
+
+
+async def run_action(url: str, tracker: Optional[DialogueStateTracker] = None) -> None:
+    action = RemoteAction("action_answer_faq", EndpointConfig(url=url, token="secret"))
+    await action.run(CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}), tracker or customer_tracker(), Domain.empty())
+
+
+def test_the_action_server_gets_the_same_json_written_as_utf8():
+    tracker = customer_tracker()
+
+    async def scenario() -> List[bytes]:
+        async with recording_action_server() as (url, bodies, _):
+            await run_action(url, tracker)
+            await rasa_patches.close_endpoint_sessions()
+            return bodies
+
+    body = asyncio.run(scenario())[0]
+    expected = RemoteAction("action_answer_faq", None)._action_call_format(tracker, Domain.empty())
+    assert "متى يفتح الفرع".encode() in body and b"\\u0645" not in body
+    assert b"</script> 1/2" in body  # no escaped slashes either
+    decoded = json.loads(body)
+    assert decoded == json.loads(json.dumps(expected))
+    assert decoded["tracker"]["latest_message"]["intent"]["confidence"] == 0.1 + 0.2  # every float digit kept
+
+
+def test_actions_share_one_open_connection_until_the_server_stops():
+    async def scenario() -> Tuple[List[Any], int, int]:
+        async with recording_action_server() as (url, _, connections):
+            endpoint = EndpointConfig(url=url)
+            for _ in range(3):
+                await RemoteAction("action_answer_faq", endpoint).run(
+                    CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}), customer_tracker(), Domain.empty()
+                )
+            await run_action(url)  # another endpoint object: a session of its own
+            closed = await rasa_patches.close_endpoint_sessions()
+            return connections, closed, await rasa_patches.close_endpoint_sessions()
+
+    connections, closed, closed_again = asyncio.run(scenario())
+    assert len(connections) == 4
+    assert connections[0] is connections[1] is connections[2], "one TCP connection for every action of an endpoint"
+    assert connections[3] is not connections[0]
+    assert (closed, closed_again) == (2, 0)
+
+
+def test_a_connection_the_server_closed_meanwhile_is_replaced():
+    async def scenario() -> Tuple[List[Any], int]:
+        async with recording_action_server(keepalive=0.2) as (url, bodies, connections):
+            endpoint = EndpointConfig(url=url)
+            for _ in range(2):
+                await RemoteAction("action_answer_faq", endpoint).run(
+                    CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}), customer_tracker(), Domain.empty()
+                )
+                await asyncio.sleep(1.5)  # the server drops the idle connection (it looks once a second)
+            await rasa_patches.close_endpoint_sessions()
+            return connections, len(bodies)
+
+    connections, answered = asyncio.run(scenario())
+    assert answered == 2 and connections[0] is not connections[1]
+
+
+def test_a_new_event_loop_gets_a_new_session():
+    endpoint = EndpointConfig(url="http://127.0.0.1:9/webhook")
+
+    async def lent() -> Any:
+        async with endpoint.session() as session:
+            return session
+
+    first = asyncio.run(lent())
+    second = asyncio.run(lent())
+    assert first is not second and not second.closed
+
+
+def test_install_refuses_a_session_built_differently(monkeypatch):
+    from rasa.utils.endpoints import EndpointConfig as Config
+
+    def session(self: Any) -> Any:
+        import aiohttp
+
+        return aiohttp.ClientSession(headers=self.headers, trust_env=True)
+
+    monkeypatch.setattr(Config, "session", session)
+    with pytest.raises(rasa_patches.RasaShapeError, match="EndpointConfig.session"):
+        rasa_patches.install_endpoint_sessions()
+
+
+@pytest.mark.parametrize("value", [float("nan"), 2**70, {"when": b"bytes"}])
+def test_what_ujson_refuses_is_left_to_the_standard_library(value):
+    try:
+        expected: Any = json.dumps(value)
+    except TypeError as error:
+        with pytest.raises(TypeError):
+            fast_json.dumps(value)
+        assert "not JSON serializable" in str(error)
+        return
+    assert fast_json.dumps(value) == expected
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN}', "123456789012345678901234567890", '"\\ud800"', '{"t": "متى", "f": 0.30000000000000004}'])
+def test_fast_json_reads_what_json_reads(text):
+    assert repr(fast_json.loads(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1,]", '{"a" 1}', b"\xff"])
+def test_fast_json_refuses_what_json_refuses(text):
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(ValueError):
+        fast_json.loads(text)
