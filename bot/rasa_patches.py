@@ -34,6 +34,7 @@ per endpoint open and writes its bodies with :func:`bot.fast_json.dumps` (``ujso
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import inspect
@@ -325,7 +326,7 @@ def _endpoint_session(endpoint: Any) -> Any:
     if entry is not None and entry[0] is loop and entry[1] is endpoint and not entry[2].closed:
         return entry[2]
     for stale in [k for k, (old_loop, _, session) in _endpoint_sessions.items() if old_loop.is_closed() or session.closed]:
-        del _endpoint_sessions[stale]  # a finished test's loop, or a session closed at shutdown
+        _discard(_endpoint_sessions.pop(stale)[2])  # its loop has finished (asyncio.run), or it was closed
     auth = aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"]) if endpoint.basic_auth else None
     session = aiohttp.ClientSession(
         headers=endpoint.headers,
@@ -336,6 +337,26 @@ def _endpoint_session(endpoint: Any) -> Any:
     )
     _endpoint_sessions[key] = (loop, endpoint, session)
     return session
+
+
+def _discard(session: Any) -> None:
+    """Close a session without its event loop (finished, or never to run again)."""
+    if session.closed:
+        return
+    connector = session.connector
+    session.detach()  # the session counts as closed: no "Unclosed client session" at exit
+    # aiohttp's synchronous part of BaseConnector.close(): drops the pooled connections
+    close_now = getattr(connector, "_close", None)
+    if close_now is not None:
+        close_now()
+
+
+@atexit.register
+def _discard_endpoint_sessions() -> None:
+    # A server closes its sessions when it stops (close_endpoint_sessions); what is left
+    # at exit (a script, a test process) goes without a warning.
+    while _endpoint_sessions:
+        _discard(_endpoint_sessions.popitem()[1][2])
 
 
 async def close_endpoint_sessions() -> int:

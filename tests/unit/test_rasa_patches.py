@@ -11,6 +11,7 @@ import copy
 import json
 import sys
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
 import jsonschema
@@ -467,3 +468,25 @@ def test_fast_json_refuses_what_json_refuses(text):
         json.loads(text)
     with pytest.raises(ValueError):
         fast_json.loads(text)
+
+
+def test_sessions_of_finished_loops_are_closed_without_a_warning():
+    import subprocess
+
+    script = (
+        "import asyncio\n"
+        "from bot import rasa_patches\n"
+        "from rasa.utils.endpoints import EndpointConfig\n"
+        "rasa_patches.install_endpoint_sessions()\n"
+        "async def lend(endpoint):\n"
+        "    async with endpoint.session() as session:\n"
+        "        return session\n"
+        "first = asyncio.run(lend(EndpointConfig(url='http://127.0.0.1:9/a')))\n"
+        "second = asyncio.run(lend(EndpointConfig(url='http://127.0.0.1:9/b')))\n"
+        "assert first.closed and not second.closed, (first.closed, second.closed)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=str(Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+    assert "Unclosed" not in done.stderr, done.stderr
