@@ -70,18 +70,18 @@ def _analyzer(params_key: str) -> Callable[[str], List[str]]:
     return _tfidf(json.loads(params_key)).build_analyzer()
 
 
-@functools.lru_cache(maxsize=256)
-def _cached_counts(params_key: str, text: str) -> Tuple[Tuple[str, int], ...]:
+def _counts(params_key: str, text: str) -> Tuple[Tuple[str, int], ...]:
     return tuple(Counter(_analyzer(params_key)(text)).items())
+
+
+_cached_counts = functools.lru_cache(maxsize=256)(_counts)
 
 
 def ngram_counts(params_key: str, text: str) -> Tuple[Tuple[str, int], ...]:
     """Each n-gram of ``text`` and its count, under the analyser ``params_key`` names
     (the block's parameters as sorted JSON); remembered for short texts, so that the
     three linear models of a message analyse it once."""
-    if len(text) <= CACHED_TEXT_CHARS:
-        return _cached_counts(params_key, text)
-    return tuple(Counter(_analyzer(params_key)(text)).items())
+    return _cached_counts(params_key, text) if len(text) <= CACHED_TEXT_CHARS else _counts(params_key, text)
 
 
 class _Block:
@@ -95,10 +95,6 @@ class _Block:
         self.index = {term: offset + i for i, term in enumerate(terms)}
         self.idf = idf.astype(np.float64)
         self.offset = offset
-
-    def analyze(self, text: str) -> List[str]:
-        """The block's n-grams of ``text`` (scikit-learn's analyser for its parameters)."""
-        return _analyzer(self.params_key)(text)
 
     def row(self, text: str) -> Tuple[List[int], List[float]]:
         """Column indices and L2-normalised sublinear TF-IDF values of one text."""
