@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import logging
 import os
 import statistics
 import subprocess
@@ -35,16 +34,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from bench.inbound import quiet
+from bench.long_conversation import newest_model
+
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
-
-
-def quiet() -> None:
-    """Rasa's debug logging would be most of what is measured."""
-    import structlog
-
-    logging.disable(logging.CRITICAL)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
 def conversation(texts: Sequence[str], turns: int = 10) -> List[Any]:
@@ -247,7 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--model", type=Path, default=ROOT / "models", help="model file or folder (newest .tar.gz)")
     args = parser.parse_args(argv)
-    model = args.model if args.model.is_file() else max(args.model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    model = newest_model(args.model)
     quiet()
     report(f"graph work of one turn (parse + 2 predictions), CPU ms, {model.name}:", graph(model, args.rounds))
     report("one action_answer_faq call, CPU ms:", action(args.rounds))
