@@ -17,6 +17,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+import bot.nlu.cues as cues
 from actions import settings
 from actions.billing import Account, Bill, clean_account_number, get_billing_client
 from actions.dates import parse_date
@@ -472,6 +473,30 @@ class ActionFallback(Action):
             kb.say(dispatcher, tracker, "fallback_offer_human")
             return [SlotSet("handoff_offered", True)]
         kb.say(dispatcher, tracker, "fallback_rephrase")
+        return []
+
+
+class ActionAnswerYesNo(Action):
+    """A yes or a no that answers nothing the assistant asked.
+
+    A bare "لا" / "no" closes the conversation warmly and a bare "ايوه" invites the next
+    question. A longer message the classifier read as yes or no ("بس نحنا ما منستهلك
+    هالقد، هاد مش منطقي" is a disagreement, not a goodbye) must not end the
+    conversation: the customer is asked what they need instead.
+    """
+
+    def name(self) -> str:
+        return "action_answer_yes_no"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        latest = tracker.latest_message or {}
+        text = str(latest.get("text") or "")
+        # a tapped button's payload ("/deny") is as bare as a word
+        if text.startswith("/") or cues.read(text).short_reply:
+            intent = (latest.get("intent") or {}).get("name")
+            dispatcher.utter_message(response="utter_goodbye" if intent == "deny" else "utter_anything_else")
+            return []
+        get_knowledge_base().say(dispatcher, tracker, "statement_unplaced")
         return []
 
 

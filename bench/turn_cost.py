@@ -6,7 +6,7 @@ measured here in one process, the two settings alternating round by round:
 
 - ``graph``: the shipped model's graph work for a turn: one parse of a held-out message
   and two next-action predictions (after the message, after the answer) on a 10-turn
-  conversation. Before: ``DaskGraphRunner``, Rasa's ``states_for_tracker_history``,
+  conversation (``--turns``: other lengths). Before: ``DaskGraphRunner``, Rasa's ``states_for_tracker_history``,
   ``normalize``/``tokenize`` recomputed by every component, each linear signals model
   analysing the message itself through a sparse product, the signals encoder's padded
   batch pass. After: what ``scripts/rasa_run.py`` serves with.
@@ -15,7 +15,7 @@ measured here in one process, the two settings alternating round by round:
   session per request or the kept-open one; CPU of this process and of the server.
 
 Usage:
-    python -m bench.turn_cost [--rounds 20] [--model models/]
+    python -m bench.turn_cost [--rounds 20] [--model models/] [--turns 10 30] [--skip-action]
 
 Medians over rounds; the minimum is printed beside them (the least disturbed round).
 """
@@ -120,7 +120,7 @@ def alternate(rounds: int, work: Dict[str, Callable[[], float]]) -> Dict[str, Li
     return out
 
 
-def graph(model: Path, rounds: int, per_round: int = 20) -> Dict[str, List[float]]:
+def graph(model: Path, rounds: int, per_round: int = 20, turns: int = 10) -> Dict[str, List[float]]:
     """CPU ms of one turn's graph work, before and after (see the module docstring)."""
     from rasa.core.channels.channel import UserMessage
     from rasa.engine import loader
@@ -137,23 +137,26 @@ def graph(model: Path, rounds: int, per_round: int = 20) -> Dict[str, List[float
         metadata, runners[runner_class] = loader.load_predict_graph_runner(Path(tempfile.mkdtemp()), model, LocalModelStorage, runner_class)
     from rasa.shared.core.events import ActionExecuted, BotUttered
 
-    events = conversation(texts)
-    tracker = DialogueStateTracker.from_events("bench", events, slots=metadata.domain.slots)
+    events = conversation(texts, turns)
     answer = [ActionExecuted("action_answer_faq"), BotUttered("الفرع يفتح من ٨ صباحا الى ٤ مساء")]
-    answered = DialogueStateTracker.from_events("bench", events + answer, slots=metadata.domain.slots)
     offset = [0]
 
     def measure(runner_class: Any, patched: bool) -> Callable[[], float]:
         def run() -> float:
             settings(patched)
             runner = runners[runner_class]
+            # a turn's tracker as the tracker store hands it over (a new object each
+            # turn); the answer is added to that same object, as the processor does
+            trackers = [DialogueStateTracker.from_events("bench", events, slots=metadata.domain.slots) for _ in range(per_round)]
             start = time.process_time()
-            for _ in range(per_round):
+            for tracker in trackers:
                 offset[0] += 1
                 message = UserMessage(texts[offset[0] % len(texts)], sender_id="bench", message_id=f"m{offset[0]}")
                 runner.run(inputs={"__message__": [message]}, targets=[metadata.nlu_target])
                 runner.run(inputs={"__tracker__": tracker}, targets=[metadata.core_target])
-                runner.run(inputs={"__tracker__": answered}, targets=[metadata.core_target])
+                for event in answer:
+                    tracker.update(event)
+                runner.run(inputs={"__tracker__": tracker}, targets=[metadata.core_target])
             return (time.process_time() - start) * 1000 / per_round
 
         return run
@@ -240,11 +243,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--model", type=Path, default=ROOT / "models", help="model file or folder (newest .tar.gz)")
+    parser.add_argument("--turns", type=int, nargs="+", default=[10], help="turns of the session before the measured one (one graph line each)")
+    parser.add_argument("--skip-action", action="store_true", help="only the graph work")
     args = parser.parse_args(argv)
     model = newest_model(args.model)
     quiet()
-    report(f"graph work of one turn (parse + 2 predictions), CPU ms, {model.name}:", graph(model, args.rounds))
-    report("one action_answer_faq call, CPU ms:", action(args.rounds))
+    for turns in args.turns:
+        report(f"graph work of turn {turns + 1} of a session (parse + 2 predictions), CPU ms, {model.name}:", graph(model, args.rounds, turns=turns))
+    if not args.skip_action:
+        report("one action_answer_faq call, CPU ms:", action(args.rounds))
     return 0
 
 

@@ -49,6 +49,7 @@ class EscalationConfig:
     min_step: float
     min_running: float
     sustained_score: float
+    exasperation_score: float
     fallbacks_in_a_row: int
     request_intents: Tuple[str, ...]
     threat_intents: Tuple[str, ...]
@@ -74,6 +75,7 @@ class EscalationConfig:
             min_step=float(running.get("min_step", 0.05)),
             min_running=float(running.get("min_running", 0.4)),
             sustained_score=float(running.get("sustained_score", 0.3)),
+            exasperation_score=float(running.get("exasperation_score", 0.5)),
             fallbacks_in_a_row=int(data.get("fallbacks_in_a_row", 2)),
             request_intents=tuple(data.get("request_intents", ())),
             threat_intents=tuple(data.get("threat_intents", ())),
@@ -194,6 +196,21 @@ class Context:
     bot_asked: Optional[str] = None
 
 
+def felt_frustration(parse_data: Mapping[str, Any], config: EscalationConfig) -> float:
+    """A message's frustration score as the running estimate counts it: the signals
+    model's score, raised to ``exasperation_score`` when the words say the customer's
+    patience is running out ("third time", "fed up", "how long must I wait").
+
+    The model reads tone; a polite "this is the third time I ask" is written calmly
+    and scores low, yet it is the clearest sign that frustration is building.
+    """
+    score = float(((parse_data.get("signals") or {}).get("frustration") or {}).get("score") or 0.0)
+    text = parse_data.get("text")
+    if isinstance(text, str) and cues.read(text).exasperation:
+        return max(score, config.exasperation_score)
+    return score
+
+
 def running_frustration(scores: Sequence[float], decay: float, start: Optional[float] = None) -> float:
     """Exponential moving average of per-message frustration scores, oldest first.
 
@@ -281,6 +298,11 @@ def is_sustained(scores: Sequence[float], config: EscalationConfig) -> bool:
     )
 
 
+def built_up(scores: Sequence[float], config: EscalationConfig) -> bool:
+    """The message before the latest was already at least annoyed (``sustained_score``)."""
+    return len(scores) >= 2 and scores[-2] >= config.sustained_score
+
+
 def outage_service(message: MessageView, config: EscalationConfig, context: Context = Context()) -> Optional[str]:
     """The essential service that is out now, when the message supports it."""
     found = outage_evidence(message, config, context)
@@ -316,10 +338,17 @@ def decide(
     sure = message.intent_confidence >= config.min_intent_confidence
     if not short and sure and message.intent in config.threat_intents:
         found[THREAT] = Evidence(THREAT, "threat_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))
-    if ANGRY not in found and not short:
+    if not short:
         rule = "rising_scores" if is_rising(frustration_scores, config) else "sustained_scores" if is_sustained(frustration_scores, config) else None
+        # An angry message is also rising frustration when the customer was already
+        # annoyed before it: the agent should know the anger built up over the
+        # conversation, not that it came from nowhere (calm, calm, angry is anger alone).
+        if rule and ANGRY in found and not built_up(frustration_scores, config):
+            rule = None
         if rule:
             recent = ", ".join(f"{s:.2f}" for s in list(frustration_scores)[-config.window :])
+            words = message.reading.exasperation if message.reading is not None else None
+            recent += f"; «{words}»" if words else ""
             found[RISING] = Evidence(RISING, rule, recent, {"running": running_frustration(frustration_scores, config.decay)})
     threat_words = message.reading.threat if message.reading is not None else None
     if THREAT not in found and threat_words:

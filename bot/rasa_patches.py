@@ -21,9 +21,12 @@ set of targets and calls the same nodes with the same inputs, one after another 
 caller's thread, which is what ``dask.get`` (the synchronous scheduler) does too.
 
 To choose the next action, the rule policy asks for the tracker's past states twice
-(once reading the last message's text, once its intent), and Rasa replays the whole
-session each time. :func:`install_state_history_cache` keeps each tracker's latest
-replay and hands the second caller a copy, as long as the tracker has not changed.
+(once reading the last message's text, once its intent) and the memoization policy once
+more, and Rasa replays the whole session each time, and all of it again for the
+prediction after the next action: four replays a turn, each longer as the session grows.
+:func:`install_state_history_cache` keeps each tracker's replay (a snapshot of every
+prior tracker) and replays only the events added since, so a turn replays its session
+once; every caller gets its states built afresh from the snapshots by Rasa's own loop.
 
 Every custom action sends the whole tracker to the action server, over a TCP connection
 Rasa opens for that one request, as JSON written by the standard library with every
@@ -39,6 +42,7 @@ import copy
 import functools
 import inspect
 import weakref
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from jsonschema.protocols import Validator
@@ -223,41 +227,125 @@ def install_sequential_graph_runner() -> None:
     processor.DaskGraphRunner = SequentialGraphRunner
 
 
-# The latest replay: (weak reference to the tracker, domain, its last event, arguments,
-# rule_only_data, states). One entry: the rule policy's two calls come one after the
-# other, within one synchronous graph run.
-_last_replay: Optional[Tuple[Any, ...]] = None
+@dataclass
+class _Snapshot:
+    """What one prior tracker (the tracker before an action) gives its past state:
+    everything ``Domain.states_for_tracker_history`` reads from it."""
+
+    state: Dict[str, Any]  # get_active_state(), cleaned; never handed out
+    hide_rule_turn: bool
+    followup_action: Optional[str]
+    loop_turn: bool  # the latest action is the active loop (a form's own turn)
+    previous_action: Dict[str, Any]  # the previous-action sub-state
 
 
-def _copy_states(states: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    # Callers edit the states they get (Rasa's featurizer drops the text or the intent
-    # of the last user sub-state), so nobody gets the cached lists and dicts.
-    # Sub-state values are strings and tuples, which no one can change.
-    return [{name: copy.deepcopy(sub) if not isinstance(sub, dict) else _copy_sub_state(sub) for name, sub in state.items()} for state in states]
+@dataclass
+class _Replay:
+    """A tracker's session replayed so far: the applied events consumed, the replayed
+    tracker after them, and a snapshot before each of their actions."""
+
+    tracker: Any  # weak reference to the tracker replayed
+    domain: Any
+    applied: List[Any]
+    replayed: Any
+    snapshots: List[_Snapshot]
 
 
-def _copy_sub_state(sub: Dict[str, Any]) -> Dict[str, Any]:
-    return {key: value if isinstance(value, (str, tuple, int, float, bool, type(None))) else copy.deepcopy(value) for key, value in sub.items()}
+# The latest replay per value of omit_unset_slots. One tracker at a time: a graph run
+# predicts for one tracker, and the next turn's tracker extends it (a new object after
+# a reload, which then replays once).
+_replays: Dict[bool, _Replay] = {}
+
+
+def _snapshot(domain: Any, tracker: Any, hide_rule_turn: bool, omit_unset_slots: bool) -> _Snapshot:
+    return _Snapshot(
+        domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots), hide_rule_turn, tracker.followup_action,
+        tracker.latest_action_name == tracker.active_loop_name, domain._get_prev_action_sub_state(tracker),
+    )
+
+
+def _replayed(domain: Any, tracker: Any, omit_unset_slots: bool) -> List[_Snapshot]:
+    """Snapshots of every prior tracker of ``tracker``'s session, the current one last.
+
+    Continues the latest replay when ``tracker`` is the tracker it replayed and its
+    applied events still begin with the same event objects (new events were added);
+    otherwise (another tracker, a reload, a revert or a restart) replays from the start.
+    """
+    from rasa.shared.core.events import ActionExecuted
+
+    applied = tracker.applied_events()
+    replay = _replays.pop(omit_unset_slots, None)  # out of the cache while it changes
+    if (
+        replay is None or replay.tracker() is not tracker or replay.domain is not domain
+        or len(applied) < len(replay.applied) or any(a is not b for a, b in zip(applied, replay.applied, strict=False))  # the new list may be longer
+    ):
+        replay = _Replay(weakref.ref(tracker), domain, [], tracker.init_copy(), [])
+    for event in applied[len(replay.applied):]:
+        if isinstance(event, ActionExecuted):
+            replay.snapshots.append(_snapshot(domain, replay.replayed, event.hide_rule_turn, omit_unset_slots))
+        replay.replayed.update(event)
+    replay.applied = applied
+    _replays[omit_unset_slots] = replay
+    return [*replay.snapshots, _snapshot(domain, replay.replayed, False, omit_unset_slots)]
+
+
+def _copied(state: Dict[str, Any]) -> Dict[str, Any]:
+    # Sub-state values are strings, tuples and numbers; callers (and the rule-only
+    # clean-up below) change the dicts, never the values.
+    return {name: dict(sub) if isinstance(sub, dict) else copy.deepcopy(sub) for name, sub in state.items()}
+
+
+def _states(domain: Any, snapshots: List[_Snapshot], ignore_rule_only_turns: bool, rule_only_data: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """``Domain.states_for_tracker_history``'s loop over prior trackers, on snapshots."""
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+
+    states: List[Dict[str, Any]] = []
+    last_ml_action_sub_state = None
+    turn_was_hidden = False
+    for snapshot in snapshots:
+        if ignore_rule_only_turns:
+            # remember the previous ML action of the last turn that was not hidden
+            if not turn_was_hidden:
+                last_ml_action_sub_state = snapshot.previous_action
+            # a follow-up action or a form's own turn does not change whether the turn is hidden
+            if not snapshot.followup_action and not snapshot.loop_turn:
+                turn_was_hidden = snapshot.hide_rule_turn
+            if turn_was_hidden:
+                continue
+        state = _copied(snapshot.state)
+        if ignore_rule_only_turns:
+            domain._remove_rule_only_features(state, rule_only_data)
+            if states:
+                domain._substitute_rule_only_user_input(state, states[-1])
+            if last_ml_action_sub_state:
+                state[PREVIOUS_ACTION] = dict(last_ml_action_sub_state)
+        states.append(domain._clean_state(state))
+    return states
 
 
 def install_state_history_cache() -> None:
-    """Replay a tracker's session once per set of arguments while it stays the same.
+    """Replay each tracker's session once, and only its new events after that.
 
-    One entry, holding the tracker by a weak reference, so that it never serves another
-    tracker that reuses a dead one's address. A tracker counts as unchanged while it
-    has as many events and its last event is the same object.
+    The rule policy asks for a tracker's past states twice per prediction (reading the
+    last message's text, then its intent) and the memoization policy once more; Rasa
+    replays the whole session each time, and again for the prediction after the next
+    action. The replacement keeps, per tracker, the snapshot of every prior tracker
+    (:func:`_replayed`) and builds each caller's states from them (:func:`_states`,
+    Rasa's own loop): one replay per turn, the second prediction replaying only the
+    events the first action added. Callers get fresh dicts every time.
 
     Raises:
-        RasaShapeError: ``Domain.states_for_tracker_history`` has another signature.
+        RasaShapeError: ``Domain.states_for_tracker_history`` or the helpers it uses changed.
     """
     from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
 
     original = Domain.__dict__.get("states_for_tracker_history")
     if getattr(original, _PATCH_MARK, False):
         return
     if not inspect.isfunction(original) or list(inspect.signature(original).parameters) != [
         "self", "tracker", "omit_unset_slots", "ignore_rule_only_turns", "rule_only_data",
-    ]:
+    ] or set(original.__code__.co_names) != _REPLAY_NAMES or "applied_events" not in DialogueStateTracker.generate_all_prior_trackers.__code__.co_names:
         raise RasaShapeError("Domain.states_for_tracker_history changed: review bot/rasa_patches.py")
 
     @functools.wraps(original)
@@ -265,23 +353,19 @@ def install_state_history_cache() -> None:
         self: Any, tracker: Any, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
         rule_only_data: Optional[Dict[str, Any]] = None,
     ) -> List[Dict[str, Any]]:
-        events = tracker.events
-        last_event = events[-1] if events else None
-        # rule_only_data is read only when rule-only turns are ignored
-        arguments = (len(events), omit_unset_slots, ignore_rule_only_turns, id(rule_only_data) if ignore_rule_only_turns else None)
-        global _last_replay
-        cached = _last_replay
-        if (
-            cached is not None and cached[0]() is tracker and cached[1] is self and cached[2] is last_event
-            and cached[3] == arguments and cached[4] is rule_only_data
-        ):
-            return _copy_states(cached[5])
-        states = original(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-        _last_replay = (weakref.ref(tracker), self, last_event, arguments, rule_only_data, _copy_states(states))
-        return states
+        return _states(self, _replayed(self, tracker, omit_unset_slots), ignore_rule_only_turns, rule_only_data)
 
     setattr(states_for_tracker_history, _PATCH_MARK, True)
     Domain.states_for_tracker_history = states_for_tracker_history
+
+
+# What Rasa 3.6's states_for_tracker_history calls: the replacement repeats its loop
+# with the same helpers, so install() refuses a Rasa whose method reads anything else.
+_REPLAY_NAMES = frozenset({
+    "generate_all_prior_trackers", "_get_prev_action_sub_state", "followup_action", "latest_action_name",
+    "active_loop_name", "get_active_state", "_remove_rule_only_features", "_substitute_rule_only_user_input",
+    "rasa", "shared", "core", "constants", "PREVIOUS_ACTION", "cast", "SubState", "append", "_clean_state",
+})
 
 
 # Seconds an idle connection to an endpoint waits for the next request: under the 5 s

@@ -415,10 +415,11 @@ class UnintelligibleTextDetector(GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         import json
 
-        from bot.nlu.intelligibility import CharLanguageModel, choose_threshold
+        from bot.nlu.intelligibility import CharLanguageModel, choose_threshold, lexicon_words
 
         texts = [str(example.get(TEXT)) for example in training_data.training_examples if example.get(TEXT)]
         model = CharLanguageModel.fit(texts)
+        model.vocabulary.update(lexicon_words())
         model.threshold = choose_threshold(texts, margin_bits=float(self._config["margin_bits"])) if texts else None
         self._model = model
         with self._model_storage.write_to(self._resource) as model_dir:

@@ -14,6 +14,7 @@ these readings say what the words of the message support.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +28,10 @@ from bot.nlu.phrases import longest_first
 from bot.nlu.service_types import ServiceMention, find_services
 
 CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
+# Lists matched with and without the article on every word: "هذه المرة الثالثة" and
+# "للمرة الثالثة" say the same, and a phrase list cannot spell every combination.
+ARTICLE_BLIND = ("exasperation",)
+ARTICLES = ("وال", "فال", "بال", "كال", "لل", "ال")
 # A state word ("مقطوعة") counts for a service word at most this many tokens away.
 OUTAGE_WINDOW = 4
 # At most this many filler words between an absence word and the service ("ما في عندنا كهربا").
@@ -54,6 +59,8 @@ TALK_WORDS = frozenset({
     "talk", "speak", "chat", "transfer", "connect", "hder", "nhder", "nhdr", "n7ki", "na7ki", "a7ki", "ahki",
     "nahki", "nehki", "kalem", "akalem", "nkalem", "nkallem", "etkalem", "atkalam", "nitkalam", "7awelni", "hawelni",
 })
+# Words that turn the person word after them into "nobody".
+NEGATIONS = frozenset({"لا", "ولا", "ما", "وما", "مش", "مو", "no", "not", "ma", "wala", "walla"})
 WANT_WORDS = frozenset({
     "ابي", "ابغي", "ابغا", "بدي", "بدنا", "عايز", "عاوز", "عايزه", "عاوزه", "بغيت", "نبغي", "نحب", "احب", "اريد",
     "نريد", "حابب", "حابه", "ودي", "محتاج", "محتاجه", "ابا", "اطلب", "نطلب",
@@ -84,8 +91,22 @@ def load_cues(path: Path = CUES_PATH) -> Cues:
         name: frozenset(tuple(normalize(str(entry)).text.replace("'", "").split()) for entry in entries or [])
         for name, entries in data.items()
     }
+    for kind in ARTICLE_BLIND:
+        lists[_blind(kind)] = frozenset(tuple(_without_article(w) for w in phrase) for phrase in lists.get(kind, ()))
     longest = max((len(p) for phrases in lists.values() for p in phrases), default=1)
     return Cues(prefixes, lists, longest)
+
+
+def _blind(kind: str) -> str:
+    return f"{kind}, articles ignored"
+
+
+def _without_article(word: str) -> str:
+    """``word`` without a leading article ("المرة" → "مرة", "للمرة" → "مرة")."""
+    for article in ARTICLES:
+        if word.startswith(article) and len(word) - len(article) >= 2:
+            return word[len(article):]
+    return word
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,8 @@ class Reading:
         person_request: the words that ask for a person, if any.
         threat: the words that threaten outside action (regulator, court, press,
             social media, switching provider), if any.
+        exasperation: the words of a customer whose patience is running out (fed
+            up, the third time, still waiting, tried and nothing changed), if any.
     """
 
     tokens: Tuple[RawToken, ...]
@@ -146,6 +169,7 @@ class Reading:
     short_reply: bool
     person_request: Optional[str]
     threat: Optional[str] = None
+    exasperation: Optional[str] = None
 
 
 def _token_index(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -215,9 +239,18 @@ def person_request(tokens: Sequence[RawToken]) -> Optional[str]:
     """The words asking for a person: a talking verb with a person word ("بدي احكي
     مع حدا"), or a wanting verb with an unambiguous one ("ابي موظف")."""
     words = [t.norm.replace("'", "") for t in tokens]
-    talk = [w for w in words if w in TALK_WORDS]
-    want = [w for w in words if w in WANT_WORDS]
-    persons = [_person(w) for w in words if _person(w)]
+
+    def nobody(i: int) -> bool:
+        # "ولا احد", "ما حدا": a negated "someone" is nobody
+        return i > 0 and words[i - 1] in NEGATIONS and _person(words[i]) in WEAK_PERSON_WORDS
+
+    def negated_verb(i: int) -> bool:
+        # "ما بدي موظف", and "nobody called me" ("ولا احد كلمني") asks for no one
+        return i > 0 and (words[i - 1] in NEGATIONS or nobody(i - 1))
+
+    talk = [w for i, w in enumerate(words) if w in TALK_WORDS and not negated_verb(i)]
+    want = [w for i, w in enumerate(words) if w in WANT_WORDS and not negated_verb(i)]
+    persons = [_person(w) for i, w in enumerate(words) if _person(w) and not nobody(i)]
     strong = [w for w in persons if w not in WEAK_PERSON_WORDS]
     if talk and persons:
         return f"{talk[0]} … {persons[0]}"
@@ -255,4 +288,13 @@ def _read(text: str, cues: Cues) -> Reading:
         short_reply=is_short_reply(tokens, cues),
         person_request=person_request(tokens),
         threat=next((m.words for m in find(tokens, ["threat"], cues)), None),
+        exasperation=_exasperation(tokens, cues),
     )
+
+
+def _exasperation(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
+    found = find(tokens, ["exasperation"], cues)
+    if not found:
+        bare = [dataclasses.replace(t, norm=_without_article(t.norm)) for t in tokens]
+        found = find(bare, [_blind("exasperation")], cues)
+    return found[0].words if found else None

@@ -21,7 +21,10 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+
+import yaml
 
 from bot.nlu import arabic_text
 
@@ -33,6 +36,7 @@ MIN_LETTERS = 5  # shorter messages ("لا", "ok", "اي") are never judged
 MIN_WORD_LETTERS = 3  # a known word this long makes the message intelligible
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_ALNUM = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def canonical(text: str) -> str:
@@ -47,6 +51,29 @@ def canonical(text: str) -> str:
 def words(text: str) -> List[str]:
     """The letter runs of a canonical text."""
     return _WORD.findall(text)
+
+
+# Letters people do repeat on purpose: laughter (ههههه، خخخ، hhhh, xD), hesitation (ممم،
+# اممم), excitement (ييييي، واااو), hushing (ششش), so a run of them is no sign of a key held down.
+EXPRESSIVE_LETTERS = frozenset("هحخكماأإآويءشhxkmaeoiuys")
+HELD_RUN = 3  # a letter this many times in a row, and nothing else in the word
+
+
+_HELD_WORD = re.compile(r"(?:([^\W\d_])\1{" + str(HELD_RUN - 1) + r",})+", re.UNICODE)
+
+
+def held_keys(text: str) -> bool:
+    """Keys held down (``ززز ططط ممم``, ``jjjjkkkk``): every word of the message is
+    made of runs of one letter each, and at least one of those letters is not an
+    expressive one.
+
+    The character model cannot judge these: runs are cut to two letters before it
+    reads a message (``الكهرباااء`` is a real word), which leaves too little to judge.
+    """
+    found = _WORD.findall(text.lower())
+    if not found or not all(_HELD_WORD.fullmatch(word) for word in found):
+        return False
+    return any(letter not in EXPRESSIVE_LETTERS for word in found for letter in word)
 
 
 @dataclass
@@ -95,19 +122,25 @@ class CharLanguageModel:
         return bits / (len(chars) - 2)
 
     def judged(self, text: str) -> Optional[float]:
-        """The surprisal of a message the model may judge, else None (too short, or a
-        word of it is known)."""
-        form = canonical(text)
-        if len(_LETTERS.findall(form)) < MIN_LETTERS:
+        """The surprisal of a message's words when the model may judge it, else None
+        (too short, or a word of it is known).
+
+        Only the words with letters are scored: numbers and signs standing alone are
+        as likely in mash as in a real message (``ؤرلا ٧٧ ككك``) and would dilute its
+        surprisal; digits inside a word stay (Arabizi: ``3aychek``)."""
+        letters = " ".join(token for token in _ALNUM.findall(canonical(text)) if _LETTERS.search(token))
+        if len(_LETTERS.findall(letters)) < MIN_LETTERS:
             return None
-        if any(word in self.vocabulary for word in words(form)):
+        if any(word in self.vocabulary for word in words(letters)):
             return None
-        return self.surprisal(form)
+        return self.surprisal(letters)
 
     def unintelligible(self, text: str) -> bool:
         """Whether ``text`` is clearly not language (needs a fitted threshold)."""
         if self.threshold is None:
             return False
+        if held_keys(text):
+            return True
         score = self.judged(text)
         return score is not None and score > self.threshold
 
@@ -126,6 +159,31 @@ class CharLanguageModel:
             Counter(data["contexts2"]), Counter(data["contexts1"]), int(data["total"]),
             set(data["vocabulary"]), None if threshold is None else float(threshold),
         )
+
+
+LEXICONS = Path(__file__).parent / "lexicons"
+
+
+def lexicon_words(folder: Path = LEXICONS) -> Set[str]:
+    """Every word of the shipped lexicons (dialect words, dates, cues, places, services),
+    in canonical form: words the assistant knows are language, however rare they are in
+    the examples ("tomorrow", "باچر", a district's name)."""
+    found: Set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            found.update(word for word in words(canonical(value)) if len(word) >= MIN_WORD_LETTERS)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                collect(key)
+                collect(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                collect(item)
+
+    for path in sorted(folder.glob("*.yml")):
+        collect(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return found
 
 
 def choose_threshold(texts: Sequence[str], folds: int = 5, margin_bits: float = 0.5) -> float:

@@ -199,7 +199,9 @@ def _svm_as_logistic(features: Any, labels: Sequence[str], C: float, folds: int 
         # No intercept: a message with no known n-gram ("😀", a new alphabet) then
         # scores 0 for every intent, i.e. uniform confidences and a fallback,
         # instead of the most frequent intent's intercept times the temperature.
-        return LinearSVC(C=C, class_weight="balanced", fit_intercept=fit_intercept)
+        # A fixed seed for the dual solver's shuffling: the same data then gives the
+        # same model, so a retrained assistant answers as the one that was measured.
+        return LinearSVC(C=C, class_weight="balanced", fit_intercept=fit_intercept, random_state=seed)
 
     temperature = svm_temperature(features, y, svc, folds, seed)
     final = svc().fit(features, y)

@@ -149,7 +149,7 @@ class EscalationPolicy(Policy):
         # Short replies ("لا", "شكرا", a number) say nothing about the mood: they
         # neither raise nor lower the running estimate.
         new_scores = [
-            float(((e.parse_data or {}).get("signals") or {}).get("frustration", {}).get("score") or 0.0)
+            escalation.felt_frustration({**(e.parse_data or {}), "text": e.text}, self.escalation)
             for e, is_short in zip(user_events, short, strict=True)
             if not is_short
         ]

@@ -11,6 +11,7 @@ import pytest
 from actions import settings
 from actions.actions import (
     ActionAnswerFaq,
+    ActionAnswerYesNo,
     ActionBillSummary,
     ActionBookAppointment,
     ActionDeclineHandoff,
@@ -317,6 +318,39 @@ def test_second_fallback_offers_a_person(load_tracker, run) -> None:
     assert messages[0]["text"] in _filled("fallback_offer_human")
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
     assert _slots(events) == {"handoff_offered": True}
+
+
+@pytest.mark.parametrize(
+    "text, intent, response",
+    [
+        ("لا", "deny", "utter_goodbye"),
+        ("لا شكرا", "deny", "utter_goodbye"),
+        ("/deny", "deny", "utter_goodbye"),
+        ("ايوه", "affirm", "utter_anything_else"),
+        ("ok", "affirm", "utter_anything_else"),
+    ],
+)
+def test_a_bare_yes_or_no_gets_its_usual_answer(text, intent, response, tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("faq_olaya_hours.json")
+    said = user_event(text, intent)
+    data["events"].append(said)
+    data["latest_message"] = latest_from(said)
+    messages, events = run(ActionAnswerYesNo(), make_tracker(data))
+    assert [m.get("response") for m in messages] == [response] and events == []
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [("بس نحنا ما منستهلك هالقد، هاد مش منطقي", "deny"), ("لا مش هيك، الفاتورة فيها غلط", "deny"), ("ايوه بس العداد ما قريتوه صح", "affirm")],
+)
+def test_a_longer_message_read_as_yes_or_no_does_not_end_the_conversation(text, intent, tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("faq_olaya_hours.json")
+    said = user_event(text, intent)
+    data["events"].append(said)
+    data["latest_message"] = latest_from(said)
+    messages, events = run(ActionAnswerYesNo(), make_tracker(data))
+    assert _text(messages) in _filled("statement_unplaced")
+    assert not any(m.get("response") for m in messages) and events == []
 
 
 def test_declining_a_person_withdraws_the_offer(load_tracker, run) -> None:

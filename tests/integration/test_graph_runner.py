@@ -44,15 +44,22 @@ def runners(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Di
 
 
 @pytest.fixture(scope="module")
-def story_prefixes(runners: Dict[str, Any]) -> List[Tuple[str, List[Event]]]:
-    """Every story and rule of bot/data, cut before each action."""
+def stories(runners: Dict[str, Any]) -> List[Tuple[str, List[Event]]]:
+    """Every story and rule of bot/data: its sender id and events."""
     domain: Domain = next(iter(runners.values()))[0].domain
     loaded = load_data("bot/data", domain, augmentation_factor=0)
     trackers = asyncio.run(loaded) if asyncio.iscoroutine(loaded) else loaded
-    prefixes = []
-    for tracker in trackers:
-        events = list(tracker.events)
-        prefixes += [(tracker.sender_id, events[:i]) for i, event in enumerate(events) if i and isinstance(event, ActionExecuted)]
+    return [(tracker.sender_id, list(tracker.events)) for tracker in trackers]
+
+
+def cut_before_actions(sender_id: str, events: List[Event]) -> List[Tuple[str, List[Event]]]:
+    return [(sender_id, events[:i]) for i, event in enumerate(events) if i and isinstance(event, ActionExecuted)]
+
+
+@pytest.fixture(scope="module")
+def story_prefixes(stories: List[Tuple[str, List[Event]]]) -> List[Tuple[str, List[Event]]]:
+    """Every story and rule of bot/data, cut before each action."""
+    prefixes = [prefix for sender_id, events in stories for prefix in cut_before_actions(sender_id, events)]
     assert len(prefixes) > 100
     return prefixes
 
@@ -86,6 +93,23 @@ def test_every_story_step_is_predicted_the_same_with_and_without_the_cache(runne
     assert getattr(Domain.states_for_tracker_history, "__noor_compiled_validator__", False)
     assert predictions(runner, metadata, story_prefixes) == expected
     assert predictions(dask_runner, dask_metadata, story_prefixes) == expected
+
+
+def test_a_conversation_growing_event_by_event_is_predicted_as_rasa_predicts_it(runners, stories, monkeypatch):
+    """The cache's incremental path: one live tracker per story, updated one event at a
+    time as a served conversation is, predicted before every action."""
+    (dask_metadata, dask_runner), (metadata, runner) = runners["DaskGraphRunner"], runners["SequentialGraphRunner"]
+    monkeypatch.setattr(Domain, "states_for_tracker_history", Domain.states_for_tracker_history)  # restored after the test
+    expected = [predictions(dask_runner, dask_metadata, cut_before_actions(sender_id, events)) for sender_id, events in stories]
+    rasa_patches.install_state_history_cache()
+    for (sender_id, events), rasas in zip(stories, expected, strict=True):
+        live, ours = DialogueStateTracker(sender_id, metadata.domain.slots), []
+        for i, event in enumerate(events):
+            if i and isinstance(event, ActionExecuted):
+                prediction = runner.run(inputs={"__tracker__": live}, targets=[metadata.core_target])[metadata.core_target]
+                ours.append((prediction.max_confidence_index, prediction.policy_name, [round(p, 9) for p in prediction.probabilities]))
+            live.update(event)
+        assert ours == rasas, sender_id
 
 
 def test_the_plan_is_made_once_per_set_of_targets(runners, monkeypatch):

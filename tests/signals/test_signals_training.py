@@ -52,3 +52,15 @@ def test_evaluation_writes_report_and_pictures(tiny_model_dir, tmp_path):
     assert 0.0 <= heads["frustration"]["chosen"]["macro_f1"] <= 1.0
     assert report["public"] == {"skipped": "public datasets folder absent or switched off"}
     assert report["latency"]["p95_ms"] > 0 and report["targets"]["urgency_recall"]["value"] is not None
+
+
+def test_the_stack_serves_unless_the_in_domain_choice_is_better_and_the_joint_model_never_decides():
+    from bot.signals.train import stack_serves
+
+    def validation(chosen, joint, stack):
+        return {name: {"in_domain": {"macro_f1": f1}, "tweets_negative_vs_positive_auc": auc} for name, (f1, auc) in
+                {"chosen": chosen, "joint": joint, "stack": stack}.items()}
+
+    # what retraining with more in-domain rows once gave: joint a nose ahead of the stack
+    assert stack_serves(validation((0.934, 0.591), (0.913, 0.800), (0.917, 0.790)))
+    assert not stack_serves(validation((0.95, 0.85), (0.90, 0.80), (0.91, 0.79)))

@@ -87,7 +87,10 @@ def test_requests_for_a_person_in_every_dialect(text):
     assert cues.read(text).person_request
 
 
-@pytest.mark.parametrize("text", ["بدي حدا يجي يصلح العداد", "ابي فني يجي بكرة", "محد رد علي امس"])
+@pytest.mark.parametrize(
+    "text", ["بدي حدا يجي يصلح العداد", "ابي فني يجي بكرة", "محد رد علي امس", "طلبت من اسبوعين ولا احد كلمني", "ما حدا حكى معي من امبارح",
+             "رسلت طلب نقل الخدمه من اسبوعين ولا احد كلمني", "ما بدي موظف، بس قلي كم الفاتورة"],
+)
 def test_someone_to_come_is_not_a_request_to_talk_to_a_person(text):
     assert cues.read(text).person_request is None
 
@@ -114,3 +117,22 @@ def test_threats_of_outside_action_are_read(text):
 @pytest.mark.parametrize("text", ["كيف الغي الاشتراك", "عندي قضية مع الفاتورة", "press the button", "ابغى اشتكي على الفني"])
 def test_cancelling_or_complaining_is_no_threat(text):
     assert cues.read(text).threat is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "زهقت من الموضوع ده", "هاي تالت مرة بحكي معكم", "للمرة الثالثة أتصل بكم", "هذه المرة الثالثة التي أتصل فيها",
+        "mafish fayda", "how long do I have to wait", "كل مرة نفس المشكلة", "I'm fed up with this",
+    ],
+)
+def test_exasperation_in_every_dialect_with_or_without_the_article(text):
+    assert cues.read(text).exasperation
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ابي اعرف كم فاتورتي", "دفعت مرتين بالغلط، ابي استرجاع واحدة", "لسه ما وصلتني فاتورة الشهر", "النت بطيء من الصبح، وش اسوي؟", "المرة الجاية بدفع بالتطبيق"],
+)
+def test_calm_problem_reports_are_no_exasperation(text):
+    assert cues.read(text).exasperation is None

@@ -195,3 +195,12 @@ def test_angry_needs_the_score_not_just_the_most_likely_level():
 def test_a_threat_in_words_the_classifier_missed():
     decision = decide(said("deja glt lkom 3 merat, ghadi nbeddel la société", "nlu_fallback", "annoyed", 0.3, confidence=0.3), [0.3], 0, CONFIG)
     assert decision.reasons == ("escalation_threat",) and decision.evidence[0].rule == "threat_words"
+
+
+def test_anger_that_built_up_is_also_rising_frustration_but_sudden_anger_is_not():
+    angry = said("هادي تالت مرة كنعاود نفس الهضرة!!", "complaint", "angry", 0.92)
+    built = decide(angry, [0.35, 0.45, 0.92], 0, CONFIG)
+    assert built.reasons == ("angry", "rising_frustration")
+    assert [e.rule for e in built.evidence] == ["angry_model", "rising_scores"]
+    assert decide(angry, [0.05, 0.1, 0.92], 0, CONFIG).reasons == ("angry",)  # calm, calm, angry
+    assert decide(angry, [0.92], 0, CONFIG).reasons == ("angry",)  # angry from the first message

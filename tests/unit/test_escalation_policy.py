@@ -166,3 +166,24 @@ def test_a_windowed_session_continues_the_estimate_of_the_whole_session(policy):
     got = policy.predict_action_probabilities(windowed, DOMAIN).events
     assert [(e.key, e.value) for e in got] == [(e.key, e.value) for e in expected]
     assert len(expected[0].value) == 9  # scores of messages the window no longer holds
+
+
+def test_politely_worded_exasperation_builds_up_to_a_person_however_calm_the_tone(policy):
+    exasperated = said_tracker(
+        ("دفعت الفاتورة ولسه مش ظاهرة", "payment_not_reflected", ("calm", 0.12), NONE),
+        ("عملت كل حاجة ومفيش فايدة", "complaint", ("calm", 0.15), NONE),
+        ("دي تالت مرة اسأل", "complaint", ("calm", 0.1), NONE),
+        ("زهقت والله، لحد امتى؟", "complaint", ("calm", 0.2), NONE),
+    )
+    prediction = policy.predict_action_probabilities(exasperated, DOMAIN)
+    assert predicted(prediction) == "action_handoff"
+    assert SlotSet("escalation_reasons", ["rising_frustration"]) in prediction.optional_events
+    # the model's low scores count as annoyed (escalation.yml exasperation_score)
+    assert SlotSet("frustration_scores", [0.12, 0.5, 0.5, 0.5]) in prediction.events
+    plain = said_tracker(
+        ("دفعت الفاتورة ولسه مش ظاهرة", "payment_not_reflected", ("calm", 0.12), NONE),
+        ("طيب امتى هتظهر؟", "payment_not_reflected", ("calm", 0.15), NONE),
+        ("تمام، هستنى لبكرة", "inform", ("calm", 0.1), NONE),
+        ("وممكن ادفع الشهر الجاي من التطبيق؟", "payment_methods", ("calm", 0.2), NONE),
+    )
+    assert predicted(policy.predict_action_probabilities(plain, DOMAIN)) is None

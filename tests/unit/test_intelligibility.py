@@ -51,3 +51,35 @@ def test_the_threshold_keeps_every_example_intelligible_out_of_fold() -> None:
         model = CharLanguageModel.fit(t for i, t in enumerate(EXAMPLES) if i % 5 != fold)
         model.threshold = threshold
         assert not any(model.unintelligible(t) for i, t in enumerate(EXAMPLES) if i % 5 == fold)
+
+
+def test_keys_held_down_are_unintelligible_but_laughter_and_hesitation_are_not() -> None:
+    from bot.nlu.intelligibility import held_keys
+
+    model = CharLanguageModel.fit(EXAMPLES)
+    model.threshold = choose_threshold(EXAMPLES)
+    for mashed in ("ززز ططط ممم", "ددددددد", "ؤؤؤؤ ٧٧", "jjjjjkkkk"):
+        assert held_keys(mashed) and model.unintelligible(mashed), mashed
+    for real in ("ههههههه", "ممم", "خخخخ ههههه", "hhhhh", "ككك", "لالالا", "ok", "الكهرباااء مقطوعة", "هههههخخخخ", "nooo"):
+        assert not held_keys(real), real
+
+
+def test_digits_and_signs_do_not_dilute_a_mash() -> None:
+    model = CharLanguageModel.fit(EXAMPLES)
+    # scored on its letters only: the digits and signs around them change nothing
+    assert model.judged("ؤرلاىةو ٧٧ ككك!!") == model.judged("ؤرلاىةو ككك")
+    assert model.judged("ؤرلاىةو ٧٧ ككك") is not None
+    # digits inside an Arabizi word are letters of it, not a number standing alone
+    assert model.judged("3aychek mzyan") != model.judged("aychek mzyan")
+
+
+def test_words_of_the_shipped_lexicons_are_language() -> None:
+    from bot.nlu.intelligibility import lexicon_words
+
+    known = lexicon_words()
+    assert {"tomorrow", "النرجس", "طفشت"} <= known  # a date word, a district, a cue
+    model = CharLanguageModel.fit(EXAMPLES)
+    model.threshold = 0.0  # anything judged would be flagged
+    assert model.unintelligible("tomorrow")
+    model.vocabulary.update(known)
+    assert not model.unintelligible("tomorrow")

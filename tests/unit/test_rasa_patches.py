@@ -22,7 +22,17 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.channels import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActiveLoop, BotUttered, FollowupAction, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionReverted,
+    ActiveLoop,
+    BotUttered,
+    FollowupAction,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
@@ -257,16 +267,22 @@ def test_a_cycle_is_refused():
 
 @pytest.fixture
 def replays(monkeypatch: pytest.MonkeyPatch) -> List[str]:
-    """Counts Rasa's replays of a tracker (one per uncached past-states call)."""
+    """Counts the patch's replays of a tracker from its start (Rasa's own not counted)."""
     calls: List[str] = []
-    original = DialogueStateTracker.generate_all_prior_trackers
+    original = rasa_patches._Replay
 
-    def counting(self: DialogueStateTracker) -> Any:
-        calls.append(self.sender_id)
-        return original(self)
+    def counting(tracker: Any, *args: Any) -> Any:
+        calls.append(tracker().sender_id)
+        return original(tracker, *args)
 
-    monkeypatch.setattr(DialogueStateTracker, "generate_all_prior_trackers", counting)
+    monkeypatch.setattr(rasa_patches, "_Replay", counting)
+    rasa_patches._replays.clear()
     return calls
+
+
+def rasa_states(domain: Domain, tracker: DialogueStateTracker, *args: Any) -> List[Dict[str, Any]]:
+    """What Rasa 3.6 itself returns (the replaced method, unpatched)."""
+    return Domain.states_for_tracker_history.__wrapped__(domain, tracker, *args)
 
 
 def shipped_domain() -> Domain:
@@ -305,19 +321,33 @@ def test_what_a_caller_changes_in_its_states_does_not_reach_the_next_caller(repl
     assert len(replays) == 1
 
 
-def test_a_new_event_other_arguments_or_another_tracker_replay_again(replays):
+def test_new_events_are_replayed_alone_and_give_rasas_states(replays):
     domain, tracker = shipped_domain(), conversation()
+    rule_only = {"slots": ["requested_slot"], "loops": ["outage_form"]}
     before = domain.states_for_tracker_history(tracker)
     tracker.update(UserUttered("حي النرجس", {"name": "inform", "confidence": 0.9}))
     after = domain.states_for_tracker_history(tracker)
-    assert len(replays) == 2 and after != before
-    domain.states_for_tracker_history(tracker, ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []})
-    domain.states_for_tracker_history(tracker, omit_unset_slots=True)
-    assert len(replays) == 4
+    assert replays == ["customer-1"] and after != before  # only the new message was replayed
+    assert after == rasa_states(domain, tracker)
+    hidden = domain.states_for_tracker_history(tracker, False, True, rule_only)  # the rule policy's second ask
+    assert hidden == rasa_states(domain, tracker, False, True, rule_only) and len(replays) == 1
+    assert domain.states_for_tracker_history(tracker, True) == rasa_states(domain, tracker, True)
+    assert len(replays) == 2  # omit_unset_slots keeps a replay of its own
     twin = conversation("customer-2")
     twin.update(UserUttered("حي النرجس", {"name": "inform", "confidence": 0.9}))
     assert domain.states_for_tracker_history(twin) == after
     assert replays[-1] == "customer-2"
+
+
+@pytest.mark.parametrize("undo", [UserUtteranceReverted(), ActionReverted(), Restarted(), SessionStarted()])
+def test_a_revert_or_restart_replays_the_session_again(replays, undo):
+    domain, tracker = shipped_domain(), conversation()
+    domain.states_for_tracker_history(tracker)
+    tracker.update(undo)
+    tracker.update(UserUttered("حي النرجس", {"name": "inform", "confidence": 0.9}))
+    for args in [(), (False, True, {"slots": [], "loops": ["outage_form"]})]:
+        assert domain.states_for_tracker_history(tracker, *args) == rasa_states(domain, tracker, *args)
+    assert len(replays) == 2  # the applied events no longer extend the replayed ones
 
 
 def test_the_cache_does_not_keep_a_tracker_alive():
