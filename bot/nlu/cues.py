@@ -59,7 +59,8 @@ TALK_WORDS = frozenset({
     "talk", "speak", "chat", "transfer", "connect", "hder", "nhder", "nhdr", "n7ki", "na7ki", "a7ki", "ahki",
     "nahki", "nehki", "kalem", "akalem", "nkalem", "nkallem", "etkalem", "atkalam", "nitkalam", "7awelni", "hawelni",
 })
-# Words that turn the person word after them into "nobody".
+# Negations: "someone" right after one is nobody ("ولا احد"), and a talking or wanting
+# verb right after one asks for no one ("ما بدي موظف").
 NEGATIONS = frozenset({"لا", "ولا", "ما", "وما", "مش", "مو", "no", "not", "ma", "wala", "walla"})
 WANT_WORDS = frozenset({
     "ابي", "ابغي", "ابغا", "بدي", "بدنا", "عايز", "عاوز", "عايزه", "عاوزه", "بغيت", "نبغي", "نحب", "احب", "اريد",
