@@ -56,9 +56,8 @@ def words(text: str) -> List[str]:
 # Letters people do repeat on purpose: laughter (ههههه، خخخ، hhhh, xD), hesitation (ممم،
 # اممم), excitement (ييييي، واااو), hushing (ششش), so a run of them is no sign of a key held down.
 EXPRESSIVE_LETTERS = frozenset("هحخكماأإآويءشhxkmaeoiuys")
-HELD_RUN = 3  # a letter this many times in a row, and nothing else in the word
-
-
+HELD_RUN = 3  # a key held down repeats its letter at least this many times
+# A word made only of such runs ("ززز", "jjjjjkkkk")
 _HELD_WORD = re.compile(r"(?:([^\W\d_])\1{" + str(HELD_RUN - 1) + r",})+", re.UNICODE)
 
 
