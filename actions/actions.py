@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import bot.nlu.cues as cues
+from bot import followups
 from actions import settings
 from actions.billing import Account, Bill, clean_account_number, get_billing_client
 from actions.dates import parse_date
@@ -59,11 +60,21 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
     """How many of the customer's latest messages in a row the NLU did not understand.
 
     Derived from the events rather than kept in a slot: the count can never go
-    stale after a restart, a rewind or a message that was understood.
+    stale after a restart, a rewind or a message that was understood. A question
+    answered in the context of the answer before it is understood
+    (``bot/followups.py``, as EscalationPolicy counts).
     """
+    steps: List[followups.Step] = []
+    for event in tracker.applied_events():
+        if event.get("event") == "session_started":
+            steps = []
+        elif event.get("event") == "user":
+            steps.append(("user", _event_intent(event)))
+        elif event.get("event") == "action":
+            steps.append(("action", event.get("name")))
     count = 0
-    for event in reversed(user_events(tracker)):
-        if _event_intent(event) != NLU_FALLBACK:
+    for intent in reversed(followups.understood_intents(steps)):
+        if intent != NLU_FALLBACK:
             break
         count += 1
     if count == 0 and latest_intent(tracker) == NLU_FALLBACK:
@@ -437,6 +448,9 @@ class ActionAnswerFaq(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         kb = get_knowledge_base()
         intent = latest_intent(tracker) or ""
+        # a question about the answer just given (bot/followups.py): that topic again
+        follow_up = tracker.get_slot(followups.FAQ_TOPIC_SLOT) if intent == followups.FALLBACK_INTENT else None
+        intent = follow_up or intent
         district = _entity_or_slot(tracker, "district")
         city = _entity_or_slot(tracker, "city")
 
@@ -454,9 +468,12 @@ class ActionAnswerFaq(Action):
             logger.warning("action_answer_faq called for intent %r without an FAQ reply", intent)
             kb.say(dispatcher, tracker, "fallback_rephrase")
 
+        if follow_up:
+            # the assistant read the question in context: say so, and leave the way open
+            kb.say(dispatcher, tracker, "faq_follow_up_more")
         # A district named in a question must not pre-fill the next form
         # (an outage report would otherwise skip asking where).
-        return [SlotSet(slot, None) for slot in ("district", "city") if tracker.get_slot(slot) is not None]
+        return [SlotSet(slot, None) for slot in ("district", "city", followups.FAQ_TOPIC_SLOT) if tracker.get_slot(slot) is not None]
 
 
 # ---------------------------------------------------------------------- fallback

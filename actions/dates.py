@@ -17,7 +17,8 @@ Understood (MSA, Gulf, Egyptian, Levantine, Maghrebi and Arabizi spellings):
   next week;
 - dd/mm, dd-mm or dd.mm in any digit script → the next such date (today
   counts); dd/mm/yyyy → exactly that date (which may be in the past);
-- "15 مارس" style Gregorian month names.
+- "15 مارس" style Gregorian month names, also with an ordinal ("الأول من مارس");
+- a day of the month after a day word: "يوم 20" → the next 20th.
 
 Vague expressions (this week, next month, end of the month) give ``None``: the
 assistant then asks for a specific day rather than guessing.
@@ -56,9 +57,15 @@ _CLOCK_WORDS = _VOCABULARY.clock_words
 _MONTHS: Dict[str, int] = {" ".join(words): number for words, number in _VOCABULARY.months.items()}
 
 _NUMERIC = re.compile(r"(?<!\d)(\d{1,2})\s*[/\-.\\]\s*(\d{1,2})(?:\s*[/\-.\\]\s*(\d{2}|\d{4}))?(?!\d)")
+# "الأول من مارس": ordinal day words before a month name.
+_ORDINALS = _VOCABULARY.ordinal_days
 _DAY_MONTH_NAME = re.compile(
-    r"(?<!\d)(\d{1,2})\s+(?:من\s+)?(" + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")(?!\w)(?:\s+(\d{4}))?"
+    r"(?<!\w)(\d{1,2}|" + "|".join(sorted(map(re.escape, _ORDINALS), key=len, reverse=True)) + r")(?:st|nd|rd|th)?\s+(?:(?:من|of)\s+)?("
+    + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")(?!\w)(?:\s+(\d{4}))?"
 )
+# "يوم 20": a day of the month after a day word (not "يوم 5 ساعات": the date extractor
+# marks only the former, and only what it marks reaches the form).
+_DAY_OF_MONTH = re.compile(rf"(?<!\w)(?:{'|'.join(sorted(map(re.escape, _DAY_WORDS), key=len, reverse=True))})\s+(\d{{1,2}})(?!\w)")
 
 
 def _alternatives(words: frozenset[str]) -> str:
@@ -128,11 +135,33 @@ def _explicit_date(text: str, today: date) -> date | None:
         return _next_day_month(today, day, month)
     match = _DAY_MONTH_NAME.search(text)
     if match:
-        day, month = int(match.group(1)), _MONTHS[match.group(2)]
+        day = int(match.group(1)) if match.group(1).isdigit() else _ORDINALS[match.group(1)]
+        month = _MONTHS[match.group(2)]
         if match.group(3):
             return _safe_date(int(match.group(3)), month, day)
         return _next_day_month(today, day, month)
+    match = _DAY_OF_MONTH.search(text)
+    if match:
+        return _next_day_of_month(today, int(match.group(1)))
     return None
+
+
+def _next_day_of_month(today: date, day: int) -> date | None:
+    """The next date (today included) on this day of a month: this month's, else the next's."""
+    year, month = today.year, today.month
+    for _ in range(12):
+        candidate = _safe_date(year, month, day)
+        if candidate and candidate >= today:
+            return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def _unglued(token: str) -> str:
+    """An "after" word less a glued preposition ("لبعد بكرة" is بعد بكرة, not بكرة)."""
+    if len(token) > 3 and token[0] in _PREFIXES and token[1:] in _AFTER:
+        return token[1:]
+    return token
 
 
 def parse_date(text: str | None, today: date) -> date | None:
@@ -161,7 +190,7 @@ def parse_date(text: str | None, today: date) -> date | None:
     if match:
         return today + timedelta(weeks=int(match.group(1)))
 
-    tokens = _tokens(text)
+    tokens = [_unglued(token) for token in _tokens(text)]
     pairs = list(zip(tokens, tokens[1:], strict=False))  # adjacent pairs: lengths differ by one
     for first, second in pairs:
         if first in _AFTER:

@@ -300,10 +300,13 @@ class KnowledgeBase:
         """The visit time window the customer's words ask for (else the first).
 
         Keywords are matched on normalised words, so "الصبح" and "الصباح" work
-        and "الصبح" never matches inside an unrelated longer word.
+        and "الصبح" never matches inside an unrelated longer word; a preposition
+        glued before the article is taken off ("فالصباح" is الصباح).
         """
         windows = _need(self.appointments, "windows", "organisation.yml: appointments")
-        words = " " + " ".join(normalize(str(text or "")).text.split()) + " "
+        tokens = normalize(str(text or "")).text.split()
+        unglued = [t[1:] if len(t) > 3 and t[0] in "وبفلع" and t[1:].startswith("ال") else t for t in tokens]
+        words = " " + " ".join(tokens) + " " + " ".join(unglued) + " "
         for window in windows:
             for keyword in window.get("keywords") or []:
                 if " " + normalize(keyword).text + " " in words:

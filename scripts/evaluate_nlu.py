@@ -67,6 +67,21 @@ def entity_scores(golds: List[List[Dict[str, Any]]], preds: List[List[Dict[str, 
     return scores
 
 
+def entity_errors(
+    texts: List[str], golds: List[List[Dict[str, Any]]], preds: List[List[Dict[str, Any]]]
+) -> List[Dict[str, Any]]:
+    """The messages whose entity spans differ, with each side's spans as typed."""
+
+    def spans(text: str, entities: List[Dict[str, Any]]) -> List[str]:
+        return sorted(f"{e['entity']}: {text[int(e['start']):int(e['end'])]}" for e in entities)
+
+    return [
+        {"text": text, "gold": spans(text, gold), "predicted": spans(text, pred)}
+        for text, gold, pred in zip(texts, golds, preds, strict=True)
+        if {_entity_key(e) for e in gold} != {_entity_key(e) for e in pred}
+    ]
+
+
 async def _parse_all(model: Path, texts: List[str]) -> Tuple[List[Dict[str, Any]], List[float]]:
     import logging
 
@@ -126,9 +141,10 @@ def evaluate(model: Path, data: Path) -> Dict[str, Any]:
     report["errors"] = [
         {"text": texts[i], "gold": gold[i], "predicted": pred[i]} for i in range(len(gold)) if gold[i] != pred[i]
     ]
-    report["entities"] = entity_scores(
-        [m.get("entities") or [] for m in examples], [r.get("entities") or [] for r in parsed]
-    )
+    gold_entities = [m.get("entities") or [] for m in examples]
+    predicted_entities = [r.get("entities") or [] for r in parsed]
+    report["entities"] = entity_scores(gold_entities, predicted_entities)
+    report["entity_errors"] = entity_errors(texts, gold_entities, predicted_entities)
     ordered = sorted(latencies)
     report["parse_latency_ms"] = {
         "p50": round(statistics.median(ordered), 2),

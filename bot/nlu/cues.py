@@ -36,6 +36,9 @@ ARTICLES = ("وال", "فال", "بال", "كال", "لل", "ال")
 OUTAGE_WINDOW = 4
 # At most this many filler words between an absence word and the service ("ما في عندنا كهربا").
 ABSENCE_GAP = 2
+# At most this many words between an "if" and the outage it supposes ("لو النور قطع",
+# "اذا فجأة انقطعت الكهربا"); further away the "if" belongs to another clause.
+CONDITIONAL_GAP = 2
 # Symbols that can close a calm reply ("شكرا 🙏"); any other emoji ("😡") keeps the
 # message for the models to read.
 CALM_SYMBOLS = frozenset("👍🙏❤🌹😊☺👌🌷💐😀😃🙂🤝✅♥💙💚🌸😍🥰❤️")
@@ -153,13 +156,15 @@ class Reading:
         outage_cue: the outage or absence phrase next to a service word, if any.
         outage_service: the service that phrase is about.
         blocked_by: ``restored``, ``planned`` or ``past`` when the message says the
-            outage is over, scheduled or in the past (the latest cue wins).
+            outage is over, scheduled or in the past (the latest cue wins);
+            ``hypothetical`` when it only supposes one ("لو النور قطع ...").
         short_reply: only yes/no/thanks/ok/greeting/closing words, numbers, dates and emoji.
         person_request: the words that ask for a person, if any.
         threat: the words that threaten outside action (regulator, court, press,
             social media, switching provider), if any.
         exasperation: the words of a customer whose patience is running out (fed
             up, the third time, still waiting, tried and nothing changed), if any.
+        question: the first question word ("متى", "ليش", "how"), if any.
     """
 
     tokens: Tuple[RawToken, ...]
@@ -171,6 +176,7 @@ class Reading:
     person_request: Optional[str]
     threat: Optional[str] = None
     exasperation: Optional[str] = None
+    question: Optional[str] = None
 
 
 def _token_index(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -199,15 +205,40 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
                 if len(between) <= ABSENCE_GAP and all((t.norm,) in fillers for t in between):
                     tied.append((match, service))
                     break
-    blockers = [m for m in matches if m.kind in ("restored", "planned", "past")]
+    blockers = [m for m in matches if m.kind in ("restored", "planned", "past")] + _over(tokens, cues)
     if not tied:
         return None, None, blockers[-1].kind if blockers else None
     cue, service = tied[-1]
+    if _supposed(tokens, cue, spans, cues):
+        return cue, service, "hypothetical"
     # The latest word decides: "رجعت الكهربا بس انقطعت مرة ثانية" is an outage again.
     blocked = next((b.kind for b in reversed(blockers) if b.start > cue.start), None)
     if blocked is None and any(b.kind in ("planned", "past") for b in blockers):
         blocked = next(b.kind for b in reversed(blockers) if b.kind in ("planned", "past"))
     return cue, service, blocked
+
+
+def _over(tokens: Sequence[RawToken], cues: Cues) -> List[Match]:
+    """Yesterday's outage with how long it lasted ("امس انقطعت الكهربا ساعتين"): a past
+    day not right after "since" (من امس is still going on), a duration, no "still"."""
+    found = find(tokens, ["past_day", "since", "duration", "still"], cues)
+    kinds = [m.kind for m in found]
+    days = [i for i, m in enumerate(found) if m.kind == "past_day" and not (i and found[i - 1].kind == "since" and found[i - 1].end == m.start)]
+    if not days or "duration" not in kinds or "still" in kinds:
+        return []
+    day = found[days[0]]
+    return [Match("past", day.start, day.end, day.words)]
+
+
+def _supposed(tokens: Sequence[RawToken], cue: Match, spans: Sequence[Tuple[Tuple[int, int], str]], cues: Cues) -> bool:
+    """An "if" right before the outage reading ("لو النور قطع", "what do I do if the
+    water is cut"): a question about what would happen, not a report. "لو سمحت" and
+    "اذا ممكن" are "please" and do not count."""
+    begins = min([cue.start, *(first for (first, _last), _service in spans if first >= cue.start - CONDITIONAL_GAP - 1)])
+    for match in find(tokens, ["conditional", "polite_conditional"], cues):
+        if match.kind == "conditional" and match.end <= begins and begins - match.end <= CONDITIONAL_GAP:
+            return True
+    return False
 
 
 def is_short_reply(tokens: Sequence[RawToken], cues: Optional[Cues] = None) -> bool:
@@ -290,6 +321,7 @@ def _read(text: str, cues: Cues) -> Reading:
         person_request=person_request(tokens),
         threat=next((m.words for m in find(tokens, ["threat"], cues)), None),
         exasperation=_exasperation(tokens, cues),
+        question=next((m.words for m in find(tokens, ["question_words"], cues)), None),
     )
 
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Container, List, Optional, Sequence, Tuple
 
-from bot.nlu import date_vocabulary
+from bot.nlu import date_vocabulary, number_mentions
 from bot.nlu.arabic_text import TATWEEL, RawToken, tokenize
 from bot.nlu.date_vocabulary import DateVocabulary
 
@@ -82,7 +82,7 @@ def _without_glued_prefix(token: RawToken, vocabulary: DateVocabulary) -> Option
     if len(token.norm) < 3 or token.norm[0] not in _GLUED_PREFIXES:
         return None
     rest = token.norm[1:]
-    day_words = (vocabulary.day_words, vocabulary.today, vocabulary.tomorrow, vocabulary.yesterday, vocabulary.weekdays)
+    day_words = (vocabulary.day_words, vocabulary.today, vocabulary.tomorrow, vocabulary.yesterday, vocabulary.weekdays, vocabulary.after)
     if not rest.startswith("ال") and not any(rest in table for table in day_words):
         return None
     offset = 1
@@ -97,6 +97,8 @@ class _Matcher:
     def __init__(self, words: Sequence[_Word], vocabulary: DateVocabulary) -> None:
         self.words = words
         self.v = vocabulary
+        # words after a number that make it a count or an amount (the number lexicon's)
+        self.number_units = number_mentions.load_lexicon().units
 
     def _norm(self, i: int) -> str:
         return self.words[i].norm if 0 <= i < len(self.words) else ""
@@ -132,7 +134,10 @@ class _Matcher:
                 return i + size
         return None
 
-    def _day_number(self, i: int) -> bool:
+    def _day_number(self, i: int, ordinal_words: bool = False) -> bool:
+        """A day of the month at ``i`` ("15", "15th"; with ``ordinal_words`` also "الأول")."""
+        if ordinal_words and self._in(i, self.v.ordinal_days):
+            return True
         match = _ORDINAL_DAY.match(self._norm(i))
         return match is not None and 1 <= int(match.group(1)) <= 31
 
@@ -144,6 +149,11 @@ class _Matcher:
             j = i + 1 + self._in(i + 1, self.v.articles)
             if self._in(j, self.v.weekdays) or self._in(j, self.v.ambiguous_weekdays):
                 return self._with_next(j + 1)
+            # "يوم ٢٠" (the 20th); not "يوم 5 ساعات" nor "يوم 3 مرات"; in "يوم 15 مارس" the
+            # date is "15 مارس", as in "يوم ١٥/٣" (nlu_data/README.md)
+            number = i + 1
+            if self._norm(number).isdigit() and self._day_number(number) and not self._in(number + 1, self.number_units):
+                return None if self._named_month_date(number) else number + 1
             return None
         if self._in(i, self.v.weekdays):
             return self._with_next(i + 1)
@@ -190,7 +200,7 @@ class _Matcher:
 
     def _named_month_date(self, i: int) -> Optional[int]:
         """``15 مارس``, ``١٥ رمضان``, ``15 من شوال``, ``15th of March``, ``March 15``."""
-        if self._day_number(i):
+        if self._day_number(i, ordinal_words=True):
             j = i + 1 + (self._norm(i + 1) in ("من", "of"))
             end = self._month_at(j)
             if end is not None:
@@ -212,11 +222,17 @@ class _Matcher:
                 return end
         return None
 
-    def _time_of_day_after(self, i: int) -> int:
-        """Index after a time of day at ``i`` (``العصر``, ``بعد الظهر``), else ``i``."""
-        for phrase in self.v.time_of_day_after:
-            if tuple(self._norm(j) for j in range(i, i + len(phrase))) == phrase:
-                return i + len(phrase)
+    def time_of_day_end(self, i: int) -> int:
+        """Index after a time of day at ``i`` (``العصر``, ``بعد الظهر``, ``في العشية``,
+        ``فالصباح``, ``fel sbe7``), else ``i``."""
+        for start in (i, i + 1) if self._in(i, self.v.time_of_day_prepositions) else (i,):
+            first = self._norm(start)
+            # a glued preposition before the article: فالصباح، بالليل، عالمسا
+            unglued = first[1:] if len(first) > 3 and first[0] in _GLUED_PREFIXES and first[1:].startswith("ال") else None
+            for phrase in self.v.time_of_day_after:
+                rest = tuple(self._norm(j) for j in range(start + 1, start + len(phrase)))
+                if phrase[1:] == rest and phrase[0] in (first, unglued):
+                    return start + len(phrase)
         return i
 
     def match(self, i: int) -> Optional[int]:
@@ -228,7 +244,7 @@ class _Matcher:
             end = self.day_expression(i + 1)
         if end is None:
             end = self.day_expression(i)
-        return None if end is None else self._time_of_day_after(end)
+        return None if end is None else self.time_of_day_end(end)
 
 
 def find_dates(text: str, vocabulary: Optional[DateVocabulary] = None) -> List[DateMention]:
@@ -242,10 +258,18 @@ def find_dates(text: str, vocabulary: Optional[DateVocabulary] = None) -> List[D
         The mentions, with offsets on ``text``.
     """
     vocabulary = vocabulary or date_vocabulary.load()
-    spans = _numeric_dates(text)
     tokens = tokenize(text)
     words = [_Word(t.norm, t.start, t.end) for t in tokens]
     matcher = _Matcher(words, vocabulary)
+    spans = []
+    for start, end in _numeric_dates(text):
+        # "22/3 الصبح": the time of day after a numeric date belongs to it
+        after = next((k for k, w in enumerate(words) if w.start >= end), None)
+        if after is not None:
+            time_end = matcher.time_of_day_end(after)
+            if time_end > after:
+                end = words[time_end - 1].end
+        spans.append((start, end))
     i = 0
     while i < len(words):
         if any(s <= words[i].start < e for s, e in spans):
@@ -260,7 +284,8 @@ def find_dates(text: str, vocabulary: Optional[DateVocabulary] = None) -> List[D
                 variant = [*words[:i], stripped, *words[i + 1 :]]
                 end = _Matcher(variant, vocabulary).match(i)
                 start = stripped.start
-        if end is None:
+        # a numeric date found first keeps its words ("يوم ١٥/٣": not "يوم ١٥")
+        if end is None or any(s < words[end - 1].end and start < e for s, e in spans):
             i += 1
             continue
         spans.append((start, words[end - 1].end))

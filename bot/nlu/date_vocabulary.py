@@ -65,11 +65,13 @@ class DateVocabulary:
     articles: FrozenSet[str]
     time_of_day_before: FrozenSet[str]
     time_of_day_after: Tuple[Tuple[str, ...], ...]
+    time_of_day_prepositions: FrozenSet[str]
     clock_words: FrozenSet[str]
     weekdays: Dict[str, int]
     ambiguous_weekdays: Dict[str, int]
     months: Dict[Tuple[str, ...], int]
     hijri_months: Dict[Tuple[str, ...], int]
+    ordinal_days: Dict[str, int]
 
 
 @lru_cache(maxsize=4)
@@ -80,7 +82,7 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
     single_keys = (
         "today", "not_today_before", "tomorrow", "yesterday", "after", "week", "week_only", "two_days", "two_weeks", "day_units",
         "week_units", "next", "next_fillers", "this", "this_week", "month_words", "end_of", "day_words", "articles",
-        "time_of_day_before", "clock_words",
+        "time_of_day_before", "time_of_day_prepositions", "clock_words",
     )
     return DateVocabulary(
         **{key: _words(data[key]) for key in single_keys},
@@ -91,4 +93,5 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
         ambiguous_weekdays={norm(word): WEEKDAY_NUMBERS[day] for word, day in data["ambiguous_weekdays"].items()},
         months=_phrases(data["months"]),
         hijri_months=_phrases(data["hijri_months"]),
+        ordinal_days={norm(word): int(number) for number, words in data["ordinal_days"].items() for word in words},
     )

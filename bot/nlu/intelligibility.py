@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 
 import yaml
 
-from bot.nlu import arabic_text
+from bot.nlu import arabic_text, cues
 
 BOUNDARY = "\x02"  # start and end of a message, so first and last letters count too
 # interpolation weights of the trigram, bigram, unigram and uniform estimates
@@ -73,6 +74,20 @@ def held_keys(text: str) -> bool:
     if not found or not all(_HELD_WORD.fullmatch(word) for word in found):
         return False
     return any(letter not in EXPRESSIVE_LETTERS for word in found for letter in word)
+
+
+def pictures_only(text: str) -> bool:
+    """Only pictures (emoji and other symbols, ``🐸🌵🎈``), and not only the calm ones a
+    reply may be made of (``👍``, ``🙏``, see ``cues.CALM_SYMBOLS``): nothing the
+    assistant can act on, so it asks again, and twice in a row is a misunderstanding.
+    Punctuation alone (``؟؟``) is left to the models; the frustration an angry face
+    carries is read by the signals model whatever the intent.
+    """
+    chars = [ch for ch in text if not ch.isspace() and ch not in "\ufe0f\u200d"]
+    if not chars or any(ch.isalnum() for ch in chars):
+        return False
+    pictures = [ch for ch in chars if unicodedata.category(ch) == "So"]
+    return bool(pictures) and not all(ch in cues.CALM_SYMBOLS for ch in pictures)
 
 
 @dataclass
@@ -138,7 +153,7 @@ class CharLanguageModel:
         """Whether ``text`` is clearly not language (needs a fitted threshold)."""
         if self.threshold is None:
             return False
-        if held_keys(text):
+        if held_keys(text) or pictures_only(text):
             return True
         score = self.judged(text)
         return score is not None and score > self.threshold

@@ -212,11 +212,20 @@ def _context_role(tokens: Sequence[RawToken], start: int, end: int, lexicon: Num
     return None
 
 
-def _followed_by_unit(text: str, end: int, tokens: Sequence[RawToken], lexicon: NumberLexicon) -> bool:
+def _followed_by_unit(
+    text: str, end: int, tokens: Sequence[RawToken], lexicon: NumberLexicon, taken: Sequence[Tuple[int, int]]
+) -> bool:
+    """A unit word right after the number ("250 ريال", "3 ايام") makes it an amount.
+
+    A unit that starts a date found in the message is no unit: in "حسابي 4471203 يوم
+    الخميس" the يوم is the visit's day, not "4471203 days".
+    """
     if text[end:].lstrip()[:1] in ("%", "٪", "$"):
         return True
     following = next((t for t in tokens if t.start >= end), None)
-    return following is not None and following.norm in lexicon.units
+    if following is None or any(s <= following.start < e for s, e in taken):
+        return False
+    return following.norm in lexicon.units
 
 
 def _role(
@@ -278,7 +287,8 @@ def find_numbers(
     tokens = tokenize(text)
     mentions = []
     for candidate in _candidates(text, taken, lexicon):
-        if _followed_by_unit(text, candidate.end, tokens, lexicon):
+        # "T-558201" is a reference whatever follows it
+        if not candidate.ticket_prefix and _followed_by_unit(text, candidate.end, tokens, lexicon, taken):
             continue
         context = _context_role(tokens, candidate.start, candidate.end, lexicon)
         entity = _role(candidate, context, intent, lexicon, text)

@@ -299,8 +299,9 @@ class _Reader:
     def _in_context(self, i: int, form: _Form, kind: str, end: int) -> bool:
         """An in-context name at token ``i``: after a locative word, or the whole message."""
         glued = form.glued[-1:]
-        # without the article, a glued ب is as often a verb's prefix (بصور "I'll photograph")
-        if (glued == "ف" or glued == "ب" and form.norm.startswith("ال")) or (kind == CITY and glued in ("ل", "ع")):
+        # without the article, a glued ب is as often a verb's prefix (بصور "I'll photograph");
+        # ع before the article is على, "at/to" (Levantine عالنسيم)
+        if (glued == "ف" or glued in ("ب", "ع") and form.norm.startswith("ال")) or (kind == CITY and glued in ("ل", "ع")):
             return True
         words = self.lex.context_words | (self.lex.city_context_words if kind == CITY else frozenset())
         if i > 0:

@@ -9,6 +9,10 @@ Right after each customer message it
   ``action_handoff`` with certainty and a priority above the rules, and records the
   reasons and the priority (slots ``escalation_reasons``, ``escalation_priority``).
 
+A message the classifier could not place that asks about the answer just given
+("و الـ email؟" after the contact channels, ``bot/followups.py``) is answered about
+that topic (``action_answer_faq`` with the slot ``faq_topic``) and is no misunderstanding.
+
 It overrules an active form on purpose: an angry customer or one without power is
 not asked for a meter number first.
 
@@ -32,11 +36,11 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import escalation
+from bot import escalation, followups
 from bot.nlu import cues
 
 HANDOFF_ACTION = "action_handoff"
@@ -82,6 +86,34 @@ def _user_events_this_session(tracker: DialogueStateTracker) -> Tuple[List[UserU
                 return list(reversed(events)), False
             events.append(event)
     return list(reversed(events)), True
+
+
+def _answered_topic(tracker: DialogueStateTracker) -> Optional[str]:
+    """The FAQ topic the assistant answered the customer's previous message with (its
+    intent, or the topic of a follow-up), or None when that message got no FAQ answer."""
+    events = list(tracker.events)
+    users = [i for i, e in enumerate(events) if isinstance(e, UserUttered)]
+    if len(users) < 2:
+        return None
+    previous, latest = users[-2], users[-1]
+    between = events[previous + 1 : latest]
+    if not any(isinstance(e, ActionExecuted) and e.action_name == followups.FAQ_ACTION for e in between):
+        return None
+    intent = events[previous].intent_name
+    if intent != followups.FALLBACK_INTENT:
+        return intent
+    return next((e.value for e in between if isinstance(e, SlotSet) and e.key == followups.FAQ_TOPIC_SLOT and e.value), None)
+
+
+def _understood_intents(tracker: DialogueStateTracker) -> List[Optional[str]]:
+    """Every customer message's intent, follow-ups answered in context marked so."""
+    steps: List[followups.Step] = []
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            steps.append(("user", event.intent_name))
+        elif isinstance(event, ActionExecuted):
+            steps.append(("action", event.action_name))
+    return followups.understood_intents(steps)
 
 
 def _carried_estimate(tracker: DialogueStateTracker) -> Tuple[List[float], Optional[float]]:
@@ -137,10 +169,15 @@ class EscalationPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        if tracker.latest_action_name in LISTEN_AFTER:
+        latest = tracker.latest_message
+        answered_follow_up = (
+            tracker.latest_action_name == followups.FAQ_ACTION
+            and latest is not None
+            and latest.intent_name == followups.FALLBACK_INTENT
+        )
+        if tracker.latest_action_name in LISTEN_AFTER or answered_follow_up:
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
             return self._prediction(probabilities)
-        latest = tracker.latest_message
         if tracker.latest_action_name != ACTION_LISTEN_NAME or latest is None or not latest.intent:
             return self._prediction(probabilities)
 
@@ -166,11 +203,24 @@ class EscalationPolicy(Policy):
         if (latest.intent_name or "").startswith(SYSTEM_INTENT_PREFIX) or tracker.active_loop_name in QUIET_LOOPS:
             return self._prediction(probabilities, events=tracking)
         message = escalation.MessageView.from_parse_data(latest.parse_data or {})
-        # A short reply the classifier could not place ("اوكي") is no misunderstanding.
-        intents = [None if is_short else e.intent_name for e, is_short in zip(user_events, short, strict=True)]
+        # A short reply the classifier could not place ("اوكي") is no misunderstanding,
+        # nor is a question about the answer just given ("و الـ email؟", bot/followups.py).
+        understood = _understood_intents(tracker)[-len(user_events) :]
+        topic = None
+        if latest.intent_name == followups.FALLBACK_INTENT and not (latest.parse_data or {}).get("unintelligible"):
+            topic = _answered_topic(tracker) if followups.follows_up(latest.text or "") else None
+            if topic:
+                understood[-1] = followups.FOLLOW_UP
+        intents = [None if is_short else intent for intent, is_short in zip(understood, short, strict=True)]
         fallbacks = escalation.consecutive_fallbacks(list(reversed(intents)))
         context = _context(tracker, user_events)
         decision = escalation.decide(message, scores, fallbacks, self.escalation, context)
+        if not decision.handoff and topic:
+            probabilities[domain.index_for_action(followups.FAQ_ACTION)] = 1.0
+            return PolicyPrediction(
+                probabilities, self.__class__.__name__, self.priority, events=tracking,
+                optional_events=[SlotSet(followups.FAQ_TOPIC_SLOT, topic)], diagnostic_data={"follow_up": topic},
+            )
         if not decision.handoff:
             return self._prediction(probabilities, events=tracking)
 

@@ -302,6 +302,27 @@ def test_faq_answers_carry_the_facts(intent, fact, tracker_data, make_tracker, u
     assert "{" not in text
 
 
+def test_a_follow_up_question_is_answered_about_the_topic_before_it(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    """"و الـ email؟" after the contact channels: EscalationPolicy set the topic."""
+    kb = get_knowledge_base()
+    data = tracker_data("faq_olaya_hours.json")
+    question = user_event("و الـ email؟", "nlu_fallback")
+    data["events"].append(question)
+    data["latest_message"] = latest_from(question)
+    messages, events = run(ActionAnswerFaq(), make_tracker(data, {"district": None, "faq_topic": "contact_channels"}))
+    assert kb.contact["email"] in messages[0]["text"]
+    assert messages[-1]["text"] in _filled("faq_follow_up_more")
+    assert _slots(events) == {"faq_topic": None}
+
+
+def test_a_question_answered_in_context_is_no_misunderstanding(tracker_data, make_tracker, user_event) -> None:
+    data = tracker_data("fallback_repeated.json")
+    # the fallback before the latest one was answered as a follow-up, not asked again
+    (answer,) = [e for e in data["events"] if e.get("name") == "action_fallback"]
+    answer["name"] = "action_answer_faq"
+    assert consecutive_fallbacks(make_tracker(data)) == 1
+
+
 # ------------------------------------------------------------------ fallback
 def test_first_fallback_asks_to_rephrase(load_tracker, run) -> None:
     tracker = load_tracker("fallback_once.json")

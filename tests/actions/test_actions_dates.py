@@ -79,6 +79,19 @@ SUNDAY = date(2026, 11, 22)  # "today" in most cases below
         ("21/11", date(2027, 11, 21)),  # yesterday's day and month: next year
         ("يوم 20/12 الصبح", date(2026, 12, 20)),
         ("15 مارس", date(2027, 3, 15)),
+        ("الأول من مارس", date(2027, 3, 1)),
+        ("the second of December", date(2026, 12, 2)),
+        # a day of the month after يوم: this month's if it is still ahead, else the next's
+        ("يوم ٢٥", date(2026, 11, 25)),
+        ("يوم 20", date(2026, 12, 20)),
+        ("يوم 22", SUNDAY),
+        # a glued preposition before "after" ("to the day after tomorrow")
+        ("لبعد بكرة", date(2026, 11, 24)),
+        ("لعكب باجر", date(2026, 11, 24)),
+        # Levantine and Maghrebi Tuesday, Arabizi Thursday
+        ("يوم التلاتا", date(2026, 11, 24)),
+        ("الثلوث", date(2026, 11, 24)),
+        ("yom al khamees", date(2026, 11, 26)),
         ("1/12/2026", date(2026, 12, 1)),
         # explicit past dates are returned so the caller can say "that has passed"
         ("1/1/2020", date(2020, 1, 1)),

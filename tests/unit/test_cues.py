@@ -46,6 +46,12 @@ def test_messages_with_content_are_not_short_replies(text):
         ("el net m2to3 men embare7", "internet"),
         ("no internet since morning", "internet"),
         ("الكهرباء رجعت بس انقطعت مرة ثانية", "electricity"),  # the latest words decide
+        ("البيت ظلام 😩", "electricity"),  # darkness is what a power cut looks like
+        ("لو سمحت الكهربا مقطوعة", "electricity"),  # "لو سمحت" is please, not if
+        ("الكهربا مقطوعة، اذا ممكن ترسلوا فني", "electricity"),
+        ("عندما وصلت البيت وجدت الكهرباء مقطوعة", "electricity"),  # "when" of another clause
+        ("الكهربا مقطوعة من امس", "electricity"),  # since yesterday: still going on
+        ("امس انقطعت الكهربا ساعتين واليوم كمان مقطوعة", "electricity"),
     ],
 )
 def test_outage_expressions_next_to_a_service_word(text, service):
@@ -62,6 +68,13 @@ def test_outage_expressions_next_to_a_service_word(text, service):
         ("هل في قطع مبرمج بكرة للكهرباء؟", "planned"),
         ("رح تنقطع الكهربا بكرا؟", "planned"),
         ("انقطعت الكهرباء الشهر الماضي وابي تعويض", "past"),
+        # yesterday's cut with how long it lasted is over
+        ("امس انقطعت الكهربا عندنا بالنسيم ساعتين", "past"),
+        ("البارح طفا علينا الضو شي ساعتين", "past"),
+        # "if": a question about what would happen
+        ("سؤال بس: لو النور قطع عندي بالليل اكلم مين؟", "hypothetical"),
+        ("ايش اسوي اذا انقطعت الكهربا", "hypothetical"),
+        ("what do i do if the water is cut", "hypothetical"),
     ],
 )
 def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
@@ -108,7 +121,8 @@ def test_every_lexicon_entry_is_a_string(tmp_path: Path):
 @pytest.mark.parametrize(
     "text",
     ["بشتكي عليكم عند هيئة تنظيم الكهرباء", "والله لأكتب عنكم في تويتر", "رح غير الشركة", "I will switch provider",
-     "ghadi nbeddel la société", "سأرفع قضية في المحكمة"],
+     "ghadi nbeddel la société", "سأرفع قضية في المحكمة", "والله لأنشرها بتويتر واسوي منشن لكم ولوزارة التجارة",
+     "بفضحكم في السوشيال"],
 )
 def test_threats_of_outside_action_are_read(text):
     assert cues.read(text).threat

@@ -83,6 +83,27 @@ def spans(text: str) -> list[str]:
         ("10 من كانون الثاني", ["10 من كانون الثاني"]),
         ("هالأسبوع", ["هالأسبوع"]),
         ("نهاية الشهر", ["نهاية الشهر"]),
+        # ordinal days before a month, a day of the month after يوم
+        ("الأول من ذي الحجة", ["الأول من ذي الحجة"]),
+        ("the first of March", ["first of March"]),
+        ("هعزل يوم ٢٠ وعايز انقل النت", ["يوم ٢٠"]),
+        ("يوم ١٢/٥", ["١٢/٥"]),
+        # a time of day behind a preposition, glued or not, and after a numeric date
+        ("غدا فالصباح", ["غدا فالصباح"]),
+        ("بغيت تقني يجي غدا فالعشية", ["غدا فالعشية"]),
+        ("نهار السبت العشية", ["نهار السبت العشية"]),
+        ("ghodwa fel sbe7", ["ghodwa fel sbe7"]),
+        ("بكرة في الليل", ["بكرة في الليل"]),
+        ("22/3 الصبح", ["22/3 الصبح"]),
+        ("3ayez a7gez ma3ad ba3d bokra el dohr", ["ba3d bokra el dohr"]),
+        # Levantine and Maghrebi Tuesday, Arabizi Thursday and "next"
+        ("يوم التلاتا عالنسيم", ["يوم التلاتا"]),
+        ("يوم الثلوث", ["يوم الثلوث"]),
+        ("abi fanni yjeeni yom al khamees", ["yom al khamees"]),
+        ("bade2ajjel el maw3ed la el jum3a el jeye", ["el jum3a el jeye"]),
+        # a glued preposition before "after"
+        ("ابي اغير موعد الفني لبعد بكرة", ["بعد بكرة"]),
+        ("اريد اغير الموعد لعكب باجر", ["عكب باجر"]),
     ],
 )
 def test_dates_in_every_dialect_keep_the_typed_span(text: str, expected: list[str]) -> None:
@@ -108,6 +129,10 @@ def test_dates_in_every_dialect_keep_the_typed_span(text: str, expected: list[st
         "رقم حسابي 4471203",
         "فاتورة مايو 2025",
         "32/13",
+        "كل يوم 5 ساعات مقطوعة",
+        "يوم 3 مرات",
+        "أول مرة اتصل بكم",
+        "وبعد ما دفعت",
     ],
 )
 def test_things_that_are_not_dates(text: str) -> None:
@@ -117,7 +142,8 @@ def test_things_that_are_not_dates(text: str) -> None:
 def test_every_marked_day_is_one_the_form_resolves() -> None:
     """One vocabulary: what the extractor marks, actions/dates.py understands."""
     for text in ["بكرة", "باجر", "عقب باجر", "bokra", "يوم الأحد", "nhar lkhmis", "الخميس القادم", "الاسبوع اللي جاي",
-                 "el gom3a", "١٥/٣", "15 مارس", "بعد 3 أيام", "next week", "صباح الغد", "يوم الاتنين"]:
+                 "el gom3a", "١٥/٣", "15 مارس", "بعد 3 أيام", "next week", "صباح الغد", "يوم الاتنين",
+                 "الأول من مارس", "يوم ٢٠", "لبعد بكرة", "يوم الثلوث", "yom al khamees", "22/3 الصبح"]:
         (mention,) = find_dates(text)
         assert parse_date(mention.text, TODAY) is not None, text
 
@@ -136,7 +162,9 @@ def test_numeric_dates_in_every_script_span_exactly(day, month, script, before, 
 
 
 @pytest.mark.parametrize(("text", "window"), [("ابي فني يجيني بكرة العصر", "afternoon"), ("يوم الأحد الصبح", "morning"),
-                                              ("bokra bel leil", "evening")])
+                                              ("bokra bel leil", "evening"), ("غدا فالصباح", "morning"),
+                                              ("نهار السبت العشية", "afternoon"), ("ba3d bokra el dohr", "afternoon"),
+                                              ("ghodwa fel sbe7", "morning")])
 def test_the_date_keeps_the_words_the_form_reads_the_visit_window_from(text: str, window: str) -> None:
     from actions.knowledge_base import get_knowledge_base
 

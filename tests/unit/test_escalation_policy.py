@@ -187,3 +187,41 @@ def test_politely_worded_exasperation_builds_up_to_a_person_however_calm_the_ton
         ("وممكن ادفع الشهر الجاي من التطبيق؟", "payment_methods", ("calm", 0.2), NONE),
     )
     assert predicted(policy.predict_action_probabilities(plain, DOMAIN)) is None
+
+
+def _with_text(tracker, text, intent="nlu_fallback", unintelligible=False):
+    """The customer's next message, after the assistant's answer to the one before."""
+    tracker.update(ActionExecuted("action_answer_faq"))
+    tracker.update(ActionExecuted("action_listen"))
+    parse = {"intent": {"name": intent, "confidence": 0.63}, "entities": [], "text": text,
+             "signals": {"frustration": {"level": "calm", "score": 0.05}, "urgency": {"service": "none", "score": 0.02}}}
+    if unintelligible:
+        parse["unintelligible"] = True
+    tracker.update(UserUttered(text, parse["intent"], parse_data=parse))
+    return tracker
+
+
+def test_a_question_about_the_answer_just_given_is_answered_about_its_topic(policy):
+    tracker = _with_text(tracker_with(("contact_channels", CALM, NONE)), "و الـ email؟")
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) == "action_answer_faq"
+    assert SlotSet("faq_topic", "contact_channels") in prediction.optional_events
+    for event in prediction.optional_events:
+        tracker.update(event)
+    tracker.update(ActionExecuted("action_answer_faq"))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"
+
+
+def test_follow_ups_in_a_row_are_no_misunderstanding_and_keep_their_topic(policy):
+    tracker = _with_text(tracker_with(("refund_request", CALM, NONE)), "بقالي اسبوع ونص، هو ده طبيعي؟")
+    tracker.update(SlotSet("faq_topic", "refund_request"))
+    tracker = _with_text(tracker, "يعني ممكن تاخد كام يوم كمان؟")
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) == "action_answer_faq"
+    assert SlotSet("faq_topic", "refund_request") in prediction.optional_events
+
+
+def test_what_is_no_question_or_no_language_stays_a_misunderstanding(policy):
+    for text, unintelligible in (("الكرسي الازرق طار فوق السطوح", False), ("🐸🌵🎈؟", True)):
+        tracker = _with_text(tracker_with(("contact_channels", CALM, NONE)), text, unintelligible=unintelligible)
+        assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) is None

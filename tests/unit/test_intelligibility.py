@@ -83,3 +83,14 @@ def test_words_of_the_shipped_lexicons_are_language() -> None:
     assert model.unintelligible("tomorrow")
     model.vocabulary.update(known)
     assert not model.unintelligible("tomorrow")
+
+
+def test_pictures_alone_say_nothing_but_calm_ones_answer_and_punctuation_is_left_to_the_models() -> None:
+    from bot.nlu.intelligibility import pictures_only
+
+    model = CharLanguageModel.fit(EXAMPLES)
+    model.threshold = choose_threshold(EXAMPLES)
+    for pictures in ("🐸🌵🎈", "🫠🙃🍉🍉", "😂", "😡😡"):
+        assert pictures_only(pictures) and model.unintelligible(pictures), pictures
+    for other in ("👍", "🙏🙏", "❤️", "👍🏻", "؟؟", "...", "ok 😅", "الضو مقطوع 😡"):
+        assert not pictures_only(other), other

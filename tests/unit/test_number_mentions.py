@@ -51,6 +51,8 @@ def found(text: str, intent: str | None = None) -> list[tuple[str, str]]:
         ("ابعتولي كود التأكيد على ٠١٠٠١٢٣٤٥٦٧", [("phone_number", "٠١٠٠١٢٣٤٥٦٧")]),
         ("القراية ديال الكونتور 88712043 هي 15320", [("account_number", "88712043")]),
         ("ابي احدث رقم الهوية الى 1098765432 للحساب 66120931", [("account_number", "66120931")]),
+        # a T- reference is never a count, whatever word follows it
+        ("تقدمت بشكوى برقم T-558201 يوم الأحد", [("ticket_number", "T-558201")]),
     ],
 )
 def test_roles_and_spans(text: str, expected: list[tuple[str, str]]) -> None:
@@ -100,6 +102,16 @@ def test_spans_on_raw_text_with_glued_arabic_preposition_and_tatweel() -> None:
 def test_dates_claimed_before_are_left_alone() -> None:
     text = "موعدي 15-03-2025 وحسابي 4471203"
     assert [m.text for m in find_numbers(text, taken=[(6, 16)])] == ["4471203"]
+
+
+def test_a_unit_word_that_starts_a_date_is_no_unit() -> None:
+    """"4471203 يوم الخميس" is an account and the visit's day, not "4471203 days"."""
+    from bot.nlu.date_mentions import find_dates
+
+    text = "حسابي 4471203 يوم الخميس"
+    dates = [(d.start, d.end) for d in find_dates(text)]
+    assert [m.text for m in find_numbers(text, taken=dates)] == ["4471203"]
+    assert find_numbers("دفعت 4471203 يوم", taken=[]) == []
 
 
 # ---------------------------------------------------------------- properties

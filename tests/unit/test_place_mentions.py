@@ -22,6 +22,7 @@ def places(text: str) -> list[tuple[str, str]]:
     ("text", "expected"),
     [
         # listed names anywhere, every region
+        ("فيكن تبعتولي فني يوم التلاتا عالنسيم؟", [(DISTRICT, "النسيم")]),  # ع + article: على
         ("الكهرباء مقطوعة في المنزه من الصباح", [(DISTRICT, "المنزه")]),
         ("عندي مشكلة في الكرادة الكهرباء طافية", [(DISTRICT, "الكرادة")]),
         ("الكهربا مقطوعة في صنعاء", [(CITY, "صنعاء")]),

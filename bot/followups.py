@@ -1,0 +1,63 @@
+"""Follow-up questions: "and the e-mail?" right after the contact channels were given.
+
+Pure module. Customers ask about the answer they just got in words the intent
+classifier cannot place on their own ("نقدر نديرها من التطبيق؟" after the meter
+reading answer, "بقالي اسبوع ونص، هو ده طبيعي؟" after the refund answer, "و الـ
+email؟" after the contact channels). Read alone, each is a misunderstanding, and two
+of them in a row sent a calm customer to a person. Read after the answer, each is a
+question about its topic: the assistant answers that topic again (in other words,
+saying so) and the message does not count as misunderstood.
+
+The Rasa server's ``EscalationPolicy`` decides (and records the topic in the slot
+``faq_topic``); ``action_answer_faq`` answers it; both count misunderstandings with
+:func:`understood_intents`, so they always agree.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+from bot.nlu import cues
+
+FALLBACK_INTENT = "nlu_fallback"
+FAQ_ACTION = "action_answer_faq"
+# The slot holding the topic a follow-up is answered about (set by the policy).
+FAQ_TOPIC_SLOT = "faq_topic"
+# What a message the assistant answered as a follow-up counts as in place of a fallback.
+FOLLOW_UP = "follow_up"
+# A follow-up is a short question; a long message is a new request the assistant did
+# not understand.
+MAX_TOKENS = 15
+
+# (kind, name): ("user", intent) or ("action", action name), oldest first.
+Step = Tuple[str, Optional[str]]
+
+
+def understood_intents(steps: Sequence[Step]) -> List[Optional[str]]:
+    """The customer's intents in order, a fallback answered with an FAQ reply (a
+    follow-up) replaced by :data:`FOLLOW_UP`: it was understood in its context."""
+    intents: List[Optional[str]] = []
+    answered = False
+    for kind, name in steps:
+        if kind == "user":
+            intents.append(name)
+            answered = False
+        elif kind == "action" and name == FAQ_ACTION and intents and intents[-1] == FALLBACK_INTENT and not answered:
+            intents[-1] = FOLLOW_UP
+            answered = True
+    return intents
+
+
+def follows_up(text: str) -> bool:
+    """Whether a message reads as a short question about what was just said.
+
+    A question mark or a question word, at most :data:`MAX_TOKENS` words, and nothing
+    the escalation rules or the forms act on: no outage reading, no threat, no request
+    for a person, not a bare yes / no / thanks.
+    """
+    reading = cues.read(text)
+    if reading.short_reply or not reading.tokens or len(reading.tokens) > MAX_TOKENS:
+        return False
+    if reading.outage_cue or reading.threat or reading.person_request:
+        return False
+    return "?" in text or "؟" in text or reading.question is not None
