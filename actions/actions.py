@@ -18,13 +18,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import bot.nlu.cues as cues
-from bot import followups
 from actions import settings
 from actions.billing import Account, Bill, clean_account_number, get_billing_client
 from actions.dates import parse_date
 from actions.knowledge_base import KnowledgeBase, get_knowledge_base, match_key, strip_district_word
 from actions.tickets import Ticket, canonical_ticket_id, get_ticket_store
 from actions.verification import UNAVAILABLE, VERIFICATION_SLOT, get_verifier, shared_without_verification
+from bot import followups
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -50,6 +50,8 @@ class EscalationConfig:
     min_running: float
     sustained_score: float
     exasperation_score: float
+    asked_again_times: int
+    not_requests: Tuple[str, ...]
     fallbacks_in_a_row: int
     request_intents: Tuple[str, ...]
     threat_intents: Tuple[str, ...]
@@ -76,6 +78,8 @@ class EscalationConfig:
             min_running=float(running.get("min_running", 0.4)),
             sustained_score=float(running.get("sustained_score", 0.3)),
             exasperation_score=float(running.get("exasperation_score", 0.5)),
+            asked_again_times=int(running.get("asked_again_times", 0)),
+            not_requests=tuple(running.get("not_requests", ())),
             fallbacks_in_a_row=int(data.get("fallbacks_in_a_row", 2)),
             request_intents=tuple(data.get("request_intents", ())),
             threat_intents=tuple(data.get("threat_intents", ())),
@@ -303,6 +307,44 @@ def built_up(scores: Sequence[float], config: EscalationConfig) -> bool:
     return len(scores) >= 2 and scores[-2] >= config.sustained_score
 
 
+# Actions that do not answer a request: waiting, asking for what a form needs, not
+# understanding, handing over (an answer is any other action, utterances aside).
+NOT_ANSWERS = ("action_listen", "action_session_start", "action_fallback", "action_handoff")
+
+
+def _answers(action: Optional[str]) -> bool:
+    name = action or ""
+    return not (name in NOT_ANSWERS or name.endswith("_form") or name.startswith("utter_"))
+
+
+def asked_again(steps: Sequence[Tuple[str, Optional[str]]], config: EscalationConfig) -> Optional[str]:
+    """A request the customer made again after the assistant answered it, counted
+    ``asked_again_times`` times this session, or None (0 in escalation.yml: off).
+
+    Args:
+        steps: ("user", intent) and ("action", name) of the session, oldest first.
+        config: the escalation configuration.
+
+    A request repeated before any answer ("I can't log in" then "it says the password
+    is wrong", or a form's answer) is the same request told in more words.
+    """
+    if config.asked_again_times <= 0:
+        return None
+    asked: Dict[str, int] = {}
+    answered: Set[str] = set()
+    pending: Optional[str] = None  # the latest request; a form's answers do not replace it
+    for kind, name in steps:
+        if kind == "action" and _answers(name) and pending:
+            answered.add(pending)
+        elif kind == "user" and name and name not in config.not_requests:
+            if name not in asked or name in answered:
+                asked[name] = asked.get(name, 0) + 1
+                answered.discard(name)
+            pending = name
+    repeated = [intent for intent, times in asked.items() if times >= config.asked_again_times]
+    return repeated[-1] if repeated else None
+
+
 def outage_service(message: MessageView, config: EscalationConfig, context: Context = Context()) -> Optional[str]:
     """The essential service that is out now, when the message supports it."""
     found = outage_evidence(message, config, context)
@@ -315,6 +357,7 @@ def decide(
     fallbacks_in_a_row: int,
     config: EscalationConfig,
     context: Context = Context(),
+    repeated_request: Optional[str] = None,
 ) -> Decision:
     """Apply escalation.yml to the latest message and the conversation so far.
 
@@ -325,6 +368,8 @@ def decide(
         fallbacks_in_a_row: misunderstood messages in a row, the latest included.
         config: the escalation configuration.
         context: what the conversation was doing (open form, earlier outage report).
+        repeated_request: a request the customer has made again after it was
+            answered (:func:`asked_again`), if any.
     """
     short = message.short_reply
     found: Dict[str, Evidence] = {}
@@ -340,6 +385,15 @@ def decide(
         found[THREAT] = Evidence(THREAT, "threat_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))
     if not short:
         rule = "rising_scores" if is_rising(frustration_scores, config) else "sustained_scores" if is_sustained(frustration_scores, config) else None
+        if (
+            rule is None
+            and repeated_request
+            and len(frustration_scores) >= config.window
+            # the tone itself, not only the words: "nobody has called me yet, I just
+            # wanted to check" asks again calmly
+            and message.frustration_score >= config.sustained_score
+        ):
+            rule = "asked_again"
         # An angry message is also rising frustration when the customer was already
         # annoyed before it: the agent should know the anger built up over the
         # conversation, not that it came from nowhere (calm, calm, angry is anger alone).
@@ -349,6 +403,7 @@ def decide(
             recent = ", ".join(f"{s:.2f}" for s in list(frustration_scores)[-config.window :])
             words = message.reading.exasperation if message.reading is not None else None
             recent += f"; «{words}»" if words else ""
+            recent += f"; {repeated_request} asked again" if rule == "asked_again" else ""
             found[RISING] = Evidence(RISING, rule, recent, {"running": running_frustration(frustration_scores, config.decay)})
     threat_words = message.reading.threat if message.reading is not None else None
     if THREAT not in found and threat_words:

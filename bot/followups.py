@@ -25,6 +25,9 @@ FAQ_ACTION = "action_answer_faq"
 FAQ_TOPIC_SLOT = "faq_topic"
 # What a message the assistant answered as a follow-up counts as in place of a fallback.
 FOLLOW_UP = "follow_up"
+# Answers whose "follow-ups" are more venting than questions: a complaint's answer
+# (where to file it) is not given again.
+TOPICS_NOT_FOLLOWED = ("complaint",)
 # A follow-up is a short question; a long message is a new request the assistant did
 # not understand.
 MAX_TOKENS = 15

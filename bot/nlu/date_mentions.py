@@ -262,14 +262,12 @@ def find_dates(text: str, vocabulary: Optional[DateVocabulary] = None) -> List[D
     words = [_Word(t.norm, t.start, t.end) for t in tokens]
     matcher = _Matcher(words, vocabulary)
     spans = []
-    for start, end in _numeric_dates(text):
+    for numeric_start, numeric_end in _numeric_dates(text):
         # "22/3 الصبح": the time of day after a numeric date belongs to it
-        after = next((k for k, w in enumerate(words) if w.start >= end), None)
-        if after is not None:
-            time_end = matcher.time_of_day_end(after)
-            if time_end > after:
-                end = words[time_end - 1].end
-        spans.append((start, end))
+        after = next((k for k, w in enumerate(words) if w.start >= numeric_end), None)
+        if after is not None and matcher.time_of_day_end(after) > after:
+            numeric_end = words[matcher.time_of_day_end(after) - 1].end
+        spans.append((numeric_start, numeric_end))
     i = 0
     while i < len(words):
         if any(s <= words[i].start < e for s, e in spans):

@@ -100,20 +100,25 @@ def _answered_topic(tracker: DialogueStateTracker) -> Optional[str]:
     if not any(isinstance(e, ActionExecuted) and e.action_name == followups.FAQ_ACTION for e in between):
         return None
     intent = events[previous].intent_name
-    if intent != followups.FALLBACK_INTENT:
-        return intent
-    return next((e.value for e in between if isinstance(e, SlotSet) and e.key == followups.FAQ_TOPIC_SLOT and e.value), None)
+    if intent == followups.FALLBACK_INTENT:
+        intent = next((e.value for e in between if isinstance(e, SlotSet) and e.key == followups.FAQ_TOPIC_SLOT and e.value), None)
+    return None if intent in followups.TOPICS_NOT_FOLLOWED else intent
 
 
-def _understood_intents(tracker: DialogueStateTracker) -> List[Optional[str]]:
-    """Every customer message's intent, follow-ups answered in context marked so."""
+def _session_steps(tracker: DialogueStateTracker) -> List[followups.Step]:
+    """The customer's intents and the assistant's actions since the session started
+    or a colleague handed the conversation back (as :func:`_user_events_this_session`)."""
     steps: List[followups.Step] = []
-    for event in tracker.events:
+    for event in reversed(tracker.events):
+        if getattr(event, "type_name", None) == "session_started":
+            break
         if isinstance(event, UserUttered):
+            if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
+                break
             steps.append(("user", event.intent_name))
         elif isinstance(event, ActionExecuted):
             steps.append(("action", event.action_name))
-    return followups.understood_intents(steps)
+    return steps[::-1]
 
 
 def _carried_estimate(tracker: DialogueStateTracker) -> Tuple[List[float], Optional[float]]:
@@ -205,7 +210,8 @@ class EscalationPolicy(Policy):
         message = escalation.MessageView.from_parse_data(latest.parse_data or {})
         # A short reply the classifier could not place ("اوكي") is no misunderstanding,
         # nor is a question about the answer just given ("و الـ email؟", bot/followups.py).
-        understood = _understood_intents(tracker)[-len(user_events) :]
+        steps = _session_steps(tracker)
+        understood = followups.understood_intents(steps)
         topic = None
         if latest.intent_name == followups.FALLBACK_INTENT and not (latest.parse_data or {}).get("unintelligible"):
             topic = _answered_topic(tracker) if followups.follows_up(latest.text or "") else None
@@ -214,7 +220,11 @@ class EscalationPolicy(Policy):
         intents = [None if is_short else intent for intent, is_short in zip(understood, short, strict=True)]
         fallbacks = escalation.consecutive_fallbacks(list(reversed(intents)))
         context = _context(tracker, user_events)
-        decision = escalation.decide(message, scores, fallbacks, self.escalation, context)
+        # a follow-up asks about an answer, it is no request made again
+        requests = iter(None if intent == followups.FOLLOW_UP else intent for intent in understood)
+        marked = [("user", next(requests)) if kind == "user" else (kind, name) for kind, name in steps]
+        repeated = escalation.asked_again(marked, self.escalation)
+        decision = escalation.decide(message, scores, fallbacks, self.escalation, context, repeated)
         if not decision.handoff and topic:
             probabilities[domain.index_for_action(followups.FAQ_ACTION)] = 1.0
             return PolicyPrediction(

@@ -6,7 +6,16 @@ import pytest
 import yaml
 
 from bot import escalation
-from bot.escalation import Context, Decision, MessageView, decide, is_rising, running_frustration
+from bot.escalation import (
+    Context,
+    Decision,
+    MessageView,
+    asked_again,
+    decide,
+    is_rising,
+    load_config,
+    running_frustration,
+)
 from bot.nlu import cues
 from tests.unit.test_cues import SHORT_REPLIES
 
@@ -204,3 +213,39 @@ def test_anger_that_built_up_is_also_rising_frustration_but_sudden_anger_is_not(
     assert [e.rule for e in built.evidence] == ["angry_model", "rising_scores"]
     assert decide(angry, [0.05, 0.1, 0.92], 0, CONFIG).reasons == ("angry",)  # calm, calm, angry
     assert decide(angry, [0.92], 0, CONFIG).reasons == ("angry",)  # angry from the first message
+
+
+# ---------------------------------------------------------------- a request made again
+def _steps(*turns):
+    steps = []
+    for intent, *actions in turns:
+        steps.append(("user", intent))
+        steps += [("action", a) for a in actions] + [("action", "action_listen")]
+    return steps
+
+
+def test_a_request_made_again_after_its_answer_is_counted():
+    config = load_config()
+    asked = _steps(("bill_inquiry", "bill_form"), ("inform", "bill_form", "action_bill_summary"), ("nlu_fallback", "action_fallback"),
+                   ("bill_inquiry", "bill_form", "action_bill_summary"), ("complaint",))
+    assert asked_again(asked, config) == "bill_inquiry"
+
+
+def test_a_request_told_in_more_words_before_any_answer_is_not_made_again():
+    config = load_config()
+    # "I can't log in" then "it says my password is wrong": one request
+    assert asked_again(_steps(("app_login_help",), ("app_login_help", "action_answer_faq"), ("complaint",)), config) is None
+    # the form's questions are no answer: the ticket number given when asked
+    assert asked_again(_steps(("request_status", "status_form"), ("request_status", "status_form"), ("thank",)), config) is None
+
+
+def test_a_request_made_again_with_an_annoyed_tone_is_rising_frustration():
+    config = load_config()
+    annoyed = MessageView(intent="complaint", frustration_level="annoyed", frustration_score=0.39, reading=cues.read("هذا غير مقبول"))
+    decision = decide(annoyed, [0.0, 0.23, 0.37, 0.39], 0, config, repeated_request="bill_inquiry")
+    assert decision.reasons == ("rising_frustration",) and decision.evidence[0].rule == "asked_again"
+    # calmly asked again ("nobody called me yet, I just wanted to check"): no handoff
+    calm = MessageView(intent="request_status", frustration_level="calm", frustration_score=0.15, reading=cues.read("لم يتواصل معي أحد"))
+    assert not decide(calm, [0.13, 0.0, 0.5], 0, config, repeated_request="request_status").handoff
+    # too early in the conversation to say the answers are not helping
+    assert not decide(annoyed, [0.3, 0.39], 0, config, repeated_request="bill_inquiry").handoff

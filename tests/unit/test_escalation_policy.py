@@ -225,3 +225,8 @@ def test_what_is_no_question_or_no_language_stays_a_misunderstanding(policy):
     for text, unintelligible in (("الكرسي الازرق طار فوق السطوح", False), ("🐸🌵🎈؟", True)):
         tracker = _with_text(tracker_with(("contact_channels", CALM, NONE)), text, unintelligible=unintelligible)
         assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) is None
+
+
+def test_a_question_after_a_complaint_is_not_answered_with_the_complaint_again(policy):
+    tracker = _with_text(tracker_with(("complaint", CALM, NONE)), "واش كاين شي واحد كيفهم هنا؟")
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) is None
