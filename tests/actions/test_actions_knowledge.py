@@ -183,7 +183,7 @@ def test_actions_import_only_what_the_action_server_has() -> None:
 PURE_BOT_MODULES = {
     "bot.nlu.arabic_text", "bot.nlu.cues", "bot.escalation", "bot.masking", "bot.log_privacy",
     "bot.untrusted", "bot.rate_limit", "bot.channels.outbox", "bot.channels.whatsapp_payloads",
-    "bot.channels.redis_client", "bot.nlu.date_vocabulary", "handoff.contract",
+    "bot.channels.redis_client", "bot.nlu.date_vocabulary", "bot.followups", "handoff.contract",
 }
 
 
