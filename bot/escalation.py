@@ -388,6 +388,8 @@ def decide(
         if (
             rule is None
             and repeated_request
+            # asking once more is still asking; it is what comes after that tells
+            and repeated_request != message.intent
             and len(frustration_scores) >= config.window
             # the tone itself, not only the words: "nobody has called me yet, I just
             # wanted to check" asks again calmly

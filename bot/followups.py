@@ -56,11 +56,13 @@ def follows_up(text: str) -> bool:
 
     A question mark or a question word, at most :data:`MAX_TOKENS` words, and nothing
     the escalation rules or the forms act on: no outage reading, no threat, no request
-    for a person, not a bare yes / no / thanks.
+    for a person, no words of patience running out, not a bare yes / no / thanks.
     """
     reading = cues.read(text)
     if reading.short_reply or not reading.tokens or len(reading.tokens) > MAX_TOKENS:
         return False
-    if reading.outage_cue or reading.threat or reading.person_request:
+    # "that's what you said before, I want to know exactly when!" is no question to
+    # answer with the same words again
+    if reading.outage_cue or reading.threat or reading.person_request or reading.exasperation:
         return False
     return "?" in text or "؟" in text or reading.question is not None

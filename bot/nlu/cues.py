@@ -205,7 +205,8 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
                 if len(between) <= ABSENCE_GAP and all((t.norm,) in fillers for t in between):
                     tied.append((match, service))
                     break
-    blockers = [m for m in matches if m.kind in ("restored", "planned", "past")] + _over(tokens, cues)
+    blockers = [m for m in matches if m.kind in ("planned", "past") or m.kind == "restored" and not _negated(tokens, m)]
+    blockers += _over(tokens, cues)
     if not tied:
         return None, None, blockers[-1].kind if blockers else None
     cue, service = tied[-1]
@@ -216,6 +217,17 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
     if blocked is None and any(b.kind in ("planned", "past") for b in blockers):
         blocked = next(b.kind for b in reversed(blockers) if b.kind in ("planned", "past"))
     return cue, service, blocked
+
+
+# "Not working" is no "working again": a negation this many words before a restored
+# word ("ما في ولا جهاز شغال", "مش شغال") turns it around.
+NEGATION_REACH = 3
+RESTORED_NEGATIONS = NEGATIONS | {"مب", "مافي", "مفيش", "ماكو", "لم", "لن", "مهو", "ماهو", "mesh", "mish", "msh", "mafi", "mafish", "mafich"}
+
+
+def _negated(tokens: Sequence[RawToken], match: Match) -> bool:
+    before = tokens[max(0, match.start - NEGATION_REACH) : match.start]
+    return any(t.norm in RESTORED_NEGATIONS for t in before)
 
 
 def _over(tokens: Sequence[RawToken], cues: Cues) -> List[Match]:

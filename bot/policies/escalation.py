@@ -105,17 +105,24 @@ def _answered_topic(tracker: DialogueStateTracker) -> Optional[str]:
     return None if intent in followups.TOPICS_NOT_FOLLOWED else intent
 
 
-def _session_steps(tracker: DialogueStateTracker) -> List[followups.Step]:
+def _session_steps(tracker: DialogueStateTracker, as_topics: bool = False) -> List[followups.Step]:
     """The customer's intents and the assistant's actions since the session started
-    or a colleague handed the conversation back (as :func:`_user_events_this_session`)."""
+    or a colleague handed the conversation back (as :func:`_user_events_this_session`);
+    with ``as_topics`` a follow-up question answered in context counts as its topic
+    (the ``faq_topic`` set after it) instead of the fallback it was read as."""
     steps: List[followups.Step] = []
+    topic: Optional[str] = None
     for event in reversed(tracker.events):
         if getattr(event, "type_name", None) == "session_started":
             break
-        if isinstance(event, UserUttered):
+        if isinstance(event, SlotSet) and event.key == followups.FAQ_TOPIC_SLOT and event.value:
+            topic = str(event.value)
+        elif isinstance(event, UserUttered):
             if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
                 break
-            steps.append(("user", event.intent_name))
+            followed_up = as_topics and event.intent_name == followups.FALLBACK_INTENT and topic
+            steps.append(("user", topic if followed_up else event.intent_name))
+            topic = None
         elif isinstance(event, ActionExecuted):
             steps.append(("action", event.action_name))
     return steps[::-1]
@@ -210,8 +217,7 @@ class EscalationPolicy(Policy):
         message = escalation.MessageView.from_parse_data(latest.parse_data or {})
         # A short reply the classifier could not place ("اوكي") is no misunderstanding,
         # nor is a question about the answer just given ("و الـ email؟", bot/followups.py).
-        steps = _session_steps(tracker)
-        understood = followups.understood_intents(steps)
+        understood = followups.understood_intents(_session_steps(tracker))
         topic = None
         if latest.intent_name == followups.FALLBACK_INTENT and not (latest.parse_data or {}).get("unintelligible"):
             topic = _answered_topic(tracker) if followups.follows_up(latest.text or "") else None
@@ -220,10 +226,8 @@ class EscalationPolicy(Policy):
         intents = [None if is_short else intent for intent, is_short in zip(understood, short, strict=True)]
         fallbacks = escalation.consecutive_fallbacks(list(reversed(intents)))
         context = _context(tracker, user_events)
-        # a follow-up asks about an answer, it is no request made again
-        requests = iter(None if intent == followups.FOLLOW_UP else intent for intent in understood)
-        marked = [("user", next(requests)) if kind == "user" else (kind, name) for kind, name in steps]
-        repeated = escalation.asked_again(marked, self.escalation)
+        # a follow-up asks about its topic again; while asking it, it is no reason
+        repeated = None if topic else escalation.asked_again(_session_steps(tracker, as_topics=True), self.escalation)
         decision = escalation.decide(message, scores, fallbacks, self.escalation, context, repeated)
         if not decision.handoff and topic:
             probabilities[domain.index_for_action(followups.FAQ_ACTION)] = 1.0

@@ -52,6 +52,9 @@ def test_messages_with_content_are_not_short_replies(text):
         ("عندما وصلت البيت وجدت الكهرباء مقطوعة", "electricity"),  # "when" of another clause
         ("الكهربا مقطوعة من امس", "electricity"),  # since yesterday: still going on
         ("امس انقطعت الكهربا ساعتين واليوم كمان مقطوعة", "electricity"),
+        # "not working" is no "working again"
+        ("كل البيت صار عتمة وما في ولا جهاز شغال، حتى البراد وقف", "electricity"),
+        ("الكهربا ما رجعت لحد الحين", "electricity"),
     ],
 )
 def test_outage_expressions_next_to_a_service_word(text, service):

@@ -249,3 +249,6 @@ def test_a_request_made_again_with_an_annoyed_tone_is_rising_frustration():
     assert not decide(calm, [0.13, 0.0, 0.5], 0, config, repeated_request="request_status").handoff
     # too early in the conversation to say the answers are not helping
     assert not decide(annoyed, [0.3, 0.39], 0, config, repeated_request="bill_inquiry").handoff
+    # still asking the same thing, however it reads: the answer to it comes first
+    asking = MessageView(intent="slow_internet", frustration_level="annoyed", frustration_score=0.35, reading=cues.read("ماذا افعل؟"))
+    assert not decide(asking, [0.45, 0.09, 0.35], 0, config, repeated_request="slow_internet").handoff

@@ -230,3 +230,17 @@ def test_what_is_no_question_or_no_language_stays_a_misunderstanding(policy):
 def test_a_question_after_a_complaint_is_not_answered_with_the_complaint_again(policy):
     tracker = _with_text(tracker_with(("complaint", CALM, NONE)), "واش كاين شي واحد كيفهم هنا؟")
     assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) is None
+
+
+def test_a_follow_up_is_its_topic_asked_again_and_venting_after_it_is_rising_frustration(policy):
+    tracker = _with_text(tracker_with(("refund_request", CALM, NONE)), "طيب بس متى يرجع؟")
+    tracker.update(SlotSet("faq_topic", "refund_request"))
+    tracker = _with_text(tracker, "خلاص", intent="nlu_fallback")
+    tracker.update(ActionExecuted("action_fallback"))
+    tracker.update(ActionExecuted("action_listen"))
+    vent = {"intent": {"name": "complaint", "confidence": 0.93}, "entities": [], "text": "يا اخي صار لي ساعه ومحد فاهمني",
+            "signals": {"frustration": {"level": "annoyed", "score": 0.48}, "urgency": {"service": "none", "score": 0.01}}}
+    tracker.update(UserUttered(vent["text"], vent["intent"], parse_data=vent))
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) == "action_handoff"
+    assert SlotSet("escalation_reasons", ["rising_frustration"]) in prediction.optional_events
