@@ -192,12 +192,15 @@ class Context:
         outage_reported: the customer already reported an outage this session
             (so "الكهربا" answers the outage form's "which service?").
         bot_asked: the assistant's latest message, for the evidence shown to agents.
+        misunderstood_before: one of the customer's two messages before this one
+            was not understood.
     """
 
     active_loop: Optional[str] = None
     requested_slot: Optional[str] = None
     outage_reported: bool = False
     bot_asked: Optional[str] = None
+    misunderstood_before: bool = False
 
 
 def felt_frustration(parse_data: Mapping[str, Any], config: EscalationConfig) -> float:
@@ -401,6 +404,10 @@ def decide(
         # conversation, not that it came from nowhere (calm, calm, angry is anger alone).
         if rule and ANGRY in found and not built_up(frustration_scores, config):
             rule = None
+        # Anger right after the assistant failed to understand the customer built up
+        # too ("يا اخي الخميس!! ليش ما تفهم" after "قلت لك الخميس الجاي" was not understood)
+        if rule is None and ANGRY in found and context.misunderstood_before:
+            rule = "angry_after_misunderstanding"
         if rule:
             recent = ", ".join(f"{s:.2f}" for s in list(frustration_scores)[-config.window :])
             words = message.reading.exasperation if message.reading is not None else None

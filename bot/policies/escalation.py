@@ -61,8 +61,9 @@ def _is_short_reply(event: UserUttered) -> bool:
     return cues.read(event.text or "").short_reply
 
 
-def _context(tracker: DialogueStateTracker, user_events: List[UserUttered]) -> escalation.Context:
-    """What the assistant was doing when the latest message came."""
+def _context(tracker: DialogueStateTracker, user_events: List[UserUttered], intents: List[Optional[str]]) -> escalation.Context:
+    """What the assistant was doing when the latest message came (``intents``: the
+    session's messages as understood, short replies as None)."""
     bot_asked = next((e.text for e in reversed(tracker.events) if isinstance(e, BotUttered) and e.text), None)
     earlier = [e.intent_name for e in user_events[:-1]]
     return escalation.Context(
@@ -70,6 +71,7 @@ def _context(tracker: DialogueStateTracker, user_events: List[UserUttered]) -> e
         requested_slot=tracker.get_slot("requested_slot"),
         outage_reported=bool(earlier) and earlier[-1] == "report_outage",
         bot_asked=bot_asked,
+        misunderstood_before=followups.FALLBACK_INTENT in intents[-3:-1],
     )
 
 
@@ -225,7 +227,7 @@ class EscalationPolicy(Policy):
                 understood[-1] = followups.FOLLOW_UP
         intents = [None if is_short else intent for intent, is_short in zip(understood, short, strict=True)]
         fallbacks = escalation.consecutive_fallbacks(list(reversed(intents)))
-        context = _context(tracker, user_events)
+        context = _context(tracker, user_events, intents)
         # a follow-up asks about its topic again; while asking it, it is no reason
         repeated = None if topic else escalation.asked_again(_session_steps(tracker, as_topics=True), self.escalation)
         decision = escalation.decide(message, scores, fallbacks, self.escalation, context, repeated)

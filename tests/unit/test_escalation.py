@@ -252,3 +252,12 @@ def test_a_request_made_again_with_an_annoyed_tone_is_rising_frustration():
     # still asking the same thing, however it reads: the answer to it comes first
     asking = MessageView(intent="slow_internet", frustration_level="annoyed", frustration_score=0.35, reading=cues.read("ماذا افعل؟"))
     assert not decide(asking, [0.45, 0.09, 0.35], 0, config, repeated_request="slow_internet").handoff
+
+
+def test_anger_right_after_a_misunderstanding_built_up():
+    config = load_config()
+    angry = MessageView(intent="nlu_fallback", frustration_level="angry", frustration_score=0.98, reading=cues.read("يا اخي الخميس!! ليش ما تفهم"))
+    after = decide(angry, [0.0, 0.01, 0.98], 1, config, Context(misunderstood_before=True))
+    assert after.reasons == ("angry", "rising_frustration") and after.evidence[1].rule == "angry_after_misunderstanding"
+    # out of the blue it is anger alone
+    assert decide(angry, [0.0, 0.01, 0.98], 1, config).reasons == ("angry",)
