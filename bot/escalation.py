@@ -424,6 +424,11 @@ def decide(
         found[REQUEST] = Evidence(REQUEST, "person_request_words", f"«{asks}»", _score(message))
     if fallbacks_in_a_row >= config.fallbacks_in_a_row:
         found[MISUNDERSTOOD] = Evidence(MISUNDERSTOOD, "fallbacks_in_a_row", f"{fallbacks_in_a_row} in a row")
+        # venting the assistant cannot place ("هذا لا يفيدني اطلاقا" after "the period you
+        # gave has passed") is patience running out as much as a misunderstanding
+        venting = list(frustration_scores)[-fallbacks_in_a_row:]
+        if RISING not in found and not short and len(venting) == fallbacks_in_a_row and min(venting) >= config.sustained_score:
+            found[RISING] = Evidence(RISING, "misunderstood_while_annoyed", ", ".join(f"{v:.2f}" for v in venting))
     reasons = tuple(r for r in REASON_ORDER if r in found and r in config.priorities)
     if not reasons:
         return Decision()

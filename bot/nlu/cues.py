@@ -61,6 +61,7 @@ TALK_WORDS = frozenset({
     "حولني", "حولوني", "حوليني", "تحولني", "تحولوني", "وصلني", "وصلوني", "توصلني", "كلموني", "دردش",
     "talk", "speak", "chat", "transfer", "connect", "hder", "nhder", "nhdr", "n7ki", "na7ki", "a7ki", "ahki",
     "nahki", "nehki", "kalem", "akalem", "nkalem", "nkallem", "etkalem", "atkalam", "nitkalam", "7awelni", "hawelni",
+    "7awelne", "hawelne", "t7awelni", "t7awelne", "t7awelna", "thawelni", "thawelne", "7awelna", "wasselni", "twasselni",
 })
 # Negations: "someone" right after one is nobody ("ولا احد"), and a talking or wanting
 # verb right after one asks for no one ("ما بدي موظف").

@@ -97,6 +97,7 @@ def test_a_service_word_without_an_outage_expression_is_no_outage(text):
     [
         "بدي احكي مع حدا من الموظفين", "عايز اكلم حد", "بغيت نهضر مع شي واحد", "حولني لموظف", "ابي موظف",
         "أريد التحدث مع أحد الموظفين", "I want to talk to a human", "agent please", "bghit nhder m3a chi wa7ed",
+        "mesh 3am efham shi, fik t7awelne 3a 7ada 7a2i2i?",
     ],
 )
 def test_requests_for_a_person_in_every_dialect(text):

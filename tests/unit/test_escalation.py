@@ -261,3 +261,14 @@ def test_anger_right_after_a_misunderstanding_built_up():
     assert after.reasons == ("angry", "rising_frustration") and after.evidence[1].rule == "angry_after_misunderstanding"
     # out of the blue it is anger alone
     assert decide(angry, [0.0, 0.01, 0.98], 1, config).reasons == ("angry",)
+
+
+def test_venting_the_assistant_cannot_place_is_also_rising_frustration():
+    config = load_config()
+    venting = MessageView(intent="nlu_fallback", frustration_level="annoyed", frustration_score=0.45, reading=cues.read("هذا لا يفيدني اطلاقا"))
+    decision = decide(venting, [0.1, 0.46, 0.5], 2, config)
+    assert decision.reasons == ("rising_frustration", "repeated_misunderstanding")
+    assert decision.evidence[0].rule == "misunderstood_while_annoyed"
+    # two calm messages it could not place are a misunderstanding only
+    calm = MessageView(intent="nlu_fallback", frustration_level="calm", frustration_score=0.05, reading=cues.read("الكرسي الازرق"))
+    assert decide(calm, [0.1, 0.05, 0.05], 2, config).reasons == ("repeated_misunderstanding",)
