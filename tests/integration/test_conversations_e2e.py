@@ -60,3 +60,16 @@ def test_the_conversation_subset(stack, artifacts):
     assert total["needless_rate"] <= 0.10, failing
     assert total["reached_rate"] >= 0.80, failing
     assert total["apology_to_calm"] <= 3, failing
+
+
+def test_a_follow_up_question_is_answered_about_its_topic_and_two_are_no_misunderstanding(stack):
+    """"و الـ email؟" after the contact channels (bot/followups.py), through the real stack."""
+    sender = f"follow-{uuid.uuid4().hex[:6]}"
+    send(stack, "شو رقم خدمة العملاء عندكم؟", sender)
+    first = texts(send(stack, "و الـ email؟", sender))
+    assert "care@" in first, first  # the contact answer again, with the e-mail in it
+    send(stack, "طب والواتساب كمان؟", sender)
+    events = stored_events(stack, sender)
+    assert not [e for e in events if e["event"] == "action" and e["name"] == "action_handoff"]
+    answers = [e for e in events if e["event"] == "action" and e["name"] == "action_answer_faq"]
+    assert len(answers) == 3, [e.get("name") for e in events if e["event"] == "action"]
