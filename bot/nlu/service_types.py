@@ -29,7 +29,8 @@ _ONLY_DEFINITE = {"ما"}
 AMBIGUOUS_WORDS = frozenset(_NEEDS_CUE | _ALWAYS_NEEDS_CUE | _ONLY_DEFINITE)
 # Of those, the ones that are a service whenever they carry the article ("الما").
 DEFINITE_ONLY_WORDS = frozenset(_ONLY_DEFINITE)
-_CUES = {"مقطوع", "مقطوعه", "قاطع", "قاطعه", "فاصل", "فاصله", "طافي", "طافيه", "انقطاع", "ماكو", "مافي", "مفيش", "في", "no", "mafi", "mafish", "ma", "fi", "m2to3", "ma2tou3a", "مش", "ضعيف", "راح", "رايح", "اتقطع", "انقطع", "قطع"}
+_CUES = {"مقطوع", "مقطوعه", "قاطع", "قاطعه", "فاصل", "فاصله", "طافي", "طافيه", "انقطاع", "ماكو", "مافي", "مفيش", "في", "no", "mafi", "mafish", "ma", "fi", "m2to3", "ma2tou3a", "ma2tou3", "ma2tu3",
+         "m2tou3", "ma2to3", "2ate3", "2at3a", "mafesh", "mesh", "off", "out", "down", "مش", "ضعيف", "راح", "رايح", "اتقطع", "انقطع", "قطع"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ def find_services(tokens: Sequence[RawToken], path: Path = LEXICON_PATH) -> List
                 service = phrases.get(key)
                 if service is None and window[0].arabizi and size == 1:
                     service = phrases.get((window[0].arabizi,))
+                    # read as its Arabic spelling, with that spelling's ambiguity ("noor" is نور)
+                    first = window[0].arabizi if service is not None else first
                 if service is None:
                     continue
                 if first in _ONLY_DEFINITE and not definite:

@@ -30,6 +30,9 @@ def services(text):
         ("الألياف الضوئية", [("internet", "الألياف الضوئية")]),
         ("mafi kahraba 3ndna", [("electricity", "kahraba")]),
         ("النور قاطع عندنا", [("electricity", "النور")]),
+        ("el nour ma2tou3", [("electricity", "el nour")]),  # Arabizi نور with a cue
+        ("ana 3la noor fiber 100", [("internet", "fiber")]),  # the plan's name, not electricity
+        ("البيت ظلام", [("electricity", "ظلام")]),
     ],
 )
 def test_service_words(text, expected):
