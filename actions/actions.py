@@ -476,6 +476,36 @@ class ActionAnswerFaq(Action):
         return [SlotSet(slot, None) for slot in ("district", "city", followups.FAQ_TOPIC_SLOT) if tracker.get_slot(slot) is not None]
 
 
+class ActionPlannedWork(Action):
+    """The planned works the organisation knows of (``outages.yml``, kind planned), in
+    the district and for the service the customer named, when they named them.
+
+    Predicted by EscalationPolicy for a question about a planned cut the classifier
+    could not place ("هو في صيانة للكهربا بكرة في النرجس؟"): customers who read about
+    maintenance are told what is planned instead of "I did not understand".
+    """
+
+    def name(self) -> str:
+        return "action_planned_work"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        kb = get_knowledge_base()
+        district = strip_district_word(next(tracker.get_latest_entity_values("district"), None) or "")
+        service = kb.service(next(tracker.get_latest_entity_values("service_type"), None))
+        works = [
+            o for o in kb.outages
+            if o.kind == "planned"
+            and (service is None or o.service == service.id)
+            and (not district or match_key(district) in o.keys)
+        ]
+        if works:
+            lines = "\n".join(f"• {kb.service_name(o.service)} — حي {o.district}: {o.cause}، وتعود الخدمة {o.eta}." for o in works)
+            kb.say(dispatcher, tracker, "planned_work_known", works=lines)
+        else:
+            kb.say(dispatcher, tracker, "planned_work_none", place=f" في حي {district}" if district else "")
+        return [SlotSet(slot, None) for slot in ("district", "city") if tracker.get_slot(slot) is not None]
+
+
 # ---------------------------------------------------------------------- fallback
 # (the handoff itself is in actions/handoff.py)
 class ActionFallback(Action):

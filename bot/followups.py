@@ -21,6 +21,10 @@ from bot.nlu import cues
 
 FALLBACK_INTENT = "nlu_fallback"
 FAQ_ACTION = "action_answer_faq"
+# Answers the policy gives from the message's words when the classifier could not
+# place it: the FAQ topic of a follow-up, and the planned works a customer asks about.
+PLANNED_WORK_ACTION = "action_planned_work"
+ANSWERED_IN_CONTEXT = (FAQ_ACTION, PLANNED_WORK_ACTION)
 # The slot holding the topic a follow-up is answered about (set by the policy).
 FAQ_TOPIC_SLOT = "faq_topic"
 # What a message the assistant answered as a follow-up counts as in place of a fallback.
@@ -38,14 +42,15 @@ Step = Tuple[str, Optional[str]]
 
 def understood_intents(steps: Sequence[Step]) -> List[Optional[str]]:
     """The customer's intents in order, a fallback answered with an FAQ reply (a
-    follow-up) replaced by :data:`FOLLOW_UP`: it was understood in its context."""
+    follow-up) or with the planned works replaced by :data:`FOLLOW_UP`: it was
+    understood in its context."""
     intents: List[Optional[str]] = []
     answered = False
     for kind, name in steps:
         if kind == "user":
             intents.append(name)
             answered = False
-        elif kind == "action" and name == FAQ_ACTION and intents and intents[-1] == FALLBACK_INTENT and not answered:
+        elif kind == "action" and name in ANSWERED_IN_CONTEXT and intents and intents[-1] == FALLBACK_INTENT and not answered:
             intents[-1] = FOLLOW_UP
             answered = True
     return intents

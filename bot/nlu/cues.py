@@ -166,6 +166,9 @@ class Reading:
         exasperation: the words of a customer whose patience is running out (fed
             up, the third time, still waiting, tried and nothing changed), if any.
         question: the first question word ("متى", "ليش", "how"), if any.
+        planned_cut: the words of a planned or scheduled cut the message asks or tells
+            about ("صيانة مبرمجة"، "رح تنقطع الكهربا بكرا"), when they are several or a
+            service is named (a bare "صيانة" is as often a technician's visit), if any.
     """
 
     tokens: Tuple[RawToken, ...]
@@ -178,6 +181,7 @@ class Reading:
     threat: Optional[str] = None
     exasperation: Optional[str] = None
     question: Optional[str] = None
+    planned_cut: Optional[str] = None
 
 
 def _token_index(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -335,6 +339,7 @@ def _read(text: str, cues: Cues) -> Reading:
         threat=next((m.words for m in find(tokens, ["threat"], cues)), None),
         exasperation=_exasperation(tokens, cues),
         question=next((m.words for m in find(tokens, ["question_words"], cues)), None),
+        planned_cut=next((m.words for m in find(tokens, ["planned"], cues) if mentions or m.end - m.start > 1), None),
     )
 
 

@@ -9,7 +9,9 @@ Right after each customer message it
   ``action_handoff`` with certainty and a priority above the rules, and records the
   reasons and the priority (slots ``escalation_reasons``, ``escalation_priority``).
 
-A message the classifier could not place that asks about the answer just given
+A question about planned works the classifier could not place is answered with the
+works the organisation knows of (``action_planned_work``). A message the classifier
+could not place that asks about the answer just given
 ("و الـ email؟" after the contact channels, ``bot/followups.py``) is answered about
 that topic (``action_answer_faq`` with the slot ``faq_topic``) and is no misunderstanding.
 
@@ -48,7 +50,10 @@ HANDOFF_ACTION = "action_handoff"
 # handoff waits for the colleague, and the fallback (also Rasa's core fallback
 # when no policy is sure) has just asked the customer to rephrase. Without this
 # the core fallback predicts itself again until the circuit breaker trips.
-LISTEN_AFTER = (HANDOFF_ACTION, "action_fallback")
+LISTEN_AFTER = (HANDOFF_ACTION, "action_fallback", followups.PLANNED_WORK_ACTION)
+# Intents under which a question about planned works hides when the classifier has no
+# reading of its own ("هو في صيانة للكهربا بكرة في النرجس؟" was `inform`).
+PLANNED_WORK_INTENTS = (followups.FALLBACK_INTENT, "inform", "out_of_scope")
 # How many per-message scores the slot keeps (enough for the trend window).
 KEPT_SCORES = 10
 # Intents the system triggers (the relay's "back from a person"), not the customer.
@@ -231,6 +236,10 @@ class EscalationPolicy(Policy):
         # a follow-up asks about its topic again; while asking it, it is no reason
         repeated = None if topic else escalation.asked_again(_session_steps(tracker, as_topics=True), self.escalation)
         decision = escalation.decide(message, scores, fallbacks, self.escalation, context, repeated)
+        asks_planned = message.reading is not None and message.reading.planned_cut and tracker.active_loop_name is None
+        if not decision.handoff and not topic and asks_planned and latest.intent_name in PLANNED_WORK_INTENTS:
+            probabilities[domain.index_for_action(followups.PLANNED_WORK_ACTION)] = 1.0
+            return self._prediction(probabilities, events=tracking)
         if not decision.handoff and topic:
             probabilities[domain.index_for_action(followups.FAQ_ACTION)] = 1.0
             return PolicyPrediction(

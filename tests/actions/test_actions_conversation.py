@@ -16,6 +16,7 @@ from actions.actions import (
     ActionBookAppointment,
     ActionDeclineHandoff,
     ActionFallback,
+    ActionPlannedWork,
     ActionReportOutage,
     ActionRescheduleAppointment,
     ActionTicketStatus,
@@ -492,3 +493,21 @@ def test_handoff_when_redis_is_down_is_honest(load_tracker, run, no_redis) -> No
     text = _text(messages)
     assert text in _filled("system_unavailable") and get_knowledge_base().contact["phone"] in text
     assert _slots(events)["handoff_offered"] is False
+
+
+def test_a_question_about_planned_works_gets_the_known_ones(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    kb = get_knowledge_base()
+    (narjis,) = [o for o in kb.outages if o.kind == "planned" and o.district == "النرجس"]
+    data = tracker_data("faq_olaya_hours.json")
+    question = user_event("هو في صيانة للكهربا بكرة في النرجس؟", "inform",
+                          [{"entity": "service_type", "value": "electricity"}, {"entity": "district", "value": "النرجس"}])
+    data["events"].append(question)
+    data["latest_message"] = latest_from(question)
+    messages, _ = run(ActionPlannedWork(), make_tracker(data, {"district": "النرجس"}))
+    assert narjis.cause in _text(messages) and narjis.eta in _text(messages)
+    # a district without planned works is told so, by name
+    elsewhere = user_event("في صيانة مبرمجة بالروضة؟", "nlu_fallback", [{"entity": "district", "value": "الروضة"}])
+    data["events"][-1] = elsewhere
+    data["latest_message"] = latest_from(elsewhere)
+    messages, _ = run(ActionPlannedWork(), make_tracker(data, {"district": "الروضة"}))
+    assert "الروضة" in _text(messages) and _text(messages) in _filled("planned_work_none", place=" في حي الروضة")

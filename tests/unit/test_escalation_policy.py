@@ -244,3 +244,13 @@ def test_a_follow_up_is_its_topic_asked_again_and_venting_after_it_is_rising_fru
     prediction = policy.predict_action_probabilities(tracker, DOMAIN)
     assert predicted(prediction) == "action_handoff"
     assert SlotSet("escalation_reasons", ["rising_frustration"]) in prediction.optional_events
+
+
+def test_a_question_about_planned_works_the_classifier_could_not_place_gets_the_works(policy):
+    tracker = _with_text(tracker_with(("greet", CALM, NONE)), "هو في صيانة للكهربا بكرة في النرجس؟", intent="inform")
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_planned_work"
+    tracker.update(ActionExecuted("action_planned_work"))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"
+    # a technician's maintenance visit is no planned cut
+    visit = _with_text(tracker_with(("greet", CALM, NONE)), "ابي احجز موعد صيانة للعداد", intent="nlu_fallback")
+    assert predicted(policy.predict_action_probabilities(visit, DOMAIN)) is None
