@@ -28,7 +28,7 @@ from bot import followups
 
 logger = logging.getLogger(__name__)
 
-NLU_FALLBACK = "nlu_fallback"
+NLU_FALLBACK = followups.FALLBACK_INTENT
 
 
 # ---------------------------------------------------------------------- helpers
@@ -449,7 +449,7 @@ class ActionAnswerFaq(Action):
         kb = get_knowledge_base()
         intent = latest_intent(tracker) or ""
         # a question about the answer just given (bot/followups.py): that topic again
-        follow_up = tracker.get_slot(followups.FAQ_TOPIC_SLOT) if intent == followups.FALLBACK_INTENT else None
+        follow_up = tracker.get_slot(followups.FAQ_TOPIC_SLOT) if intent == NLU_FALLBACK else None
         intent = follow_up or intent
         district = _entity_or_slot(tracker, "district")
         city = _entity_or_slot(tracker, "city")

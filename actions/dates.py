@@ -30,7 +30,7 @@ import re
 from datetime import date, timedelta
 from typing import Dict, List
 
-from bot.nlu.arabic_text import normalize
+from bot.nlu.arabic_text import GLUED_PREPOSITIONS, normalize, without_glued_preposition
 from bot.nlu.date_vocabulary import load as load_date_vocabulary
 
 # The words come from the shared lexicon (bot/nlu/lexicons/dates.yml), already
@@ -76,8 +76,6 @@ def _alternatives(words: frozenset[str]) -> str:
 _IN_N_DAYS = re.compile(rf"(?:{_alternatives(_AFTER)})\s+(\d{{1,2}})\s*(?:{_alternatives(_VOCABULARY.day_units)})")
 _IN_N_WEEKS = re.compile(rf"(?:{_alternatives(_AFTER)})\s+(\d{{1,2}})\s*(?:{_alternatives(_VOCABULARY.week_units)})")
 _WORD = re.compile(r"[\w']+", re.UNICODE)
-# One-letter prefixes glued to a word: و (and), ب / ف / ل / ع (in, on, to).
-_PREFIXES = ("و", "ب", "ف", "ل", "ع")
 
 
 def _tokens(text: str) -> List[str]:
@@ -93,8 +91,9 @@ def _weekday_of(token: str, previous: str | None) -> int | None:
     if previous in _DAY_WORDS and token in _AMBIGUOUS_DAYS:
         return _AMBIGUOUS_DAYS[token]
     # "بالخميس", "والجمعه": a glued preposition before the article
-    if len(token) > 4 and token[0] in _PREFIXES and token[1:].startswith("ال") and token[1:] in _WEEKDAYS:
-        return _WEEKDAYS[token[1:]]
+    unglued = without_glued_preposition(token)
+    if unglued in _WEEKDAYS:
+        return _WEEKDAYS[unglued]
     return None
 
 
@@ -159,7 +158,7 @@ def _next_day_of_month(today: date, day: int) -> date | None:
 
 def _unglued(token: str) -> str:
     """An "after" word less a glued preposition ("لبعد بكرة" is بعد بكرة, not بكرة)."""
-    if len(token) > 3 and token[0] in _PREFIXES and token[1:] in _AFTER:
+    if len(token) > 3 and token[0] in GLUED_PREPOSITIONS and token[1:] in _AFTER:
         return token[1:]
     return token
 

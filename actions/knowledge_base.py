@@ -22,7 +22,7 @@ import yaml
 
 from actions import empathy, settings
 from actions.replies import ReplyCatalogue, fill, pick_variant, recent_bot_texts
-from bot.nlu.arabic_text import normalize
+from bot.nlu.arabic_text import normalize, without_glued_preposition
 
 if TYPE_CHECKING:  # only for type hints: keeps import time low
     from rasa_sdk import Tracker
@@ -305,7 +305,7 @@ class KnowledgeBase:
         """
         windows = _need(self.appointments, "windows", "organisation.yml: appointments")
         tokens = normalize(str(text or "")).text.split()
-        unglued = [t[1:] if len(t) > 3 and t[0] in "وبفلع" and t[1:].startswith("ال") else t for t in tokens]
+        unglued = [without_glued_preposition(t) or t for t in tokens]
         words = " " + " ".join(tokens) + " " + " ".join(unglued) + " "
         for window in windows:
             for keyword in window.get("keywords") or []:

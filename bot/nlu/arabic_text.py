@@ -78,6 +78,18 @@ def fold_digits(text: str) -> str:
     return text.translate(_DIGIT_TABLE)
 
 
+# One-letter prepositions and conjunctions written glued to the next word.
+GLUED_PREPOSITIONS = ("و", "ب", "ف", "ل", "ع", "ك")
+
+
+def without_glued_preposition(word: str) -> Optional[str]:
+    """A normalised word less a one-letter preposition glued before its article
+    ("فالصباح" → "الصباح", "بالخميس" → "الخميس"), or None when it has none."""
+    if len(word) > 3 and word[0] in GLUED_PREPOSITIONS and word[1:].startswith("ال"):
+        return word[1:]
+    return None
+
+
 def strip_tatweel(text: str) -> str:
     return text.replace(TATWEEL, "")
 

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from typing import Container, List, Optional, Sequence, Tuple
 
 from bot.nlu import date_vocabulary, number_mentions
-from bot.nlu.arabic_text import TATWEEL, RawToken, tokenize
+from bot.nlu.arabic_text import GLUED_PREPOSITIONS, TATWEEL, RawToken, tokenize, without_glued_preposition
 from bot.nlu.date_vocabulary import DateVocabulary
 
-# One-letter prepositions glued to a day word (و ب ف ل ع ك): left out of the span.
-_GLUED_PREFIXES = ("و", "ب", "ف", "ل", "ع", "ك")
 _DIGIT = "[0-9\u0660-\u0669\u06f0-\u06f9]"
 # dd/mm[/yy[yy]]: a slash is a date on its own; a dash or a dot only with a year,
 # since "5.5" is a speed and "12-3" a score more often than a day.
@@ -79,7 +77,7 @@ def _without_glued_prefix(token: RawToken, vocabulary: DateVocabulary) -> Option
     Only when what remains is a day word or carries the article: ``كده`` is not
     ``ك`` + ``ده`` ("this").
     """
-    if len(token.norm) < 3 or token.norm[0] not in _GLUED_PREFIXES:
+    if len(token.norm) < 3 or token.norm[0] not in GLUED_PREPOSITIONS:
         return None
     rest = token.norm[1:]
     day_words = (vocabulary.day_words, vocabulary.today, vocabulary.tomorrow, vocabulary.yesterday, vocabulary.weekdays, vocabulary.after)
@@ -228,7 +226,7 @@ class _Matcher:
         for start in (i, i + 1) if self._in(i, self.v.time_of_day_prepositions) else (i,):
             first = self._norm(start)
             # a glued preposition before the article: فالصباح، بالليل، عالمسا
-            unglued = first[1:] if len(first) > 3 and first[0] in _GLUED_PREFIXES and first[1:].startswith("ال") else None
+            unglued = without_glued_preposition(first)
             for phrase in self.v.time_of_day_after:
                 rest = tuple(self._norm(j) for j in range(start + 1, start + len(phrase)))
                 if phrase[1:] == rest and phrase[0] in (first, unglued):

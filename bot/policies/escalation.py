@@ -112,12 +112,13 @@ def _answered_topic(tracker: DialogueStateTracker) -> Optional[str]:
     return None if intent in followups.TOPICS_NOT_FOLLOWED else intent
 
 
-def _session_steps(tracker: DialogueStateTracker, as_topics: bool = False) -> List[followups.Step]:
+def _session_steps(tracker: DialogueStateTracker) -> Tuple[List[followups.Step], List[followups.Step]]:
     """The customer's intents and the assistant's actions since the session started
-    or a colleague handed the conversation back (as :func:`_user_events_this_session`);
-    with ``as_topics`` a follow-up question answered in context counts as its topic
-    (the ``faq_topic`` set after it) instead of the fallback it was read as."""
-    steps: List[followups.Step] = []
+    or a colleague handed the conversation back (as :func:`_user_events_this_session`),
+    in one pass: as written, and with each follow-up question answered in context
+    counted as its topic (the ``faq_topic`` set after it) instead of its fallback."""
+    written: List[followups.Step] = []
+    topics: List[followups.Step] = []
     topic: Optional[str] = None
     for event in reversed(tracker.events):
         if getattr(event, "type_name", None) == "session_started":
@@ -127,12 +128,14 @@ def _session_steps(tracker: DialogueStateTracker, as_topics: bool = False) -> Li
         elif isinstance(event, UserUttered):
             if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
                 break
-            followed_up = as_topics and event.intent_name == followups.FALLBACK_INTENT and topic
-            steps.append(("user", topic if followed_up else event.intent_name))
+            written.append(("user", event.intent_name))
+            followed_up = event.intent_name == followups.FALLBACK_INTENT and topic
+            topics.append(("user", topic if followed_up else event.intent_name))
             topic = None
         elif isinstance(event, ActionExecuted):
-            steps.append(("action", event.action_name))
-    return steps[::-1]
+            written.append(("action", event.action_name))
+            topics.append(("action", event.action_name))
+    return written[::-1], topics[::-1]
 
 
 def _carried_estimate(tracker: DialogueStateTracker) -> Tuple[List[float], Optional[float]]:
@@ -224,7 +227,8 @@ class EscalationPolicy(Policy):
         message = escalation.MessageView.from_parse_data(latest.parse_data or {})
         # A short reply the classifier could not place ("اوكي") is no misunderstanding,
         # nor is a question about the answer just given ("و الـ email؟", bot/followups.py).
-        understood = followups.understood_intents(_session_steps(tracker))
+        as_written, as_topics = _session_steps(tracker)
+        understood = followups.understood_intents(as_written)
         topic = None
         if latest.intent_name == followups.FALLBACK_INTENT and not (latest.parse_data or {}).get("unintelligible"):
             topic = _answered_topic(tracker) if followups.follows_up(latest.text or "") else None
@@ -234,7 +238,7 @@ class EscalationPolicy(Policy):
         fallbacks = escalation.consecutive_fallbacks(list(reversed(intents)))
         context = _context(tracker, user_events, intents)
         # a follow-up asks about its topic again; while asking it, it is no reason
-        repeated = None if topic else escalation.asked_again(_session_steps(tracker, as_topics=True), self.escalation)
+        repeated = None if topic else escalation.asked_again(as_topics, self.escalation)
         decision = escalation.decide(message, scores, fallbacks, self.escalation, context, repeated)
         asks_planned = message.reading is not None and message.reading.planned_cut and tracker.active_loop_name is None
         if not decision.handoff and not topic and asks_planned and latest.intent_name in PLANNED_WORK_INTENTS:

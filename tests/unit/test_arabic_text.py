@@ -114,3 +114,13 @@ def test_none_and_whitespace_inputs():
     assert tokenize("") == []
     assert tokenize("   ") == []
     assert normalize(None).text == ""  # type: ignore[arg-type]
+
+
+def test_a_preposition_glued_before_the_article_comes_off_and_nothing_else_does():
+    from bot.nlu.arabic_text import without_glued_preposition
+
+    assert without_glued_preposition("فالصباح") == "الصباح"
+    assert without_glued_preposition("بالخميس") == "الخميس"
+    assert without_glued_preposition("الصباح") is None  # no preposition
+    assert without_glued_preposition("بكره") is None  # no article after it
+    assert without_glued_preposition("بال") is None  # too short to be a word
