@@ -476,6 +476,10 @@ class ActionAnswerFaq(Action):
         return [SlotSet(slot, None) for slot in ("district", "city", followups.FAQ_TOPIC_SLOT) if tracker.get_slot(slot) is not None]
 
 
+# The reply to an outage report its own words rule out (bot/nlu/cues.py: blocked_by).
+NOT_NOW_REPLIES = {"hypothetical": "outage_if", "restored": "outage_working", "past": "outage_over"}
+
+
 class ActionPlannedWork(Action):
     """The planned works the organisation knows of (``outages.yml``, kind planned), in
     the district and for the service the customer named, when they named them.
@@ -490,6 +494,12 @@ class ActionPlannedWork(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         kb = get_knowledge_base()
+        reading = cues.read(tracker.latest_message.get("text") or "")
+        # An outage report whose words rule it out (EscalationPolicy predicts this action
+        # for it too): "if it cuts, what do I do?", "it works, it is not cut", yesterday's cut.
+        if not reading.planned_cut and reading.blocked_by in NOT_NOW_REPLIES:
+            kb.say(dispatcher, tracker, NOT_NOW_REPLIES[reading.blocked_by])
+            return []
         district = strip_district_word(next(tracker.get_latest_entity_values("district"), None) or "")
         service = kb.service(next(tracker.get_latest_entity_values("service_type"), None))
         works = [

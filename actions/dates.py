@@ -201,6 +201,11 @@ def parse_date(text: str | None, today: date) -> date | None:
                 return today + timedelta(days=7)
             if second in _VOCABULARY.two_weeks:
                 return today + timedelta(days=14)
+    before_yesterday = any(first in _VOCABULARY.before_yesterday and second in _YESTERDAY for first, second in pairs) or any(
+        first in _YESTERDAY and second in _VOCABULARY.before_yesterday_after for first, second in pairs
+    )
+    if before_yesterday:  # أول امبارح، قبل امس، أمس الأول
+        return today - timedelta(days=2)
     if any(t in _YESTERDAY for t in tokens):
         return today - timedelta(days=1)
     if any(t in _TOMORROW for t in tokens):
@@ -226,6 +231,8 @@ def parse_date(text: str | None, today: date) -> date | None:
         if weekday is None:
             return sunday
         return sunday + timedelta(days=(weekday - 6) % 7)
+    if weekday is not None and any(t in _VOCABULARY.last for t in tokens):  # "الأحد الماضي", "last friday"
+        return today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
     if weekday is not None:
         return _next_weekday(today, weekday)
     return None

@@ -191,30 +191,40 @@ def _token_index(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[i
 
 
 def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues: Cues) -> Tuple[Optional[Match], Optional[str], Optional[str]]:
-    """The outage cue tied to a service word, the service, and what blocks it."""
-    if not mentions:
-        return None, None, None
+    """The outage cue tied to a service word, the service, and what blocks it.
+
+    Without a service word there is no cue to tie, but what blocks one still counts:
+    "بس شغال مو فاصل" (it works, it is not cut) after a slow-internet answer is no
+    outage, whatever the outage intent and the urgency score say.
+    """
     matches = find(tokens, ["outage", "absence", "restored", "planned", "past"], cues)
+    if not mentions:
+        return None, None, _unbound_blocker(tokens, matches, cues)
     fillers = cues.lists.get("filler", frozenset())
     spans = [(_token_index(tokens, m), m.value) for m in mentions]
     tied: List[Tuple[Match, str]] = []
     for match in matches:
-        for (first, last), service in spans:
+        for (first, last), named in spans:
             if match.kind == "outage":
                 distance = first - match.end + 1 if match.end <= first else match.start - last
                 if 0 < distance <= OUTAGE_WINDOW or match.start <= first < match.end:
-                    tied.append((match, service))
+                    tied.append((match, named))
                     break
             elif match.kind == "absence":
                 between = tokens[match.end : first] if match.end <= first else tokens[last + 1 : match.start]
                 if len(between) <= ABSENCE_GAP and all((t.norm,) in fillers for t in between):
-                    tied.append((match, service))
+                    tied.append((match, named))
                     break
-    blockers = [m for m in matches if m.kind in ("planned", "past") or m.kind == "restored" and not _negated(tokens, m)]
+    cue: Optional[Match] = tied[-1][0] if tied else None
+    service: Optional[str] = tied[-1][1] if tied else None
+    # a "back again" word nearer another service speaks of that one ("ما في كهربا بس النت شغال")
+    blockers = [
+        m for m in matches
+        if m.kind in ("planned", "past") or m.kind == "restored" and _restored(tokens, m) and (cue is None or _nearest(m, spans) in (None, service))
+    ]
     blockers += _over(tokens, cues)
-    if not tied:
+    if cue is None:
         return None, None, blockers[-1].kind if blockers else None
-    cue, service = tied[-1]
     if _supposed(tokens, cue, spans, cues):
         return cue, service, "hypothetical"
     # The latest word decides: "رجعت الكهربا بس انقطعت مرة ثانية" is an outage again.
@@ -233,6 +243,54 @@ RESTORED_NEGATIONS = NEGATIONS | {"مب", "مافي", "مفيش", "ماكو", "�
 def _negated(tokens: Sequence[RawToken], match: Match) -> bool:
     before = tokens[max(0, match.start - NEGATION_REACH) : match.start]
     return any(t.norm in RESTORED_NEGATIONS for t in before)
+
+
+# "وانا شغال من البيت" (and I work from home): a "working" word after a personal
+# pronoun, or before "from home", is about the customer's job, not the service.
+PERSONAL_PRONOUNS = frozenset({"انا", "اني", "انني", "لاني", "لانني", "احنا", "نحن", "نحنا", "حنا", "ana", "ena", "e7na", "a7na", "ahna", "i", "we", "i'm", "im"})
+AT_HOME = (("من", "البيت"), ("من", "المنزل"), ("من", "الدار"), ("عن", "بعد"), ("from", "home"), ("men", "el", "bet"), ("mn", "el", "bet"))
+
+
+def _about_the_customer(tokens: Sequence[RawToken], match: Match) -> bool:
+    before = [_without_conjunction(t.norm) for t in tokens[max(0, match.start - 2) : match.start]]
+    after = tuple(t.norm for t in tokens[match.end : match.end + 3])
+    return any(word in PERSONAL_PRONOUNS for word in before) or any(after[: len(place)] == place for place in AT_HOME)
+
+
+def _without_conjunction(word: str) -> str:
+    return word[1:] if len(word) > 2 and word[0] in "وف" else word
+
+
+def _restored(tokens: Sequence[RawToken], match: Match) -> bool:
+    """Whether a restored word says the service is back ("رجعت الكهربا", "النت شغال"):
+    not negated ("مش شغال") and not about the customer ("انا شغال من البيت")."""
+    return not _negated(tokens, match) and not _about_the_customer(tokens, match)
+
+
+def _nearest(match: Match, spans: Sequence[Tuple[Tuple[int, int], str]]) -> Optional[str]:
+    """The service named closest to a word, within :data:`OUTAGE_WINDOW` tokens: "ما في
+    كهربا بس النت شغال" says the internet works, not the electricity."""
+    near = [(first - match.end + 1 if match.end <= first else match.start - last, service) for (first, last), service in spans]
+    near = [(distance, service) for distance, service in near if distance <= OUTAGE_WINDOW]
+    return min(near)[1] if near else None
+
+
+def _unbound_blocker(tokens: Sequence[RawToken], matches: Sequence[Match], cues: Cues) -> Optional[str]:
+    """What rules out an outage in a message naming no service: "if" before an outage
+    word ("w iza n2at3et fje2a"), a planned or past cut, or a word saying it works
+    ("بس شغال", "راهي خدامة") that no outage word follows. Only the unambiguous
+    working words count here: "وصلت" or "رجعت" alone are as often the customer
+    arriving home or coming back."""
+    # "مو فاصل" (not cut) is no outage word
+    outage = [m for m in matches if m.kind == "absence" or m.kind == "outage" and not (m.start and tokens[m.start - 1].norm in RESTORED_NEGATIONS)]
+    for match in find(tokens, ["conditional", "polite_conditional"], cues):
+        if match.kind == "conditional" and outage and match.end <= outage[0].start and outage[0].start - match.end <= CONDITIONAL_GAP:
+            return "hypothetical"
+    working = [m for m in find(tokens, ["working"], cues) if _restored(tokens, m)]
+    blockers = [m for m in matches if m.kind in ("planned", "past")] + _over(tokens, cues)
+    if working and not any(m.start > working[-1].start for m in outage):
+        blockers.append(Match("restored", working[-1].start, working[-1].end, working[-1].words))
+    return max(blockers, key=lambda m: m.start).kind if blockers else None
 
 
 def _over(tokens: Sequence[RawToken], cues: Cues) -> List[Match]:

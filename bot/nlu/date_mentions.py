@@ -26,7 +26,8 @@ _DIGIT = "[0-9\u0660-\u0669\u06f0-\u06f9]"
 # dd/mm[/yy[yy]]: a slash is a date on its own; a dash or a dot only with a year,
 # since "5.5" is a speed and "12-3" a score more often than a day.
 _NUMERIC_DATE = re.compile(
-    rf"(?<![\w/]){_DIGIT}{{1,2}}\s?(?:[/\\]\s?{_DIGIT}{{1,2}}(?:\s?[/\\]\s?(?:{_DIGIT}{{4}}|{_DIGIT}{{2}}))?"
+    # not inside a word, but after a glued preposition ("لـ15/4", "ل15/4", "بـ٢٠/٣")
+    rf"(?:(?<![\w/])|(?<=(?<!\w)[لبفو])|(?<=(?<!\w)[لبفو]\u0640)){_DIGIT}{{1,2}}\s?(?:[/\\]\s?{_DIGIT}{{1,2}}(?:\s?[/\\]\s?(?:{_DIGIT}{{4}}|{_DIGIT}{{2}}))?"
     rf"|([-.]){_DIGIT}{{1,2}}\1(?:{_DIGIT}{{4}}|{_DIGIT}{{2}}))(?![\w/])"
 )
 _ORDINAL_DAY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
@@ -80,7 +81,7 @@ def _without_glued_prefix(token: RawToken, vocabulary: DateVocabulary) -> Option
     if len(token.norm) < 3 or token.norm[0] not in GLUED_PREPOSITIONS:
         return None
     rest = token.norm[1:]
-    day_words = (vocabulary.day_words, vocabulary.today, vocabulary.tomorrow, vocabulary.yesterday, vocabulary.weekdays, vocabulary.after)
+    day_words = (vocabulary.day_words, vocabulary.today, vocabulary.tomorrow, vocabulary.yesterday, vocabulary.weekdays, vocabulary.after, vocabulary.this_week)
     if not rest.startswith("ال") and not any(rest in table for table in day_words):
         return None
     offset = 1
@@ -112,9 +113,19 @@ class _Matcher:
             return i + 2
         return None
 
+    def _last_word(self, i: int) -> Optional[int]:
+        """After ``الماضي`` / ``اللي فات`` (a "last" word, maybe after اللي)."""
+        if self._in(i, self.v.last):
+            return i + 1
+        if self._in(i, self.v.next_fillers) and self._in(i + 1, self.v.last):
+            return i + 2
+        return None
+
     def _with_next(self, i: int) -> int:
-        """Extend a day past "next" or "next week" words that qualify it."""
+        """Extend a day past "next", "last" or "next week" words that qualify it."""
         after_next = self._next_word(i)
+        if after_next is None:
+            after_next = self._last_word(i)
         if after_next is not None:
             return after_next
         start = i + 1 if self._in(i, self.v.articles) else i
@@ -155,7 +166,7 @@ class _Matcher:
             return None
         if self._in(i, self.v.weekdays):
             return self._with_next(i + 1)
-        if self._in(i, self.v.next) and self._in(i + 1, self.v.weekdays):  # "next sunday"
+        if (self._in(i, self.v.next) or self._in(i, self.v.last)) and self._in(i + 1, self.v.weekdays):  # "next sunday", "last friday"
             return i + 2
         return None
 
@@ -174,6 +185,10 @@ class _Matcher:
             return i + 3
         if self._in(i, v.today) and self._in(i - 1, v.not_today_before):
             return None
+        if self._in(i, v.before_yesterday) and self._in(i + 1, v.yesterday):  # أول امبارح، قبل امس
+            return i + 2
+        if self._in(i, v.yesterday) and self._in(i + 1, v.before_yesterday_after):  # أمس الأول
+            return i + 2
         if self._in(i, v.today) or self._in(i, v.tomorrow) or self._in(i, v.yesterday) or self._in(i, v.this_week):
             return i + 1
         if (self._norm(i), self._norm(i + 1)) in v.today_pairs:

@@ -48,6 +48,9 @@ class DateVocabulary:
     today_pairs: FrozenSet[Tuple[str, str]]
     tomorrow: FrozenSet[str]
     yesterday: FrozenSet[str]
+    before_yesterday: FrozenSet[str]
+    before_yesterday_after: FrozenSet[str]
+    last: FrozenSet[str]
     after: FrozenSet[str]
     week: FrozenSet[str]
     week_only: FrozenSet[str]
@@ -80,7 +83,7 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     weekdays = {norm(word): WEEKDAY_NUMBERS[day] for day, words in data["weekdays"].items() for word in words}
     single_keys = (
-        "today", "not_today_before", "tomorrow", "yesterday", "after", "week", "week_only", "two_days", "two_weeks", "day_units",
+        "today", "not_today_before", "tomorrow", "yesterday", "before_yesterday", "before_yesterday_after", "last", "after", "week", "week_only", "two_days", "two_weeks", "day_units",
         "week_units", "next", "next_fillers", "this", "this_week", "month_words", "end_of", "day_words", "articles",
         "time_of_day_before", "time_of_day_prepositions", "clock_words",
     )

@@ -18,6 +18,7 @@ leaving one dialect out of ``nlu_data/``, bench/EXPERIMENTS.md E15):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -281,6 +282,17 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def required_packages() -> List[str]:
         return ["sklearn", "skops"]
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """The lexicons the MSA view and the rewrites read: Rasa's training cache keys on
+        config and data only, so without this a lexicon edit would keep the old model."""
+        from bot.nlu import cues, dialect_msa, service_types
+
+        digest = hashlib.sha256()
+        for path in (dialect_msa.DIALECT_LEXICON_PATH, service_types.LEXICON_PATH, cues.CUES_PATH):
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
 
     def __init__(
         self,

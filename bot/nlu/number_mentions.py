@@ -33,8 +33,8 @@ _DIGIT = "[0-9\u0660-\u0669\u06f0-\u06f9]"
 # around it), or a parenthesis (with a space after it).
 _SEPARATOR = r"(?:[ \u00a0]?[-.\u2010-\u2013][ \u00a0]?|[ \u00a0]|[ \u00a0]?[()][ \u00a0]?)"
 _NUMBER = re.compile(
-    # a ticket prefix (T-, t, ت-) that is not the end of a word
-    rf"(?P<prefix>(?<![^\W\d_])[TtＴت][ \u00a0]?[-_]?[ \u00a0]?)?"
+    # a ticket prefix (T-, t, ت-, T/, T., TKT-) that is not the end of a word
+    rf"(?P<prefix>(?<![^\W\d_])(?:TKT|tkt|Tkt|[TtＴت])[ \u00a0]?[-_/.]?[ \u00a0]?)?"
     rf"(?P<body>(?:\+|\(\+?)?{_DIGIT}(?:{_SEPARATOR}?{_DIGIT})*\)?)"
 )
 # Letters or digits glued to a number make it part of a word ("m2to3", "ra2m").

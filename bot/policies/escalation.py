@@ -54,6 +54,10 @@ LISTEN_AFTER = (HANDOFF_ACTION, "action_fallback", followups.PLANNED_WORK_ACTION
 # Intents under which a question about planned works hides when the classifier has no
 # reading of its own ("هو في صيانة للكهربا بكرة في النرجس؟" was `inform`).
 PLANNED_WORK_INTENTS = (followups.FALLBACK_INTENT, "inform", "out_of_scope")
+# Answers after which an account number alone asks the assistant to look the account
+# up (the bill form verifies the customer, then says which bills are paid).
+ACCOUNT_LOOKUP_TOPICS = ("payment_not_reflected", "refund_request")
+ACCOUNT_LOOKUP_FORM = "bill_form"
 # How many per-message scores the slot keeps (enough for the trend window).
 KEPT_SCORES = 10
 # Intents the system triggers (the relay's "back from a person"), not the customer.
@@ -74,10 +78,15 @@ def _context(tracker: DialogueStateTracker, user_events: List[UserUttered], inte
     return escalation.Context(
         active_loop=tracker.active_loop_name,
         requested_slot=tracker.get_slot("requested_slot"),
-        outage_reported=bool(earlier) and earlier[-1] == "report_outage",
+        # a report its own words ruled out ("بس شغال مو فاصل") reported nothing
+        outage_reported=bool(earlier) and earlier[-1] == "report_outage" and not _ruled_out(user_events[-2]),
         bot_asked=bot_asked,
         misunderstood_before=followups.FALLBACK_INTENT in intents[-3:-1],
     )
+
+
+def _ruled_out(event: UserUttered) -> bool:
+    return bool(cues.read(event.text or "").blocked_by)
 
 
 def _user_events_this_session(tracker: DialogueStateTracker) -> Tuple[List[UserUttered], bool]:
@@ -241,8 +250,16 @@ class EscalationPolicy(Policy):
         repeated = None if topic else escalation.asked_again(as_topics, self.escalation)
         decision = escalation.decide(message, scores, fallbacks, self.escalation, context, repeated)
         asks_planned = message.reading is not None and message.reading.planned_cut and tracker.active_loop_name is None
-        if not decision.handoff and not topic and asks_planned and latest.intent_name in PLANNED_WORK_INTENTS:
+        # an outage report the words rule out ("بس شغال مو فاصل", "w iza n2at3et…",
+        # "fi en2ita3 mabrmaj…") is answered for what it is, not with the outage form
+        not_now = latest.intent_name == "report_outage" and message.reading is not None and message.reading.blocked_by and tracker.active_loop_name is None
+        if not decision.handoff and not topic and (asks_planned and latest.intent_name in PLANNED_WORK_INTENTS or not_now):
             probabilities[domain.index_for_action(followups.PLANNED_WORK_ACTION)] = 1.0
+            return self._prediction(probabilities, events=tracking)
+        # "I paid and it does not show", then the account number alone: look it up
+        gives_account = any(e.get("entity") == "account_number" for e in latest.entities or [])
+        if not decision.handoff and gives_account and tracker.active_loop_name is None and _answered_topic(tracker) in ACCOUNT_LOOKUP_TOPICS:
+            probabilities[domain.index_for_action(ACCOUNT_LOOKUP_FORM)] = 1.0
             return self._prediction(probabilities, events=tracking)
         if not decision.handoff and topic:
             probabilities[domain.index_for_action(followups.FAQ_ACTION)] = 1.0

@@ -511,3 +511,20 @@ def test_a_question_about_planned_works_gets_the_known_ones(tracker_data, make_t
     data["latest_message"] = latest_from(elsewhere)
     messages, _ = run(ActionPlannedWork(), make_tracker(data, {"district": "الروضة"}))
     assert "الروضة" in _text(messages) and _text(messages) in _filled("planned_work_none", place=" في حي الروضة")
+
+
+@pytest.mark.parametrize(
+    "text, reply",
+    [
+        ("w iza n2at3et fje2a shu lazem a3mel?", "outage_if"),
+        ("بس شغال مو فاصل", "outage_working"),
+        ("امس انقطعت الكهربا عندنا بالنسيم ساعتين", "outage_over"),
+    ],
+)
+def test_an_outage_report_its_words_rule_out_is_answered_for_what_it_is(text, reply, tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("faq_olaya_hours.json")
+    message = user_event(text, "report_outage", [])
+    data["events"].append(message)
+    data["latest_message"] = latest_from(message)
+    messages, events = run(ActionPlannedWork(), make_tracker(data, {}))
+    assert _text(messages) in _filled(reply) and events == []

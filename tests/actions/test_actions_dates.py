@@ -99,6 +99,14 @@ SUNDAY = date(2026, 11, 22)  # "today" in most cases below
         ("مبارح", date(2026, 11, 21)),
         ("البارح", date(2026, 11, 21)),
         ("embare7", date(2026, 11, 21)),
+        # the day before yesterday, and a weekday that is over (today is a Sunday)
+        ("أول امبارح", date(2026, 11, 20)),
+        ("أمس الأول", date(2026, 11, 20)),
+        ("قبل امس", date(2026, 11, 20)),
+        ("الخميس الماضي", date(2026, 11, 19)),
+        ("الخميس اللي فات", date(2026, 11, 19)),
+        ("last friday", date(2026, 11, 20)),
+        ("الأحد الماضي", date(2026, 11, 15)),
     ],
 )
 def test_parse_date(text: str, expected: date) -> None:

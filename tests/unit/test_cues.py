@@ -55,6 +55,11 @@ def test_messages_with_content_are_not_short_replies(text):
         # "not working" is no "working again"
         ("كل البيت صار عتمة وما في ولا جهاز شغال، حتى البراد وقف", "electricity"),
         ("الكهربا ما رجعت لحد الحين", "electricity"),
+        # "working" about the customer's job, or about another service
+        ("الراوتر كل لمباته حمرا ومفيش نت خالص وانا شغال من البيت ومحتاجه ضروري", "internet"),
+        ("ana sha8al mn el bet w el net ma2tou3", "internet"),
+        ("ما في كهربا بس النت شغال", "electricity"),
+        ("الكهربا رجعت بس النت لسه مقطوع", "internet"),
     ],
 )
 def test_outage_expressions_next_to_a_service_word(text, service):
@@ -78,6 +83,11 @@ def test_outage_expressions_next_to_a_service_word(text, service):
         ("سؤال بس: لو النور قطع عندي بالليل اكلم مين؟", "hypothetical"),
         ("ايش اسوي اذا انقطعت الكهربا", "hypothetical"),
         ("what do i do if the water is cut", "hypothetical"),
+        ("fi en2ita3 mabrmaj lal kahraba bukra bel malqa?", "planned"),
+        # no service named: what rules an outage out still counts
+        ("w iza n2at3et fje2a shu lazem a3mel?", "hypothetical"),
+        ("بس شغال مو فاصل", "restored"),
+        ("النت رجع شغال", "restored"),
     ],
 )
 def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
@@ -154,3 +164,15 @@ def test_exasperation_in_every_dialect_with_or_without_the_article(text):
 )
 def test_calm_problem_reports_are_no_exasperation(text):
     assert cues.read(text).exasperation is None
+
+
+@pytest.mark.parametrize("text", ["مقطوع من الصبح", "وصلت البيت لقيت كل شي طافي", "رجعت من الدوام وما في شي يشتغل", "وانا شغال من البيت، مقطوع من الصبح"])
+def test_without_a_service_only_unambiguous_words_rule_an_outage_out(text):
+    """"وصلت" and "رجعت" alone are the customer arriving; a working word about the
+    customer or before a later outage word rules nothing out."""
+    assert cues.read(text).blocked_by is None
+
+
+@pytest.mark.parametrize("text", ["صحيت خويا", "نور فايبر 100", "sa7it khoya"])
+def test_thanks_and_a_plan_name_are_short_replies(text):
+    assert cues.read(text).short_reply

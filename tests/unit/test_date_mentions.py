@@ -104,6 +104,14 @@ def spans(text: str) -> list[str]:
         # a glued preposition before "after"
         ("ابي اغير موعد الفني لبعد بكرة", ["بعد بكرة"]),
         ("اريد اغير الموعد لعكب باجر", ["عكب باجر"]),
+        # the day before yesterday is not yesterday; a weekday that is over
+        ("الكهربا قاطعة في حي المزروعية من أمس الأول", ["أمس الأول"]),
+        ("دفعت أول امبارح ولسه مش ظاهر", ["أول امبارح"]),
+        ("قدمته الأحد الماضي", ["الأحد الماضي"]),
+        ("status please, I sent it last friday", ["last friday"]),
+        # a glued preposition before a numeric date or "this week"
+        ("غيروا الموعد لـ15/4", ["15/4"]),
+        ("ابي اقدم الموعد من الأسبوع الجاي لهالأسبوع", ["الأسبوع الجاي", "هالأسبوع"]),
     ],
 )
 def test_dates_in_every_dialect_keep_the_typed_span(text: str, expected: list[str]) -> None:
@@ -143,7 +151,8 @@ def test_every_marked_day_is_one_the_form_resolves() -> None:
     """One vocabulary: what the extractor marks, actions/dates.py understands."""
     for text in ["بكرة", "باجر", "عقب باجر", "bokra", "يوم الأحد", "nhar lkhmis", "الخميس القادم", "الاسبوع اللي جاي",
                  "el gom3a", "١٥/٣", "15 مارس", "بعد 3 أيام", "next week", "صباح الغد", "يوم الاتنين",
-                 "الأول من مارس", "يوم ٢٠", "لبعد بكرة", "يوم الثلوث", "yom al khamees", "22/3 الصبح"]:
+                 "الأول من مارس", "يوم ٢٠", "لبعد بكرة", "يوم الثلوث", "yom al khamees", "22/3 الصبح",
+                 "أمس الأول", "الخميس اللي فات", "لـ15/4"]:
         (mention,) = find_dates(text)
         assert parse_date(mention.text, TODAY) is not None, text
 

@@ -254,3 +254,42 @@ def test_a_question_about_planned_works_the_classifier_could_not_place_gets_the_
     # a technician's maintenance visit is no planned cut
     visit = _with_text(tracker_with(("greet", CALM, NONE)), "ابي احجز موعد صيانة للعداد", intent="nlu_fallback")
     assert predicted(policy.predict_action_probabilities(visit, DOMAIN)) is None
+
+
+def test_an_outage_report_its_words_rule_out_does_not_open_the_outage_form(policy):
+    """"بس شغال مو فاصل" (it works, it is not cut) after a slow-internet answer: no
+    outage form, no handoff, an answer saying so."""
+    tracker = _with_text(tracker_with(("slow_internet", CALM, NONE)), "بس شغال مو فاصل", intent="report_outage")
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_planned_work"
+    # an outage the words support still goes to a person
+    outage = _with_text(tracker_with(("greet", CALM, NONE)), "مفيش نت خالص وانا شغال من البيت", intent="report_outage")
+    assert predicted(policy.predict_action_probabilities(outage, DOMAIN)) == "action_handoff"
+
+
+def _account_after(topic):
+    tracker = tracker_with((topic, CALM, NONE))
+    tracker.update(ActionExecuted("action_answer_faq"))
+    tracker.update(ActionExecuted("action_listen"))
+    entities = [{"entity": "account_number", "value": "48203917", "start": 0, "end": 8}]
+    parse = {"intent": {"name": "inform", "confidence": 0.99}, "entities": entities, "text": "٤٨٢٠٣٩١٧",
+             "signals": {"frustration": {"level": "calm", "score": 0.0}, "urgency": {"service": "none", "score": 0.01}}}
+    tracker.update(UserUttered("٤٨٢٠٣٩١٧", parse["intent"], entities, parse_data=parse))
+    return tracker
+
+
+def test_an_account_number_after_the_payment_answer_is_looked_up(policy):
+    """"I paid and it does not show", the answer, then the account number alone: the
+    bill form verifies the customer and says which bills are paid."""
+    assert predicted(policy.predict_action_probabilities(_account_after("payment_not_reflected"), DOMAIN)) == "bill_form"
+    # after the opening hours an account number asks nothing of the kind
+    assert predicted(policy.predict_action_probabilities(_account_after("opening_hours"), DOMAIN)) is None
+
+
+def test_a_message_after_a_ruled_out_outage_report_is_no_answer_to_the_outage_form(policy):
+    tracker = _with_text(tracker_with(("slow_internet", CALM, NONE)), "بس شغال مو فاصل", intent="report_outage")
+    tracker.update(ActionExecuted("action_planned_work"))
+    tracker.update(ActionExecuted("action_listen"))
+    plan = {"intent": {"name": "nlu_fallback", "confidence": 0.63}, "entities": [{"entity": "service_type", "value": "internet"}],
+            "text": "عندي نور فايبر ٣٠٠", "signals": {"frustration": {"level": "calm", "score": 0.0}, "urgency": {"service": "none", "score": 0.2}}}
+    tracker.update(UserUttered(plan["text"], plan["intent"], plan["entities"], parse_data=plan))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) != "action_handoff"

@@ -15,6 +15,8 @@ from bot.followups import FOLLOW_UP, follows_up, understood_intents
         "ok bs leish 3alya?",
         "and on fridays?",
         "طب وفي السبت متى تفتحون",
+        "ما هي المستندات المطلوبة",  # no question mark, "ما هي" asks
+        "طب استنى قد ايه؟",
     ],
 )
 def test_short_questions_follow_up(text: str) -> None:
@@ -31,6 +33,7 @@ def test_short_questions_follow_up(text: str) -> None:
         "ابي موظف؟",
         "والله لأنشرها بتويتر واسوي منشن لكم ولوزارة التجارة",
         "من 300 ل 1000",
+        "ماهو شغال",  # Gulf "it is not working", no question
         "هذا نفس الكلام اللي قلته قبل، ابي اعرف متى بالضبط!",  # patience running out
         "عندي سؤال طويل جدا عن موضوع ثاني خالص ما له علاقة باللي قلته انت قبل شوي يا ريت تساعدني فيه لو سمحت؟",
     ],

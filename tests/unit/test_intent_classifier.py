@@ -91,3 +91,15 @@ def test_component_trains_persists_loads_and_ranks_with_the_default_config(tmp_p
     loaded.process([message])
     assert message.get("intent")["name"] == "report_outage"
     assert len(message.get("intent_ranking")) == 3
+
+
+def test_a_lexicon_edit_changes_the_training_fingerprint(tmp_path, monkeypatch):
+    """Rasa retrains the classifier when a lexicon it reads changes, not only its data."""
+    from bot.nlu import dialect_msa
+
+    shipped = CharNgramIntentClassifier.fingerprint_addon({})
+    assert shipped == CharNgramIntentClassifier.fingerprint_addon({})
+    edited = tmp_path / "dialect_msa.yml"
+    edited.write_bytes(dialect_msa.DIALECT_LEXICON_PATH.read_bytes() + b"\n# one more line\n")
+    monkeypatch.setattr(dialect_msa, "DIALECT_LEXICON_PATH", edited)
+    assert CharNgramIntentClassifier.fingerprint_addon({}) != shipped

@@ -167,7 +167,7 @@ def phone_numbers(draw):
 @st.composite
 def ticket_numbers(draw):
     digits = _write(draw(st.text(ASCII, min_size=6, max_size=6)), draw(SCRIPTS))
-    prefix = draw(st.sampled_from(["T-", "T", "t-", "T ", "ت-", ""]))
+    prefix = draw(st.sampled_from(["T-", "T", "t-", "T ", "ت-", "T/", "T.", "TKT-", ""]))
     return prefix + digits
 
 
