@@ -221,7 +221,10 @@ def parse_date(text: str | None, today: date) -> date | None:
     )
     weekday = None
     for index, token in enumerate(tokens):
-        found = _weekday_of(token, tokens[index - 1] if index else None)
+        previous = tokens[index - 1] if index else None
+        if previous in _VOCABULARY.articles and index > 1:  # "yom el 7ad": the day word before the article
+            previous = tokens[index - 2]
+        found = _weekday_of(token, previous)
         if found is not None:
             # "الجمعة الجاية" is Friday, but "جمعة" right after بعد was handled above
             weekday = found

@@ -274,7 +274,8 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
         else None
     )
     sure = message.intent_confidence >= config.min_intent_confidence
-    if message.intent == "report_outage" and sure and (named or signal_service):
+    # a reply of answer words naming a plan ("نور فايبر ٣٠٠") reports nothing
+    if message.intent == "report_outage" and sure and (named or signal_service) and not message.short_reply:
         service = named[0] if named else str(signal_service)
         return service, Evidence(ESSENTIAL_OUTAGE, "outage_intent", f"{service}: report_outage ({message.intent_confidence:.2f})", _score(message))
     if named and (context.active_loop == "outage_form" or context.outage_reported):

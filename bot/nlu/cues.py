@@ -336,7 +336,7 @@ def is_short_reply(tokens: Sequence[RawToken], cues: Optional[Cues] = None) -> b
 
 def _person(word: str) -> Optional[str]:
     """The person word in ``word``, less an article or preposition ("لموظف", "للمسؤول")."""
-    for prefix in ("", "ال", "لل", "ل", "بال", "وال", "و"):
+    for prefix in ("", "ال", "لل", "ل", "بال", "وال", "و", "ب"):
         if word.startswith(prefix) and word[len(prefix):] in PERSON_WORDS:
             return word[len(prefix):]
     return None

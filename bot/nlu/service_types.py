@@ -18,7 +18,7 @@ from bot.nlu.arabic_text import RawToken, normalize
 LEXICON_PATH = Path(__file__).parent / "lexicons" / "service_types.yml"
 # Entries that are too ambiguous alone ("ما" is also "what"/"not"; "may" and "mo"
 # are English/Arabizi function words): they count only right after a service cue.
-_NEEDS_CUE = {"مي", "may", "mo", "mai", "power", "current", "dow", "daw"}
+_NEEDS_CUE = {"مي", "may", "mo", "mai", "power", "current", "dow", "daw", "dou", "courant"}
 # Articles written as their own word before the service word.
 _ARTICLES = {"el", "al", "il", "l", "ال"}
 # "النور" is Egyptian for electricity but also the company's name: always needs a cue.
@@ -30,7 +30,8 @@ AMBIGUOUS_WORDS = frozenset(_NEEDS_CUE | _ALWAYS_NEEDS_CUE | _ONLY_DEFINITE)
 # Of those, the ones that are a service whenever they carry the article ("الما").
 DEFINITE_ONLY_WORDS = frozenset(_ONLY_DEFINITE)
 _CUES = {"مقطوع", "مقطوعه", "قاطع", "قاطعه", "فاصل", "فاصله", "طافي", "طافيه", "انقطاع", "ماكو", "مافي", "مفيش", "في", "no", "mafi", "mafish", "ma", "fi", "m2to3", "ma2tou3a", "ma2tou3", "ma2tu3",
-         "m2tou3", "ma2to3", "2ate3", "2at3a", "mafesh", "mesh", "off", "out", "down", "مش", "ضعيف", "راح", "رايح", "اتقطع", "انقطع", "قطع"}
+         "m2tou3", "ma2to3", "2ate3", "2at3a", "mafesh", "mesh", "off", "out", "down", "مش", "ضعيف", "راح", "رايح", "اتقطع", "انقطع", "قطع",
+         "kaynch", "makaynch", "kaynech", "makaynech", "de", "coupe", "coupé", "coupee", "coupée"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,16 @@ def _without_article(norm: str) -> str:
     return norm[2:] if norm.startswith("ال") and len(norm) > 3 else norm
 
 
+# "الراوتر ضو احمر", "router lights": the router's lights, not the electricity.
+LIGHT_WORDS = frozenset({"ضو", "ضوء", "نور", "لمبه", "لمبات", "اضواء", "dow", "daw"})
+ROUTER_WORDS = frozenset({"راوتر", "الراوتر", "روتر", "الروتر", "مودم", "المودم", "router", "modem", "rawter", "el router"})
+
+
+def _after_router(tokens: Sequence[RawToken], i: int) -> bool:
+    near = [*tokens[max(i - 3, 0) : i], *tokens[i + 1 : i + 2]]
+    return any(t.norm in ROUTER_WORDS for t in near)
+
+
 def _next_to_cue(tokens: Sequence[RawToken], i: int) -> bool:
     neighbours = [*tokens[max(i - 1, 0) : i], *tokens[i + 1 : i + 2]]
     return any(t.norm in _CUES or t.norm.startswith(("مقطوع", "قاطع", "فاصل", "طافي")) for t in neighbours)
@@ -103,6 +114,8 @@ def find_services(tokens: Sequence[RawToken], path: Path = LEXICON_PATH) -> List
                     continue
                 ambiguous = first in _ALWAYS_NEEDS_CUE or (first in _NEEDS_CUE and not definite)
                 if size == 1 and ambiguous and not _next_to_cue(tokens, i):
+                    continue
+                if first in LIGHT_WORDS and _after_router(tokens, i):
                     continue
                 match = (size, service)
                 break

@@ -60,6 +60,9 @@ def test_messages_with_content_are_not_short_replies(text):
         ("ana sha8al mn el bet w el net ma2tou3", "internet"),
         ("ما في كهربا بس النت شغال", "electricity"),
         ("الكهربا رجعت بس النت لسه مقطوع", "internet"),
+        # Iraqi ك for ق; Maghrebi "cut" and spelling of internet
+        ("الكهرباء مكطوعة عدنا", "electricity"),
+        ("الانترنات مقصوصة تماما", "internet"),
     ],
 )
 def test_outage_expressions_next_to_a_service_word(text, service):
@@ -106,7 +109,7 @@ def test_a_service_word_without_an_outage_expression_is_no_outage(text):
     "text",
     [
         "بدي احكي مع حدا من الموظفين", "عايز اكلم حد", "بغيت نهضر مع شي واحد", "حولني لموظف", "ابي موظف",
-        "أريد التحدث مع أحد الموظفين", "I want to talk to a human", "agent please", "bghit nhder m3a chi wa7ed",
+        "أريد التحدث مع أحد الموظفين", "I want to talk to a human", "agent please", "bghit nhder m3a chi wa7ed", "لا مش عايز كده، وصلني بموظف لو سمحت",
         "mesh 3am efham shi, fik t7awelne 3a 7ada 7a2i2i?",
     ],
 )
@@ -152,6 +155,7 @@ def test_cancelling_or_complaining_is_no_threat(text):
     [
         "زهقت من الموضوع ده", "هاي تالت مرة بحكي معكم", "للمرة الثالثة أتصل بكم", "هذه المرة الثالثة التي أتصل فيها",
         "mafish fayda", "how long do I have to wait", "كل مرة نفس المشكلة", "I'm fed up with this",
+        "يا اخي اليوم اليوم، ليش ما تفهم؟", "انت ما عم تفهم علي",
     ],
 )
 def test_exasperation_in_every_dialect_with_or_without_the_article(text):
@@ -160,7 +164,7 @@ def test_exasperation_in_every_dialect_with_or_without_the_article(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["ابي اعرف كم فاتورتي", "دفعت مرتين بالغلط، ابي استرجاع واحدة", "لسه ما وصلتني فاتورة الشهر", "النت بطيء من الصبح، وش اسوي؟", "المرة الجاية بدفع بالتطبيق"],
+    ["ابي اعرف كم فاتورتي", "دفعت مرتين بالغلط، ابي استرجاع واحدة", "لسه ما وصلتني فاتورة الشهر", "النت بطيء من الصبح، وش اسوي؟", "المرة الجاية بدفع بالتطبيق", "ما فهمت عليك، ممكن توضح؟"],
 )
 def test_calm_problem_reports_are_no_exasperation(text):
     assert cues.read(text).exasperation is None

@@ -152,7 +152,7 @@ def test_every_marked_day_is_one_the_form_resolves() -> None:
     for text in ["بكرة", "باجر", "عقب باجر", "bokra", "يوم الأحد", "nhar lkhmis", "الخميس القادم", "الاسبوع اللي جاي",
                  "el gom3a", "١٥/٣", "15 مارس", "بعد 3 أيام", "next week", "صباح الغد", "يوم الاتنين",
                  "الأول من مارس", "يوم ٢٠", "لبعد بكرة", "يوم الثلوث", "yom al khamees", "22/3 الصبح",
-                 "أمس الأول", "الخميس اللي فات", "لـ15/4"]:
+                 "أمس الأول", "الخميس اللي فات", "لـ15/4", "20 mars", "yom el 7ad", "nhar el had"]:
         (mention,) = find_dates(text)
         assert parse_date(mention.text, TODAY) is not None, text
 
@@ -173,7 +173,9 @@ def test_numeric_dates_in_every_script_span_exactly(day, month, script, before, 
 @pytest.mark.parametrize(("text", "window"), [("ابي فني يجيني بكرة العصر", "afternoon"), ("يوم الأحد الصبح", "morning"),
                                               ("bokra bel leil", "evening"), ("غدا فالصباح", "morning"),
                                               ("نهار السبت العشية", "afternoon"), ("ba3d bokra el dohr", "afternoon"),
-                                              ("ghodwa fel sbe7", "morning")])
+                                              ("ghodwa fel sbe7", "morning"), ("بكرة قبل الظهر", "morning"),
+                                              ("demain après-midi", "afternoon"), ("الاحد الجاي بعد صلاة العصر", "afternoon"),
+                                              ("اليوم قبل المغرب", "evening"), ("bokra ba3d el maghreb", "evening")])
 def test_the_date_keeps_the_words_the_form_reads_the_visit_window_from(text: str, window: str) -> None:
     from actions.knowledge_base import get_knowledge_base
 

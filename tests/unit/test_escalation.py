@@ -14,6 +14,7 @@ from bot.escalation import (
     decide,
     is_rising,
     load_config,
+    outage_evidence,
     running_frustration,
 )
 from bot.nlu import cues
@@ -272,3 +273,12 @@ def test_venting_the_assistant_cannot_place_is_also_rising_frustration():
     # two calm messages it could not place are a misunderstanding only
     calm = MessageView(intent="nlu_fallback", frustration_level="calm", frustration_score=0.05, reading=cues.read("الكرسي الازرق"))
     assert decide(calm, [0.1, 0.05, 0.05], 2, config).reasons == ("repeated_misunderstanding",)
+
+
+def test_a_plan_name_read_as_an_outage_report_is_no_outage():
+    """"عندي نور فايبر ٣٠٠" names the customer's plan; the classifier read it as
+    report_outage (0.63) with the internet named, which alone is no evidence."""
+    plan = said("عندي نور فايبر ٣٠٠", "report_outage", "calm", 0.0, "none", 0.22, ["internet"], 0.63)
+    assert outage_evidence(plan, CONFIG) is None
+    outage = said("النت", "report_outage", "calm", 0.0, "internet", 0.9, ["internet"], 0.9)
+    assert outage_evidence(outage, CONFIG) is not None

@@ -33,6 +33,10 @@ def services(text):
         ("el nour ma2tou3", [("electricity", "el nour")]),  # Arabizi نور with a cue
         ("ana 3la noor fiber 100", [("internet", "fiber")]),  # the plan's name, not electricity
         ("البيت ظلام", [("electricity", "ظلام")]),
+        # Maghrebi Arabizi and French
+        ("ma kaynch dou f Dammam", [("electricity", "dou")]),
+        ("l'électricité خويا", [("electricity", "l'électricité")]),
+        ("pas de courant depuis ce matin", [("electricity", "courant")]),
     ],
 )
 def test_service_words(text, expected):
@@ -47,6 +51,9 @@ def test_service_words(text, expected):
         "متى يفتح فرع العليا؟",
         "may I pay by card",
         "الراوتر فيه لمبة حمرا",  # a device, not a service
+        "الراوتر ضو احمر",  # the router's light
+        "ضو الراوتر احمر",
+        "الراوتر ما في ضو فيه",
     ],
 )
 def test_no_false_service(text):
