@@ -486,7 +486,10 @@ class ActionPlannedWork(Action):
 
     Predicted by EscalationPolicy for a question about a planned cut the classifier
     could not place ("هو في صيانة للكهربا بكرة في النرجس؟"): customers who read about
-    maintenance are told what is planned instead of "I did not understand".
+    maintenance are told what is planned instead of "I did not understand". Also for an
+    outage report whose own words rule it out (bot/nlu/cues.py ``blocked_by``): "if it
+    cuts, what do I do?", "it works, it is not cut", a cut that is over each get their
+    answer (:data:`NOT_NOW_REPLIES`) instead of the outage form.
     """
 
     def name(self) -> str:
