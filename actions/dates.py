@@ -163,6 +163,18 @@ def _unglued(token: str) -> str:
     return token
 
 
+# "اليوم مو بكرة" (today, not tomorrow): a day after one of these is the one not meant.
+# Not لا / ما / no, which as often answer a question before the day ("لا، بكرة أحسن").
+_NOT = frozenset({"مو", "مش", "مب", "موب", "ماشي", "وليس", "وليست", "mesh", "mish", "msh", "mo", "mush", "machi", "not", "pas"})
+
+
+def _without_negated_days(tokens: List[str]) -> List[str]:
+    """The tokens with a negated word blanked, when another word is left to name the day."""
+    negated = {i + 1 for i, token in enumerate(tokens[:-1]) if token in _NOT}
+    kept = [token if i not in negated else "" for i, token in enumerate(tokens)]
+    return kept if any(kept) and negated else tokens
+
+
 def parse_date(text: str | None, today: date) -> date | None:
     """The date a customer's words name, relative to ``today``.
 
@@ -189,7 +201,7 @@ def parse_date(text: str | None, today: date) -> date | None:
     if match:
         return today + timedelta(weeks=int(match.group(1)))
 
-    tokens = [_unglued(token) for token in _tokens(text)]
+    tokens = _without_negated_days([_unglued(token) for token in _tokens(text)])
     pairs = list(zip(tokens, tokens[1:], strict=False))  # adjacent pairs: lengths differ by one
     for first, second in pairs:
         if first in _AFTER:

@@ -25,7 +25,7 @@ import yaml
 
 from bot.nlu.arabic_text import RawToken, normalize, tokenize
 from bot.nlu.phrases import longest_first
-from bot.nlu.service_types import ServiceMention, find_services
+from bot.nlu.service_types import ROUTER_WORDS, ServiceMention, find_services
 
 CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
 # Lists matched with and without the article on every word: "هذه المرة الثالثة" and
@@ -237,7 +237,8 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
 # "Not working" is no "working again": a negation this many words before a restored
 # word ("ما في ولا جهاز شغال", "مش شغال") turns it around.
 NEGATION_REACH = 3
-RESTORED_NEGATIONS = NEGATIONS | {"مب", "مافي", "مفيش", "ماكو", "لم", "لن", "مهو", "ماهو", "mesh", "mish", "msh", "mafi", "mafish", "mafich"}
+RESTORED_NEGATIONS = NEGATIONS | {"مب", "مافي", "مفيش", "ماكو", "لم", "لن", "مهو", "ماهو", "mesh", "mish", "msh", "mafi", "mafish", "mafich",
+                                  "nothing", "never", "والو", "walou", "walo"}
 
 
 def _negated(tokens: Sequence[RawToken], match: Match) -> bool:
@@ -382,13 +383,23 @@ def _read_shipped(text: str) -> Reading:
     return _read(text, load_cues())
 
 
+def _router_mentions(tokens: Sequence[RawToken]) -> List[ServiceMention]:
+    """The router named as the internet it brings ("الراوتر طافي", "the router has no
+    lights"): an outage reading, not an entity (the router is a device)."""
+    return [
+        ServiceMention("internet", t.start, t.end) for t in tokens
+        if t.norm in ROUTER_WORDS or _without_article(t.norm) in ROUTER_WORDS or t.norm[1:] in ROUTER_WORDS
+    ]
+
+
 def _read(text: str, cues: Cues) -> Reading:
     tokens = tuple(tokenize(text or ""))
-    mentions = find_services(list(tokens))
+    entities = find_services(list(tokens))
+    mentions = sorted([*entities, *_router_mentions(tokens)], key=lambda m: m.start)
     cue, service, blocked = _outage(tokens, mentions, cues)
     return Reading(
         tokens=tokens,
-        services=tuple(dict.fromkeys(m.value for m in mentions)),
+        services=tuple(dict.fromkeys(m.value for m in entities)),
         outage_cue=cue.words if cue else None,
         outage_service=service,
         blocked_by=blocked,

@@ -107,6 +107,11 @@ SUNDAY = date(2026, 11, 22)  # "today" in most cases below
         ("الخميس اللي فات", date(2026, 11, 19)),
         ("last friday", date(2026, 11, 20)),
         ("الأحد الماضي", date(2026, 11, 15)),
+        # the day that is not meant ("today, not tomorrow"); "لا، بكرة" answers no and names tomorrow
+        ("قلت لك اليوم مو بكره", date(2026, 11, 22)),
+        ("مش بكرة، بعد بكرة", date(2026, 11, 24)),
+        ("not tomorrow, today", date(2026, 11, 22)),
+        ("لا، بكرة أحسن", date(2026, 11, 23)),
     ],
 )
 def test_parse_date(text: str, expected: date) -> None:

@@ -63,6 +63,9 @@ def test_messages_with_content_are_not_short_replies(text):
         # Iraqi ك for ق; Maghrebi "cut" and spelling of internet
         ("الكهرباء مكطوعة عدنا", "electricity"),
         ("الانترنات مقصوصة تماما", "internet"),
+        # the router names the internet it brings (for the outage reading only)
+        ("the router has no lights and nothing works", "internet"),
+        ("الراوتر طافي من الصبح", "internet"),
     ],
 )
 def test_outage_expressions_next_to_a_service_word(text, service):
@@ -180,3 +183,8 @@ def test_without_a_service_only_unambiguous_words_rule_an_outage_out(text):
 @pytest.mark.parametrize("text", ["صحيت خويا", "نور فايبر 100", "sa7it khoya"])
 def test_thanks_and_a_plan_name_are_short_replies(text):
     assert cues.read(text).short_reply
+
+
+def test_the_router_is_read_for_outages_but_is_no_service_entity():
+    assert cues.read("الراوتر طافي").services == ()
+    assert cues.read("الراوتر فيه لمبة حمرا").outage_cue is None
