@@ -220,7 +220,7 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
     # a "back again" word nearer another service speaks of that one ("ما في كهربا بس النت شغال")
     blockers = [
         m for m in matches
-        if m.kind in ("planned", "past") or m.kind == "restored" and _restored(tokens, m) and (cue is None or _nearest(m, spans) in (None, service))
+        if m.kind in ("planned", "past") or m.kind == "restored" and _restored(tokens, m, cues) and (cue is None or _nearest(m, spans) in (None, service))
     ]
     blockers += _over(tokens, cues)
     if cue is None:
@@ -252,20 +252,16 @@ PERSONAL_PRONOUNS = frozenset({"انا", "اني", "انني", "لاني", "لا
 AT_HOME = (("من", "البيت"), ("من", "المنزل"), ("من", "الدار"), ("عن", "بعد"), ("from", "home"), ("men", "el", "bet"), ("mn", "el", "bet"))
 
 
-def _about_the_customer(tokens: Sequence[RawToken], match: Match) -> bool:
-    before = [_without_conjunction(t.norm) for t in tokens[max(0, match.start - 2) : match.start]]
+def _about_the_customer(tokens: Sequence[RawToken], match: Match, cues: Cues) -> bool:
+    before = [form for t in tokens[max(0, match.start - 2) : match.start] for form in _forms(t.norm, cues.prefixes)]
     after = tuple(t.norm for t in tokens[match.end : match.end + 3])
     return any(word in PERSONAL_PRONOUNS for word in before) or any(after[: len(place)] == place for place in AT_HOME)
 
 
-def _without_conjunction(word: str) -> str:
-    return word[1:] if len(word) > 2 and word[0] in "وف" else word
-
-
-def _restored(tokens: Sequence[RawToken], match: Match) -> bool:
+def _restored(tokens: Sequence[RawToken], match: Match, cues: Cues) -> bool:
     """Whether a restored word says the service is back ("رجعت الكهربا", "النت شغال"):
-    not negated ("مش شغال") and not about the customer ("انا شغال من البيت")."""
-    return not _negated(tokens, match) and not _about_the_customer(tokens, match)
+    not negated ("مش شغال") and not about the customer ("وانا شغال من البيت")."""
+    return not _negated(tokens, match) and not _about_the_customer(tokens, match, cues)
 
 
 def _nearest(match: Match, spans: Sequence[Tuple[Tuple[int, int], str]]) -> Optional[str]:
@@ -287,7 +283,7 @@ def _unbound_blocker(tokens: Sequence[RawToken], matches: Sequence[Match], cues:
     for match in find(tokens, ["conditional", "polite_conditional"], cues):
         if match.kind == "conditional" and outage and match.end <= outage[0].start and outage[0].start - match.end <= CONDITIONAL_GAP:
             return "hypothetical"
-    working = [m for m in find(tokens, ["working"], cues) if _restored(tokens, m)]
+    working = [m for m in find(tokens, ["working"], cues) if _restored(tokens, m, cues)]
     blockers = [m for m in matches if m.kind in ("planned", "past")] + _over(tokens, cues)
     if working and not any(m.start > working[-1].start for m in outage):
         blockers.append(Match("restored", working[-1].start, working[-1].end, working[-1].words))

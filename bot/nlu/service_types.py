@@ -77,7 +77,7 @@ def _without_article(norm: str) -> str:
 
 # "الراوتر ضو احمر", "router lights": the router's lights, not the electricity.
 LIGHT_WORDS = frozenset({"ضو", "ضوء", "نور", "لمبه", "لمبات", "اضواء", "dow", "daw"})
-ROUTER_WORDS = frozenset({"راوتر", "الراوتر", "روتر", "الروتر", "مودم", "المودم", "router", "modem", "rawter", "el router"})
+ROUTER_WORDS = frozenset({"راوتر", "الراوتر", "روتر", "الروتر", "مودم", "المودم", "router", "modem", "rawter"})
 
 
 def _after_router(tokens: Sequence[RawToken], i: int) -> bool:
