@@ -434,6 +434,26 @@ class ActionTicketStatus(Action):
 _BRANCH_INTENTS = {"opening_hours": ("branch_hours", True), "branch_locations": ("branch_location", False)}
 
 
+# "Weak" water or electricity: the slow-internet intent with another service named.
+_WEAK_SERVICE_INTENTS = ("slow_internet",)
+_WEAK_SERVICE_REPLIES = {"water": "faq_weak_water", "electricity": "faq_weak_electricity"}
+
+
+def _weak_service(tracker: Tracker) -> str | None:
+    """The one service a "weak" message is about: its own, or that of the customer's
+    message before when it was the same question ("ضغط الماء ضعيف" then "it's just
+    slow, not cut"); an earlier topic's service does not count."""
+    users = [e for e in tracker.applied_events() if e.get("event") == "user"][-2:]
+    for event in reversed(users):
+        parse = event.get("parse_data") or {}
+        named = list(dict.fromkeys(e.get("value") for e in parse.get("entities") or [] if e.get("entity") == "service_type"))
+        if named:
+            return str(named[0]) if len(named) == 1 else None
+        if (parse.get("intent") or {}).get("name") not in _WEAK_SERVICE_INTENTS:
+            return None
+    return None
+
+
 class ActionAnswerFaq(Action):
     """Answers the FAQ intent of the latest message from the catalogue and the facts.
 
@@ -453,6 +473,7 @@ class ActionAnswerFaq(Action):
         intent = follow_up or intent
         district = _entity_or_slot(tracker, "district")
         city = _entity_or_slot(tracker, "city")
+        weak_service = _weak_service(tracker) if intent in _WEAK_SERVICE_INTENTS else None
 
         if intent in _BRANCH_INTENTS and (district or city):
             key, hours_only = _BRANCH_INTENTS[intent]
@@ -462,6 +483,9 @@ class ActionAnswerFaq(Action):
             else:
                 place = strip_district_word(district) if district else city
                 kb.say(dispatcher, tracker, "branch_not_found", place=place, branch_cities=kb.branch_cities())
+        elif intent in _WEAK_SERVICE_INTENTS and weak_service in _WEAK_SERVICE_REPLIES:
+            # "ضغط الماء ضعيف" reads like slow internet; a router restart is no answer to it
+            kb.say(dispatcher, tracker, _WEAK_SERVICE_REPLIES[weak_service], empathetic=True)
         elif f"faq_{intent}" in kb.replies:
             kb.say(dispatcher, tracker, f"faq_{intent}", kb.faq_context(intent), empathetic=True)
         else:
@@ -477,7 +501,10 @@ class ActionAnswerFaq(Action):
 
 
 # The reply to an outage report its own words rule out (bot/nlu/cues.py: blocked_by).
-NOT_NOW_REPLIES = {"hypothetical": "outage_if", "restored": "outage_working", "past": "outage_over"}
+NOT_NOW_REPLIES = {
+    "hypothetical": "outage_if", "restored": "outage_working", "past": "outage_over",
+    "restart": "outage_restart", "quality": "water_quality",
+}
 
 
 class ActionPlannedWork(Action):
@@ -488,8 +515,9 @@ class ActionPlannedWork(Action):
     could not place ("هو في صيانة للكهربا بكرة في النرجس؟"): customers who read about
     maintenance are told what is planned instead of "I did not understand". Also for an
     outage report whose own words rule it out (bot/nlu/cues.py ``blocked_by``): "if it
-    cuts, what do I do?", "it works, it is not cut", a cut that is over each get their
-    answer (:data:`NOT_NOW_REPLIES`) instead of the outage form.
+    cuts, what do I do?", "it works, it is not cut", a cut that is over, a restart the
+    customer tried, discoloured water each get their answer (:data:`NOT_NOW_REPLIES`)
+    instead of the outage form.
     """
 
     def name(self) -> str:
@@ -522,7 +550,8 @@ class ActionPlannedWork(Action):
 # ---------------------------------------------------------------------- fallback
 # (the handoff itself is in actions/handoff.py)
 class ActionFallback(Action):
-    """Asks to rephrase after one misunderstanding; offers a person after two."""
+    """Asks to rephrase after one misunderstanding; offers a person after two. An
+    account number alone, outside any form, asks what the customer wants done with it."""
 
     def name(self) -> str:
         return "action_fallback"
@@ -532,6 +561,11 @@ class ActionFallback(Action):
         if consecutive_fallbacks(tracker) >= 2:
             kb.say(dispatcher, tracker, "fallback_offer_human")
             return [SlotSet("handoff_offered", True)]
+        latest = tracker.latest_message or {}
+        # an account number nobody asked for was understood: what is wanted with it is not
+        if (latest.get("intent") or {}).get("name") == "inform" and any(e.get("entity") == "account_number" for e in latest.get("entities") or []):
+            kb.say(dispatcher, tracker, "account_unplaced")
+            return []
         kb.say(dispatcher, tracker, "fallback_rephrase")
         return []
 

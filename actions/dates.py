@@ -18,10 +18,12 @@ Understood (MSA, Gulf, Egyptian, Levantine, Maghrebi and Arabizi spellings):
 - dd/mm, dd-mm or dd.mm in any digit script → the next such date (today
   counts); dd/mm/yyyy → exactly that date (which may be in the past);
 - "15 مارس" style Gregorian month names, also with an ordinal ("الأول من مارس");
-- a day of the month after a day word: "يوم 20" → the next 20th.
+- a day of the month after a day word: "يوم 20" → the next 20th;
+- the start of the month: أول الشهر الجاي، بداية الشهر → the first of the coming
+  month (today when today is the first).
 
-Vague expressions (this week, next month, end of the month) give ``None``: the
-assistant then asks for a specific day rather than guessing.
+Vague expressions (this week, next month, end of the month or week, after the
+feast) give ``None``: the assistant then asks for a specific day rather than guessing.
 """
 
 from __future__ import annotations
@@ -82,13 +84,14 @@ def _tokens(text: str) -> List[str]:
     return _WORD.findall(normalize(text).text)
 
 
-def _weekday_of(token: str, previous: str | None) -> int | None:
-    """The weekday a token names, if any (see the ambiguity note above)."""
+def _weekday_of(token: str, previous: str | None, after_article: bool = False) -> int | None:
+    """The weekday a token names, if any (see the ambiguity note above); an Arabizi
+    one that is also an ordinary word counts after its article too ("el a7ad")."""
     if previous in _CLOCK_WORDS:
         return None
     if token in _WEEKDAYS:
         return _WEEKDAYS[token]
-    if previous in _DAY_WORDS and token in _AMBIGUOUS_DAYS:
+    if token in _AMBIGUOUS_DAYS and (previous in _DAY_WORDS or after_article and token.isascii()):
         return _AMBIGUOUS_DAYS[token]
     # "بالخميس", "والجمعه": a glued preposition before the article
     unglued = without_glued_preposition(token)
@@ -157,8 +160,9 @@ def _next_day_of_month(today: date, day: int) -> date | None:
 
 
 def _unglued(token: str) -> str:
-    """An "after" word less a glued preposition ("لبعد بكرة" is بعد بكرة, not بكرة)."""
-    if len(token) > 3 and token[0] in GLUED_PREPOSITIONS and token[1:] in _AFTER:
+    """An "after" or "start of" word less a glued preposition ("لبعد بكرة" is بعد بكرة,
+    not بكرة; "لأول الشهر")."""
+    if len(token) > 3 and token[0] in GLUED_PREPOSITIONS and (token[1:] in _AFTER or token[1:] in _VOCABULARY.start_of):
         return token[1:]
     return token
 
@@ -225,6 +229,10 @@ def parse_date(text: str | None, today: date) -> date | None:
     if any(t in _TODAY for t in tokens) or any(p in _TODAY_PAIRS for p in pairs):
         return today
 
+    # "أول الشهر الجاي", "بداية الشهر": the first of the coming month (a move, a visit)
+    if any(first in _VOCABULARY.start_of and second in _VOCABULARY.month_words for first, second in pairs):
+        return today if today.day == 1 else (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+
     next_week = any(
         first in _WEEK_ONLY and second in _NEXT for first, second in pairs
     ) or ("next", "week") in pairs or any(  # "الأسبوع اللي جاي"
@@ -234,9 +242,10 @@ def parse_date(text: str | None, today: date) -> date | None:
     weekday = None
     for index, token in enumerate(tokens):
         previous = tokens[index - 1] if index else None
-        if previous in _VOCABULARY.articles and index > 1:  # "yom el 7ad": the day word before the article
+        after_article = previous in _VOCABULARY.articles
+        if after_article and index > 1:  # "yom el 7ad": the day word before the article
             previous = tokens[index - 2]
-        found = _weekday_of(token, previous)
+        found = _weekday_of(token, previous, after_article)
         if found is not None:
             # "الجمعة الجاية" is Friday, but "جمعة" right after بعد was handled above
             weekday = found

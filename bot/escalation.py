@@ -181,6 +181,10 @@ class MessageView:
         )
 
 
+# How many of the customer's earlier messages a service named in them is remembered for.
+SERVICE_MEMORY = 3
+
+
 @dataclass(frozen=True)
 class Context:
     """What the conversation was doing when the message came: a reply is read
@@ -194,6 +198,9 @@ class Context:
         bot_asked: the assistant's latest message, for the evidence shown to agents.
         misunderstood_before: one of the customer's two messages before this one
             was not understood.
+        service_before: the essential service the customer's latest earlier
+            message naming one named (of the last :data:`SERVICE_MEMORY`), if any:
+            "وهو فاصل دلوقتي" speaks of it.
     """
 
     active_loop: Optional[str] = None
@@ -201,6 +208,7 @@ class Context:
     outage_reported: bool = False
     bot_asked: Optional[str] = None
     misunderstood_before: bool = False
+    service_before: Optional[str] = None
 
 
 def felt_frustration(parse_data: Mapping[str, Any], config: EscalationConfig) -> float:
@@ -278,6 +286,11 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     if message.intent == "report_outage" and sure and (named or signal_service) and not message.short_reply:
         service = named[0] if named else str(signal_service)
         return service, Evidence(ESSENTIAL_OUTAGE, "outage_intent", f"{service}: report_outage ({message.intent_confidence:.2f})", _score(message))
+    # "النت بيفصل كل يوم" … "وهو فاصل دلوقتي حالا": outage words about the service named before
+    outage_like = message.intent in OUTAGE_LIKE_INTENTS or message.intent_confidence < config.min_intent_confidence
+    if reading is not None and reading.unnamed_outage and outage_like and not named and not message.short_reply and context.service_before in essential:
+        said = str(context.service_before)
+        return said, Evidence(ESSENTIAL_OUTAGE, "outage_words_service_before", f"{said} (named before): «{reading.unnamed_outage}»", _score(message))
     if named and (context.active_loop == "outage_form" or context.outage_reported):
         return named[0], Evidence(ESSENTIAL_OUTAGE, "outage_form_answer", f"{named[0]} named after an outage report", _score(message))
     # The scores decide only where the intent classifier has no confident reading
@@ -384,6 +397,10 @@ def decide(
     # 0.35 annoyed) is not evidence enough for an urgent ticket.
     if not short and message.frustration_score >= config.angry_score:
         found[ANGRY] = Evidence(ANGRY, "angry_model", f"{message.frustration_level} ({message.frustration_score:.2f})", _score(message))
+    # An insult is anger however calmly the model reads its tone ("وش ذا الرقم؟ انتم حراميه")
+    insult = message.reading.insult if message.reading is not None else None
+    if not short and ANGRY not in found and insult:
+        found[ANGRY] = Evidence(ANGRY, "insult_words", f"«{insult}»", _score(message))
     sure = message.intent_confidence >= config.min_intent_confidence
     if not short and sure and message.intent in config.threat_intents:
         found[THREAT] = Evidence(THREAT, "threat_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))

@@ -78,6 +78,24 @@ def fold_digits(text: str) -> str:
     return text.translate(_DIGIT_TABLE)
 
 
+def _latin_accent_table() -> dict:
+    table = {}
+    for code in range(0x00C0, 0x0250):
+        parts = unicodedata.normalize("NFD", chr(code))
+        if len(parts) > 1 and parts[0].isascii() and parts[0].isalpha() and all(unicodedata.combining(p) for p in parts[1:]):
+            table[code] = parts[0]
+    return table
+
+
+_LATIN_ACCENT_TABLE = _latin_accent_table()
+
+
+def fold_latin_accents(text: str) -> str:
+    """Accented Latin letters to their base letter (``réclamation`` → ``reclamation``,
+    ``numéro`` → ``numero``): French is written with and without accents alike."""
+    return text.translate(_LATIN_ACCENT_TABLE)
+
+
 # One-letter prepositions and conjunctions written glued to the next word.
 GLUED_PREPOSITIONS = ("و", "ب", "ف", "ل", "ع", "ك")
 
@@ -118,7 +136,8 @@ def normalize(text: str, teh_marbuta: bool = True, alef_maksura: bool = True) ->
 
     Steps: Unicode presentation forms, digits to ASCII, tatweel, diacritics, alef
     variants (أ إ آ ٱ to ا), optionally alef maksura (ى to ي) and teh marbuta (ة to ه),
-    Latin lower case, letter elongation collapsed (and recorded), whitespace.
+    Latin lower case without accents, letter elongation collapsed (and recorded),
+    whitespace.
 
     Args:
         text: raw text.
@@ -148,7 +167,7 @@ def _normalize(text: str, teh_marbuta: bool, alef_maksura: bool) -> NormalizedTe
         out = normalize_alef_maksura_ar(out)
     if teh_marbuta:
         out = normalize_teh_marbuta_ar(out)
-    out = out.lower()
+    out = fold_latin_accents(out.lower())
     out, stretched = collapse_elongation(out)
     out = " ".join(out.split())
     return NormalizedText(out, bool(stretched), tuple(stretched))

@@ -447,7 +447,11 @@ class UnintelligibleTextDetector(GraphComponent):
         for message in messages:
             text = message.get(TEXT)
             # "/intent" commands are a tapped button's payload, not typed text
-            if not isinstance(text, str) or text.startswith("/") or not self._model.unintelligible(text):
+            # a number, date or place our rule extractors found is something to act on
+            # ("numéro T-649205"), however strange the words around it look (the CRF's
+            # guesses do not count: it tags mash too)
+            found = [e for e in message.get(ENTITIES) or [] if e.get("extractor") != "CRFEntityExtractor"]
+            if not isinstance(text, str) or text.startswith("/") or found or not self._model.unintelligible(text):
                 continue
             fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
             ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != FALLBACK_INTENT]

@@ -25,7 +25,7 @@ import yaml
 
 from bot.nlu.arabic_text import RawToken, normalize, tokenize
 from bot.nlu.phrases import longest_first
-from bot.nlu.service_types import ROUTER_WORDS, ServiceMention, find_services
+from bot.nlu.service_types import ROUTER_WORDS, TAP_WORDS, ServiceMention, find_services
 
 CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
 # Lists matched with and without the article on every word: "هذه المرة الثالثة" and
@@ -39,6 +39,10 @@ ABSENCE_GAP = 2
 # At most this many words between an "if" and the outage it supposes ("لو النور قطع",
 # "اذا فجأة انقطعت الكهربا"); further away the "if" belongs to another clause.
 CONDITIONAL_GAP = 2
+# Without a service word the "if" may stand further from the outage word, since the
+# words between are the subject the service word would have been ("what should I do
+# if the power goes off", "لو صار وانقطعت").
+UNBOUND_CONDITIONAL_GAP = 4
 # Symbols that can close a calm reply ("شكرا 🙏"); any other emoji ("😡") keeps the
 # message for the models to read.
 CALM_SYMBOLS = frozenset("👍🙏❤🌹😊☺👌🌷💐😀😃🙂🤝✅♥💙💚🌸😍🥰❤️")
@@ -169,6 +173,10 @@ class Reading:
         planned_cut: the words of a planned or scheduled cut the message asks or tells
             about ("صيانة مبرمجة"، "رح تنقطع الكهربا بكرا"), when they are several or a
             service is named (a bare "صيانة" is as often a technician's visit), if any.
+        insult: the words insulting the company, its staff or the assistant ("انتم
+            حرامية", "بوت غبي"), if any.
+        unnamed_outage: the outage words of a message naming no service ("وهو فاصل
+            دلوقتي حالا"), when nothing rules them out: about the service named before.
     """
 
     tokens: Tuple[RawToken, ...]
@@ -182,6 +190,13 @@ class Reading:
     exasperation: Optional[str] = None
     question: Optional[str] = None
     planned_cut: Optional[str] = None
+    insult: Optional[str] = None
+    unnamed_outage: Optional[str] = None
+
+
+def _token_span(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
+    first, last = _token_index(tokens, mention)
+    return first, last + 1
 
 
 def _token_index(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -198,8 +213,15 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
     outage, whatever the outage intent and the urgency score say.
     """
     matches = find(tokens, ["outage", "absence", "restored", "planned", "past"], cues)
+    restarts = _restarts(tokens, mentions, matches, cues)
+    matches = [m for m in matches if not any(r.start <= m.start < r.end for r in restarts)]
     if not mentions:
-        return None, None, _unbound_blocker(tokens, matches, cues)
+        blocked = _unbound_blocker(tokens, matches, cues) or _only_restarted(tokens, matches, restarts, cues)
+        # "وهو فاصل دلوقتي" names no service: the cue alone, for the service named before
+        bare = [m for m in _unnegated(tokens, matches) if m.kind == "outage"]
+        # "التطبيق طاح" (the app is down) speaks of something else that went off
+        other = find(tokens, ["not_a_service"], cues)
+        return (bare[-1] if bare and not blocked and not other else None), None, blocked
     fillers = cues.lists.get("filler", frozenset())
     spans = [(_token_index(tokens, m), m.value) for m in mentions]
     tied: List[Tuple[Match, str]] = []
@@ -217,6 +239,10 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
                     break
     cue: Optional[Match] = tied[-1][0] if tied else None
     service: Optional[str] = tied[-1][1] if tied else None
+    if cue is None and "water" in (value for _span, value in spans):
+        quality = find(tokens, ["quality"], cues)
+        if quality:
+            return None, None, "quality"
     # a "back again" word nearer another service speaks of that one ("ما في كهربا بس النت شغال")
     blockers = [
         m for m in matches
@@ -224,7 +250,7 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
     ]
     blockers += _over(tokens, cues)
     if cue is None:
-        return None, None, blockers[-1].kind if blockers else None
+        return None, None, blockers[-1].kind if blockers else _only_restarted(tokens, matches, restarts, cues)
     if _supposed(tokens, cue, spans, cues):
         return cue, service, "hypothetical"
     # The latest word decides: "رجعت الكهربا بس انقطعت مرة ثانية" is an outage again.
@@ -232,6 +258,45 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
     if blocked is None and any(b.kind in ("planned", "past") for b in blockers):
         blocked = next(b.kind for b in reversed(blockers) if b.kind in ("planned", "past"))
     return cue, service, blocked
+
+
+# A switched-on word this many words after a switched-off one makes a restart
+# ("طفيت الراوتر وشغلته").
+RESTART_REACH = 4
+_AND = frozenset({"و", "w", "and", "then", "et", "ثم", "وبعدين", "بعدين", "وبعدها"})
+
+
+def _restarts(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], matches: Sequence[Match], cues: Cues) -> List[Match]:
+    """The switched-off words of a restart ("جربت طفي وشغل الراوتر"): followed, within
+    :data:`RESTART_REACH` words, by "and" and a word for switching it back on, with no
+    service named in the two words before (its subject: "النور طفى وشغلت المولد")."""
+    switched_on = cues.lists.get("switched_on", frozenset())
+    starts = {m.start for m in matches if m.kind in ("outage", "absence")}
+    subjects = {i for m in mentions for i in range(*_token_span(tokens, m))}
+    found = []
+    for match in find(tokens, ["switched_off"], cues):
+        if subjects & {match.start - 1, match.start - 2}:
+            continue
+        for i in range(match.end, min(len(tokens), match.end + RESTART_REACH)):
+            if i in starts:  # "النت قاطع وطفيت وشغلت الراوتر": the restart is the next one's
+                break
+            norm = tokens[i].norm
+            glued = norm[1:] if norm.startswith("و") else None
+            after_and = norm if i > match.end and tokens[i - 1].norm in _AND else None
+            if any((form,) in switched_on for form in (glued, after_and) if form):
+                found.append(match)
+                break
+            if glued or after_and:  # another clause: "قاطع وطفيت وشغلت" restarts after the cut
+                break
+    return found
+
+
+def _only_restarted(tokens: Sequence[RawToken], matches: Sequence[Match], restarts: Sequence[Match], cues: Cues) -> Optional[str]:
+    """``restart`` when the message tells of a restart and of no outage: the customer
+    did what a troubleshooting answer asks, which reports nothing by itself."""
+    if any(m.kind in ("outage", "absence") for m in matches):
+        return None
+    return "restart" if restarts or find(tokens, ["restart"], cues) else None
 
 
 # "Not working" is no "working again": a negation this many words before a restored
@@ -252,10 +317,22 @@ PERSONAL_PRONOUNS = frozenset({"انا", "اني", "انني", "لاني", "لا
 AT_HOME = (("من", "البيت"), ("من", "المنزل"), ("من", "الدار"), ("عن", "بعد"), ("from", "home"), ("men", "el", "bet"), ("mn", "el", "bet"))
 
 
+PLURAL_PRONOUNS = frozenset({"احنا", "نحن", "نحنا", "حنا", "e7na", "a7na", "ahna", "we"})
+
+
 def _about_the_customer(tokens: Sequence[RawToken], match: Match, cues: Cues) -> bool:
+    """Whether a working word is about the customer ("وانا شغال من البيت"), not about a
+    service. Not when "normally" follows ("بس احنا شغالة عادي": ours works as usual), nor
+    when "we" comes with a singular feminine form, which agrees with the service (الكهربا)
+    and not with "we"."""
     before = [form for t in tokens[max(0, match.start - 2) : match.start] for form in _forms(t.norm, cues.prefixes)]
     after = tuple(t.norm for t in tokens[match.end : match.end + 3])
-    return any(word in PERSONAL_PRONOUNS for word in before) or any(after[: len(place)] == place for place in AT_HOME)
+    if find(list(tokens[match.end : match.end + 2]), ["normally"], cues):
+        return False
+    pronouns = [word for word in before if word in PERSONAL_PRONOUNS]
+    if pronouns and all(word in PLURAL_PRONOUNS for word in pronouns) and match.words.endswith("ه"):
+        return False
+    return bool(pronouns) or any(after[: len(place)] == place for place in AT_HOME)
 
 
 def _restored(tokens: Sequence[RawToken], match: Match, cues: Cues) -> bool:
@@ -272,16 +349,21 @@ def _nearest(match: Match, spans: Sequence[Tuple[Tuple[int, int], str]]) -> Opti
     return min(near)[1] if near else None
 
 
+def _unnegated(tokens: Sequence[RawToken], matches: Sequence[Match]) -> List[Match]:
+    """The absence and outage words, less an outage word right after a negation ("مو
+    فاصل", not cut, is no outage word)."""
+    return [m for m in matches if m.kind == "absence" or m.kind == "outage" and not (m.start and tokens[m.start - 1].norm in RESTORED_NEGATIONS)]
+
+
 def _unbound_blocker(tokens: Sequence[RawToken], matches: Sequence[Match], cues: Cues) -> Optional[str]:
     """What rules out an outage in a message naming no service: "if" before an outage
     word ("w iza n2at3et fje2a"), a planned or past cut, or a word saying it works
     ("بس شغال", "راهي خدامة") that no outage word follows. Only the unambiguous
     working words count here: "وصلت" or "رجعت" alone are as often the customer
     arriving home or coming back."""
-    # "مو فاصل" (not cut) is no outage word
-    outage = [m for m in matches if m.kind == "absence" or m.kind == "outage" and not (m.start and tokens[m.start - 1].norm in RESTORED_NEGATIONS)]
+    outage = _unnegated(tokens, matches)
     for match in find(tokens, ["conditional", "polite_conditional"], cues):
-        if match.kind == "conditional" and outage and match.end <= outage[0].start and outage[0].start - match.end <= CONDITIONAL_GAP:
+        if match.kind == "conditional" and outage and match.end <= outage[0].start and outage[0].start - match.end <= UNBOUND_CONDITIONAL_GAP:
             return "hypothetical"
     working = [m for m in find(tokens, ["working"], cues) if _restored(tokens, m, cues)]
     blockers = [m for m in matches if m.kind in ("planned", "past")] + _over(tokens, cues)
@@ -379,20 +461,26 @@ def _read_shipped(text: str) -> Reading:
     return _read(text, load_cues())
 
 
-def _router_mentions(tokens: Sequence[RawToken]) -> List[ServiceMention]:
+# Fittings that speak for their service in an outage reading.
+_FITTINGS = (("internet", ROUTER_WORDS), ("water", TAP_WORDS))
+
+
+def _fitting_mentions(tokens: Sequence[RawToken]) -> List[ServiceMention]:
     """The router named as the internet it brings ("الراوتر طافي", "the router has no
-    lights"): an outage reading, not an entity (the router is a device)."""
+    lights"), the tap as the water ("الحنفية مبتنزلش ولا نقطة"): an outage reading, not
+    an entity (they are fittings, not services)."""
     return [
-        ServiceMention("internet", t.start, t.end) for t in tokens
-        if t.norm in ROUTER_WORDS or _without_article(t.norm) in ROUTER_WORDS or t.norm[1:] in ROUTER_WORDS
+        ServiceMention(service, t.start, t.end) for t in tokens for service, words in _FITTINGS
+        if t.norm in words or _without_article(t.norm) in words or t.norm[1:] in words
     ]
 
 
 def _read(text: str, cues: Cues) -> Reading:
     tokens = tuple(tokenize(text or ""))
     entities = find_services(list(tokens))
-    mentions = sorted([*entities, *_router_mentions(tokens)], key=lambda m: m.start)
+    mentions = sorted([*entities, *_fitting_mentions(tokens)], key=lambda m: m.start)
     cue, service, blocked = _outage(tokens, mentions, cues)
+    cue, unnamed = (cue, None) if service else (None, cue)
     return Reading(
         tokens=tokens,
         services=tuple(dict.fromkeys(m.value for m in entities)),
@@ -401,11 +489,28 @@ def _read(text: str, cues: Cues) -> Reading:
         blocked_by=blocked,
         short_reply=is_short_reply(tokens, cues),
         person_request=person_request(tokens),
-        threat=next((m.words for m in find(tokens, ["threat"], cues)), None),
+        threat=None if find(tokens, ["prospect"], cues) else next((m.words for m in find(tokens, ["threat"], cues)), None),
         exasperation=_exasperation(tokens, cues),
         question=next((m.words for m in find(tokens, ["question_words"], cues)), None),
         planned_cut=next((m.words for m in find(tokens, ["planned"], cues) if mentions or m.end - m.start > 1), None),
+        insult=_insult(tokens, cues),
+        unnamed_outage=unnamed.words if unnamed else None,
     )
+
+
+def _insult(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
+    """An insult word next to whom it is addressed to ("يا حرامية", "بوت غبي", "you
+    idiots"), or one that is an insult on its own ("نصابين")."""
+    alone = find(tokens, ["insult_alone"], cues)
+    if alone:
+        return alone[0].words
+    addressees = find(tokens, ["addressee"], cues)
+    for match in find(tokens, ["insult"], cues):
+        before = next((a for a in addressees if a.end == match.start), None)
+        after = next((a for a in addressees if a.start == match.end), None)
+        if before or after:
+            return f"{before.words} {match.words}" if before else f"{match.words} {after.words}" if after else match.words
+    return None
 
 
 def _exasperation(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:

@@ -81,7 +81,8 @@ def _without_glued_prefix(token: RawToken, vocabulary: DateVocabulary) -> Option
     if len(token.norm) < 3 or token.norm[0] not in GLUED_PREPOSITIONS:
         return None
     rest = token.norm[1:]
-    day_words = (vocabulary.day_words, vocabulary.today, vocabulary.tomorrow, vocabulary.yesterday, vocabulary.weekdays, vocabulary.after, vocabulary.this_week)
+    day_words = (vocabulary.day_words, vocabulary.today, vocabulary.tomorrow, vocabulary.yesterday, vocabulary.weekdays, vocabulary.after, vocabulary.this_week,
+                 vocabulary.end_of, vocabulary.start_of)
     if not rest.startswith("ال") and not any(rest in table for table in day_words):
         return None
     offset = 1
@@ -164,7 +165,7 @@ class _Matcher:
             if self._norm(number).isdigit() and self._day_number(number) and not self._in(number + 1, self.number_units):
                 return None if self._named_month_date(number) else number + 1
             return None
-        if self._in(i, self.v.weekdays):
+        if self._in(i, self.v.weekdays) or self._in(i, self.v.ambiguous_weekdays) and self._in(i - 1, self.v.articles) and self._norm(i).isascii():
             return self._with_next(i + 1)
         if (self._in(i, self.v.next) or self._in(i, self.v.last)) and self._in(i + 1, self.v.weekdays):  # "next sunday", "last friday"
             return i + 2
@@ -180,7 +181,7 @@ class _Matcher:
                 return i + 2
             if self._norm(i + 1).isdigit() and (self._in(i + 2, v.day_units) or self._in(i + 2, v.week_units)):
                 return i + 3
-            return None
+            return self._holiday(i + 1)
         if self._norm(i) == "day" and self._in(i + 1, v.after) and self._in(i + 2, v.tomorrow):
             return i + 3
         if self._in(i, v.today) and self._in(i - 1, v.not_today_before):
@@ -204,12 +205,27 @@ class _Matcher:
             return i + 2
         if self._in(i, v.this) and self._in(i + 1, v.week_only):
             return i + 2
-        if self._in(i, v.end_of):
-            j = i + 1 + (self._norm(i + 1) == "of")
-            j += self._norm(j) == "the"
-            if self._in(j, v.month_words):
-                return j + 1
+        if self._in(i, v.end_of) or self._in(i, v.start_of):
+            j = i + 1 + (self._norm(i + 1) in ("of", "de", "du"))
+            j += self._norm(j) in ("the", "la", "le")
+            if self._in(j, v.month_words) or self._in(j, v.week_only):
+                after_next = self._next_word(j + 1)
+                if after_next is not None:
+                    return after_next
+                # "أول شهر" alone is "the first month" (of a plan), "اخر شهر" stays as it was
+                if self._in(i, v.end_of) and self._in(j, v.month_words) or self._norm(j).startswith("ال") or self._in(j - 1, v.articles):
+                    return j + 1
+            return None
+        if self._in(i, v.after) or self._in(i, v.before_holiday):
+            return self._holiday(i + 1)
         return None
+
+    def _holiday(self, i: int) -> Optional[int]:
+        """Index after a feast at ``i`` ("العيد", "el 3eed", "عيد الأضحى"), or None."""
+        i += self._in(i, self.v.articles)
+        if not self._in(i, self.v.holidays):
+            return None
+        return i + 1 + self._in(i + 1, self.v.holiday_names)
 
     def _named_month_date(self, i: int) -> Optional[int]:
         """``15 مارس``, ``١٥ رمضان``, ``15 من شوال``, ``15th of March``, ``March 15``."""

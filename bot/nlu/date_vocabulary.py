@@ -64,6 +64,10 @@ class DateVocabulary:
     this_week: FrozenSet[str]
     month_words: FrozenSet[str]
     end_of: FrozenSet[str]
+    start_of: FrozenSet[str]
+    holidays: FrozenSet[str]
+    holiday_names: FrozenSet[str]
+    before_holiday: FrozenSet[str]
     day_words: FrozenSet[str]
     articles: FrozenSet[str]
     time_of_day_before: FrozenSet[str]
@@ -84,7 +88,7 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
     weekdays = {norm(word): WEEKDAY_NUMBERS[day] for day, words in data["weekdays"].items() for word in words}
     single_keys = (
         "today", "not_today_before", "tomorrow", "yesterday", "before_yesterday", "before_yesterday_after", "last", "after", "week", "week_only", "two_days", "two_weeks", "day_units",
-        "week_units", "next", "next_fillers", "this", "this_week", "month_words", "end_of", "day_words", "articles",
+        "week_units", "next", "next_fillers", "this", "this_week", "month_words", "end_of", "start_of", "holidays", "holiday_names", "before_holiday", "day_words", "articles",
         "time_of_day_before", "time_of_day_prepositions", "clock_words",
     )
     return DateVocabulary(

@@ -132,11 +132,27 @@ def _split_groups(text: str, start: int, end: int) -> List[Tuple[int, int]]:
     return pieces
 
 
+def _without_last_group(text: str, start: int, end: int) -> Optional[int]:
+    """The end of a run of digit groups less its last group (and the separator before
+    it), or None when it has one group only."""
+    last = max((m.start() for m in re.finditer(rf"(?<={_DIGIT})[^0-9\u0660-\u0669\u06f0-\u06f9]+(?={_DIGIT})", text[start:end])), default=None)
+    if last is None:
+        return None
+    return start + last
+
+
 def _candidates(text: str, taken: Sequence[Tuple[int, int]], lexicon: NumberLexicon) -> List[_Candidate]:
     found = []
     for match in _NUMBER.finditer(text):
         body_start, body_end = match.span("body")
-        if _LATIN_BEFORE.search(text[: match.start()]) or _LATIN_AFTER.search(text[body_end:]):
+        if _LATIN_AFTER.search(text[body_end:]):
+            # "T-229018 3al twitter": the last group is the start of an Arabizi word, not
+            # part of the number (3 = ع)
+            shorter = _without_last_group(text, body_start, body_end)
+            if shorter is None:
+                continue
+            body_end = shorter
+        if _LATIN_BEFORE.search(text[: match.start()]):
             continue
         pieces = _split_groups(text, body_start, body_end)
         for index, (start, end) in enumerate(pieces):

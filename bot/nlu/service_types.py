@@ -78,6 +78,10 @@ def _without_article(norm: str) -> str:
 # "الراوتر ضو احمر", "router lights": the router's lights, not the electricity.
 LIGHT_WORDS = frozenset({"ضو", "ضوء", "نور", "لمبه", "لمبات", "اضواء", "dow", "daw"})
 ROUTER_WORDS = frozenset({"راوتر", "الراوتر", "روتر", "الروتر", "مودم", "المودم", "router", "modem", "rawter"})
+# "الحنفية مبتنزلش ولا نقطة": the tap speaks for the water in an outage reading, as the
+# router does for the internet; neither is a service entity (they are fittings).
+TAP_WORDS = frozenset({"حنفيه", "الحنفيه", "حنفيات", "الحنفيات", "صنبور", "الصنبور", "بزبوز", "البزبوز", "سبيل",
+                       "robinet", "tap", "taps", "faucet", "7anafiya", "hanafiya"})
 
 
 def _after_router(tokens: Sequence[RawToken], i: int) -> bool:

@@ -57,6 +57,9 @@ PLANNED_WORK_INTENTS = (followups.FALLBACK_INTENT, "inform", "out_of_scope")
 # Answers after which an account number alone asks the assistant to look the account
 # up (the bill form verifies the customer, then says which bills are paid).
 ACCOUNT_LOOKUP_TOPICS = ("payment_not_reflected", "refund_request")
+# What rules an outage out and has its own answer whichever outage-like intent the
+# message got (actions.actions.NOT_NOW_REPLIES): a restart, discoloured water.
+ANSWERED_BLOCKERS = ("restart", "quality")
 ACCOUNT_LOOKUP_FORM = "bill_form"
 # How many per-message scores the slot keeps (enough for the trend window).
 KEPT_SCORES = 10
@@ -82,7 +85,18 @@ def _context(tracker: DialogueStateTracker, user_events: List[UserUttered], inte
         outage_reported=bool(earlier) and earlier[-1] == "report_outage" and not _ruled_out(user_events[-2]),
         bot_asked=bot_asked,
         misunderstood_before=followups.FALLBACK_INTENT in intents[-3:-1],
+        service_before=_service_before(user_events[:-1]),
     )
+
+
+def _service_before(earlier: List[UserUttered]) -> Optional[str]:
+    """The essential service the latest of the customer's recent earlier messages
+    naming one named (its outage reading's service first: the router counts there)."""
+    for event in reversed(earlier[-escalation.SERVICE_MEMORY :]):
+        reading = cues.read(event.text or "")
+        if reading.outage_service or reading.services:
+            return reading.outage_service or reading.services[-1]
+    return None
 
 
 def _ruled_out(event: UserUttered) -> bool:
@@ -251,8 +265,13 @@ class EscalationPolicy(Policy):
         decision = escalation.decide(message, scores, fallbacks, self.escalation, context, repeated)
         asks_planned = message.reading is not None and message.reading.planned_cut and tracker.active_loop_name is None
         # an outage report the words rule out ("بس شغال مو فاصل", "w iza n2at3et…",
-        # "fi en2ita3 mabrmaj…") is answered for what it is, not with the outage form
-        not_now = latest.intent_name == "report_outage" and message.reading is not None and message.reading.blocked_by and tracker.active_loop_name is None
+        # "fi en2ita3 mabrmaj…") is answered for what it is, not with the outage form;
+        # so are a restart the customer tried and water that comes discoloured
+        # ("جربت طفي وشغل الراوتر", discoloured water) whatever outage-like intent it got
+        blocked = message.reading.blocked_by if message.reading is not None else None
+        not_now = bool(blocked) and tracker.active_loop_name is None and (
+            latest.intent_name == "report_outage" or blocked in ANSWERED_BLOCKERS and latest.intent_name in escalation.OUTAGE_LIKE_INTENTS
+        )
         if not decision.handoff and not topic and (asks_planned and latest.intent_name in PLANNED_WORK_INTENTS or not_now):
             probabilities[domain.index_for_action(followups.PLANNED_WORK_ACTION)] = 1.0
             return self._prediction(probabilities, events=tracking)

@@ -303,6 +303,28 @@ def test_faq_answers_carry_the_facts(intent, fact, tracker_data, make_tracker, u
     assert "{" not in text
 
 
+@pytest.mark.parametrize(
+    "said, expected",
+    [
+        ([("ضغط الماء ضعيف في الدور الثاني", "water")], "faq_weak_water"),
+        ([("الكهربا ضعيفة والنور يرجف", "electricity")], "faq_weak_electricity"),
+        # the same question told again without the service: still the water's
+        ([("the water pressure upstairs ضعيف", "water"), ("it's just slow مو مقطوع", None)], "faq_weak_water"),
+        ([("النت بطيء", "internet")], "faq_slow_internet"),
+        ([("النت بطيء", None)], "faq_slow_internet"),
+    ],
+)
+def test_weak_water_or_electricity_is_not_answered_with_a_router_restart(said, expected, tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("faq_olaya_hours.json")
+    data["events"] = data["events"][:-2]
+    for text, service in said:
+        entities = [{"entity": "service_type", "value": service, "start": 0, "end": 1}] if service else []
+        data["events"].append(user_event(text, "slow_internet", entities))
+    data["latest_message"] = latest_from(data["events"][-1])
+    messages, _ = run(ActionAnswerFaq(), make_tracker(data, {"district": None}))
+    assert _text(messages) in _filled(expected, **get_knowledge_base().faq_context("slow_internet"))
+
+
 def test_a_follow_up_question_is_answered_about_the_topic_before_it(tracker_data, make_tracker, user_event, latest_from, run) -> None:
     """"و الـ email؟" after the contact channels: EscalationPolicy set the topic."""
     kb = get_knowledge_base()
@@ -330,6 +352,17 @@ def test_first_fallback_asks_to_rephrase(load_tracker, run) -> None:
     assert consecutive_fallbacks(tracker) == 1
     messages, events = run(ActionFallback(), tracker)
     assert _text(messages) in _filled("fallback_rephrase")
+    assert events == []
+
+
+def test_an_account_number_nobody_asked_for_asks_what_to_do_with_it(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("fallback_once.json")
+    data["events"].pop()
+    given = user_event("9140726", "inform", [{"entity": "account_number", "value": "9140726", "start": 0, "end": 7}])
+    data["events"].append(given)
+    data["latest_message"] = latest_from(given)
+    messages, events = run(ActionFallback(), make_tracker(data))
+    assert _text(messages) in _filled("account_unplaced")
     assert events == []
 
 

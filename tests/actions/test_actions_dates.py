@@ -128,6 +128,9 @@ def test_parse_date(text: str, expected: date) -> None:
         "الاسبوع ده",
         "الشهر الجاي",
         "نهاية الشهر",
+        "نهاية الاسبوع",
+        "بعد العيد",  # which day after the feast? the Hijri calendar is not converted
+        "ma a7ad rad",  # "nobody answered", not Sunday
         "31/2",  # no such date: not guessed around
         "32/1",
         "الساعة الاربع",  # four o'clock, not Wednesday
@@ -149,3 +152,15 @@ def test_parse_is_relative_to_the_given_today() -> None:
 
 def test_leap_day_moves_to_the_next_leap_year() -> None:
     assert parse_date("29/2", date(2026, 11, 22)) == date(2028, 2, 29)
+
+
+def test_the_start_of_the_month_is_the_first_of_the_coming_month() -> None:
+    assert parse_date("أول الشهر الجاي", SUNDAY) == date(2026, 12, 1)
+    assert parse_date("ابي انقل الخدمة بداية الشهر", SUNDAY) == date(2026, 12, 1)
+    assert parse_date("لأول الشهر", date(2026, 12, 31)) == date(2027, 1, 1)
+    assert parse_date("أول الشهر", date(2026, 12, 1)) == date(2026, 12, 1)
+
+
+def test_arabizi_sunday_counts_after_its_article() -> None:
+    assert parse_date("el a7ad el jay", SUNDAY) == date(2026, 11, 29)
+    assert parse_date("tmrw", SUNDAY) == date(2026, 11, 23)

@@ -22,6 +22,7 @@ from bot.nlu.arabic_text import (
         ("فاتورة", "فاتوره"),  # teh marbuta
         ("رقم ٤٤٧١٢٠٣ و۱۲۳", "رقم 4471203 و123"),  # Arabic-Indic and Persian digits
         ("  INTERNET   فاصل ", "internet فاصل"),  # case and spaces
+        ("numéro de la réclamation, ÉLECTRICITÉ", "numero de la reclamation, electricite"),  # French accents
         ("", ""),
     ],
 )

@@ -66,6 +66,11 @@ def test_messages_with_content_are_not_short_replies(text):
         # the router names the internet it brings (for the outage reading only)
         ("the router has no lights and nothing works", "internet"),
         ("الراوتر طافي من الصبح", "internet"),
+        # ... and the tap the water; water that does not come down; fallen internet
+        ("الحنفية مبتنزلش ولا نقطة", "water"),
+        ("el mayy ma 3am tinzal mn mbere7", "water"),
+        ("الكونكسيون طاحت كاملة ما فماش", "internet"),
+        ("ما كاين لا ضو لا والو والثلاجة بدات كتسخن", "electricity"),
     ],
 )
 def test_outage_expressions_next_to_a_service_word(text, service):
@@ -92,8 +97,21 @@ def test_outage_expressions_next_to_a_service_word(text, service):
         ("fi en2ita3 mabrmaj lal kahraba bukra bel malqa?", "planned"),
         # no service named: what rules an outage out still counts
         ("w iza n2at3et fje2a shu lazem a3mel?", "hypothetical"),
+        ("what should I do if the power goes off during it?", "hypothetical"),
+        ("كانت قاطعة ساعة بس", "past"),
         ("بس شغال مو فاصل", "restored"),
         ("النت رجع شغال", "restored"),
+        # the neighbours' outage, ours works as usual ("we" + a feminine form, "normally")
+        ("جيراننا الكهربا عندهم طافيه بس احنا شغاله عادي، فيه شي بالحي؟", "restored"),
+        # a restart the customer tried reports nothing by itself
+        ("جربت طفي وشغل الراوتر", "restart"),
+        ("طفيت الراوتر وشغلته", "restart"),
+        ("tfit el router w sha8alto", "restart"),
+        ("عملت ريستارت للراوتر", "restart"),
+        # water that comes, discoloured
+        ("منذ صباح اليوم يخرج الماء من الصنبور بلون بني", "quality"),
+        ("الماء لم ينقطع لكن لونه غير طبيعي", "quality"),
+        ("المويه ريحتها مو طبيعية", "quality"),
     ],
 )
 def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
@@ -101,8 +119,28 @@ def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
 
 
 @pytest.mark.parametrize(
+    "text, service",
+    [
+        # a restart after the cut, or the cut after the restart, is still the cut
+        ("النت قاطع وطفيت وشغلت الراوتر", "internet"),
+        ("طفيت وشغلت الراوتر ولسه مفيش نت", "internet"),
+        ("جربت طفي وشغل الراوتر وما في نت", "internet"),
+        # the service named before "off" is what went off: no restart
+        ("الكهربا طافية وشغلت المولد", "electricity"),
+        # "I work from home" is about the customer
+        ("الراوتر كل لمباته حمرا ومفيش نت خالص وانا شغال من البيت", "internet"),
+        # discoloured words next to an outage do not hide it
+        ("المويه مقطوعة وامس كانت لونها بني", "water"),
+    ],
+)
+def test_outages_next_to_a_restart_or_a_working_customer_stay_outages(text, service):
+    reading = cues.read(text)
+    assert (reading.outage_service, reading.blocked_by) == (service, None)
+
+
+@pytest.mark.parametrize(
     "text",
-    ["ابي اعرف فاتورة الكهرباء", "ما عندي فاتورة الكهربا", "راح ادفع فاتورة الكهربا", "No, my water bill is wrong", "النت بطيء شوي"],
+    ["ما تنزل الفاتورة قبل الشهر؟", "طاح عليا التطبيق", "ابي اعرف فاتورة الكهرباء", "ما عندي فاتورة الكهربا", "راح ادفع فاتورة الكهربا", "No, my water bill is wrong", "النت بطيء شوي"],
 )
 def test_a_service_word_without_an_outage_expression_is_no_outage(text):
     assert cues.read(text).outage_cue is None
@@ -148,7 +186,9 @@ def test_threats_of_outside_action_are_read(text):
     assert cues.read(text).threat
 
 
-@pytest.mark.parametrize("text", ["كيف الغي الاشتراك", "عندي قضية مع الفاتورة", "press the button", "ابغى اشتكي على الفني"])
+@pytest.mark.parametrize("text", ["كيف الغي الاشتراك", "عندي قضية مع الفاتورة", "press the button", "ابغى اشتكي على الفني",
+                                  # weighing up offers before subscribing
+                                  "أقارن بين عرضكم وعرض شركة أخرى قبل أن أشترك"])
 def test_cancelling_or_complaining_is_no_threat(text):
     assert cues.read(text).threat is None
 
@@ -188,3 +228,22 @@ def test_thanks_and_a_plan_name_are_short_replies(text):
 def test_the_router_is_read_for_outages_but_is_no_service_entity():
     assert cues.read("الراوتر طافي").services == ()
     assert cues.read("الراوتر فيه لمبة حمرا").outage_cue is None
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("وش ذا الرقم؟ انتم حراميه", "انتم حراميه"),
+        ("بوت غبي ما يفهم شي", "بوت غبي"),
+        ("خدمة زبالة", "خدمه زباله"),
+        ("you idiots fix it", "you idiots"),
+        ("يا نصابين", "نصابين"),
+    ],
+)
+def test_insults_addressed_to_the_company_or_the_assistant_are_read(text, words):
+    assert cues.read(text).insult == words
+
+
+@pytest.mark.parametrize("text", ["حرامية سرقوا الكيبل من الشارع", "انا غبي نسيت ادفع", "الفاتورة فيها غلط", "the meter is useless after the storm"])
+def test_insults_about_someone_else_or_oneself_are_not_insults_to_the_company(text):
+    assert cues.read(text).insult is None

@@ -202,6 +202,26 @@ def test_angry_needs_the_score_not_just_the_most_likely_level():
     assert decide(said("انتم شركة نصابين وخدمتكم زبالة", "complaint", "angry", 0.92), [0.92], 0, CONFIG).reasons == ("angry",)
 
 
+def test_outage_words_without_a_service_speak_of_the_service_named_before():
+    """"النت بيفصل كل يوم" … "وهو فاصل دلوقتي حالا ومش راجع": the internet is off now."""
+    before = Context(service_before="internet")
+    decision = decide(said("وهو فاصل دلوقتي حالا ومش راجع", "nlu_fallback", confidence=0.63), [0.3], 1, CONFIG, before)
+    assert decision.reasons == ("essential_outage",) and decision.evidence[0].rule == "outage_words_service_before"
+    assert decision.service == "internet"
+    # nothing named before, something else that went down, another confident intent, "not cut"
+    assert not decide(said("وهو فاصل دلوقتي حالا", "nlu_fallback", confidence=0.63), [0.3], 1, CONFIG).handoff
+    assert not decide(said("التطبيق طاح", "app_login_help", confidence=0.95), [0.1], 0, CONFIG, before).handoff
+    assert not decide(said("ليش مقطوعة؟", "bill_inquiry", confidence=0.95), [0.1], 0, CONFIG, before).handoff
+    assert not decide(said("بس مو فاصل", "slow_internet", confidence=0.95), [0.1], 0, CONFIG, before).handoff
+
+
+def test_an_insult_is_anger_however_calmly_the_model_reads_it():
+    decision = decide(said("وش ذا الرقم؟ انتم حراميه", "contact_channels", "calm", 0.08), [0.08], 0, CONFIG)
+    assert decision.reasons == ("angry",) and decision.evidence[0].rule == "insult_words"
+    # thieves who stole a cable are no insult to the company
+    assert not decide(said("حرامية سرقوا الكيبل من الشارع", "complaint", "calm", 0.1), [0.1], 0, CONFIG).handoff
+
+
 def test_a_threat_in_words_the_classifier_missed():
     decision = decide(said("deja glt lkom 3 merat, ghadi nbeddel la société", "nlu_fallback", "annoyed", 0.3, confidence=0.3), [0.3], 0, CONFIG)
     assert decision.reasons == ("escalation_threat",) and decision.evidence[0].rule == "threat_words"

@@ -266,6 +266,38 @@ def test_an_outage_report_its_words_rule_out_does_not_open_the_outage_form(polic
     assert predicted(policy.predict_action_probabilities(outage, DOMAIN)) == "action_handoff"
 
 
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("جربت طفي وشغل الراوتر", "report_outage"),
+        ("جربت طفي وشغل الراوتر", "inform"),
+        ("منذ صباح اليوم يخرج الماء من الصنبور بلون بني", "report_outage"),
+        ("الماء لم ينقطع لكن لونه غير طبيعي", "nlu_fallback"),
+    ],
+)
+def test_a_restart_or_discoloured_water_is_answered_whatever_outage_like_intent_it_got(policy, text, intent):
+    tracker = _with_text(tracker_with(("slow_internet", CALM, NONE)), text, intent=intent)
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_planned_work"
+
+
+def test_words_that_rule_an_outage_out_do_not_answer_another_intent(policy):
+    """"if it cuts" under the move intent is a question about moving, not about outages"""
+    tracker = _with_text(tracker_with(("greet", CALM, NONE)), "لو انقطعت الكهربا بعد ما انقل وش اسوي", intent="move_service")
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) != "action_planned_work"
+
+
+def test_outage_words_after_a_message_naming_the_internet_go_to_a_person(policy):
+    """"النت بيفصل كل يوم الساعة ٨", then "وهو فاصل دلوقتي حالا ومش راجع" (it is cut
+    right now): the second names no service, the first did."""
+    tracker = _with_text(tracker_with(("greet", CALM, NONE)), "النت بيفصل كل يوم الساعة ٨", intent="slow_internet")
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) != "action_handoff"
+    tracker = _with_text(tracker, "وهو فاصل دلوقتي حالا ومش راجع")
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_handoff"
+    # with no service named before, the same words are not enough
+    alone = _with_text(tracker_with(("greet", CALM, NONE)), "وهو فاصل دلوقتي حالا ومش راجع")
+    assert predicted(policy.predict_action_probabilities(alone, DOMAIN)) != "action_handoff"
+
+
 def _account_after(topic):
     tracker = tracker_with((topic, CALM, NONE))
     tracker.update(ActionExecuted("action_answer_faq"))
