@@ -69,7 +69,7 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
         if event.get("event") == "session_started":
             steps = []
         elif event.get("event") == "user":
-            steps.append(("user", _event_intent(event)))
+            steps.append(("user", followups.step_intent(_event_intent(event), (event.get("parse_data") or {}).get("entities") or [])))
         elif event.get("event") == "action":
             steps.append(("action", event.get("name")))
     count = 0

@@ -40,6 +40,19 @@ MAX_TOKENS = 15
 Step = Tuple[str, Optional[str]]
 
 
+# The intent of a bare answer ("4471203", "حي النرجس"): without any of its entities it
+# answers nothing ("ؤرلاىةو ٧٧ ككك" read as inform 0.94).
+INFORM_INTENT = "inform"
+
+
+def step_intent(intent: Optional[str], entities: Sequence[object]) -> Optional[str]:
+    """A customer's message as the misunderstanding count reads it: a bare answer with
+    nothing in it (``inform`` without an entity) was not understood."""
+    if intent == INFORM_INTENT and not entities:
+        return FALLBACK_INTENT
+    return intent
+
+
 def understood_intents(steps: Sequence[Step]) -> List[Optional[str]]:
     """The customer's intents in order, a fallback answered with an FAQ reply (a
     follow-up) or with the planned works replaced by :data:`FOLLOW_UP`: it was

@@ -151,7 +151,7 @@ def _session_steps(tracker: DialogueStateTracker) -> Tuple[List[followups.Step],
         elif isinstance(event, UserUttered):
             if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
                 break
-            written.append(("user", event.intent_name))
+            written.append(("user", followups.step_intent(event.intent_name, event.entities)))
             followed_up = event.intent_name == followups.FALLBACK_INTENT and topic
             topics.append(("user", topic if followed_up else event.intent_name))
             topic = None

@@ -419,15 +419,18 @@ def test_declining_a_person_withdraws_the_offer(load_tracker, run) -> None:
     "between, expected",
     [
         ([], 2),
-        ([("الكهرباء", "inform")], 1),  # an understood message breaks the run
-        ([("عندي مشكلة", "nlu_fallback"), ("كلام", "nlu_fallback")], 4),
+        ([("الكهرباء", "inform", "service_type")], 1),  # an understood message breaks the run
+        ([("عندي مشكلة", "nlu_fallback", None), ("كلام", "nlu_fallback", None)], 4),
+        # a bare answer with nothing in it answers nothing
+        ([("ؤرلاىةو ٧٧ ككك", "inform", None)], 3),
     ],
 )
 def test_fallbacks_are_counted_from_the_events(between, expected, tracker_data, make_tracker, user_event, latest_from) -> None:
     data = tracker_data("fallback_repeated.json")
     last = data["events"].pop()
-    for text, intent in between:
-        data["events"] += [user_event(text, intent), {"event": "bot", "text": "…"}]
+    for text, intent, entity in between:
+        entities = [{"entity": entity, "value": "electricity", "start": 0, "end": len(text)}] if entity else None
+        data["events"] += [user_event(text, intent, entities), {"event": "bot", "text": "…"}]
     data["events"].append(last)
     assert consecutive_fallbacks(make_tracker(data)) == expected
 

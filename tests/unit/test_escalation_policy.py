@@ -298,6 +298,24 @@ def test_outage_words_after_a_message_naming_the_internet_go_to_a_person(policy)
     assert predicted(policy.predict_action_probabilities(alone, DOMAIN)) != "action_handoff"
 
 
+def test_a_bare_answer_with_nothing_in_it_after_a_misunderstanding_reaches_a_person(policy):
+    """"سكبيلتابت" (not understood), then "ؤرلاىةو ٧٧ ككك" read as inform 0.94 with no
+    entity: two messages in a row the assistant could do nothing with."""
+    def after_a_fallback(text, entities):
+        tracker = tracker_with(("nlu_fallback", CALM, NONE))
+        tracker.update(ActionExecuted("action_fallback"))
+        tracker.update(ActionExecuted("action_listen"))
+        parse = {"intent": {"name": "inform", "confidence": 0.94}, "entities": entities, "text": text,
+                 "signals": {"frustration": {"level": "calm", "score": 0.05}, "urgency": {"service": "none", "score": 0.02}}}
+        tracker.update(UserUttered(text, parse["intent"], entities, parse_data=parse))
+        return tracker
+
+    assert predicted(policy.predict_action_probabilities(after_a_fallback("ؤرلاىةو ٧٧ ككك", []), DOMAIN)) == "action_handoff"
+    # an answer carrying what it answers is understood
+    named = after_a_fallback("الكهرباء", [{"entity": "service_type", "value": "electricity", "start": 0, "end": 8}])
+    assert predicted(policy.predict_action_probabilities(named, DOMAIN)) != "action_handoff"
+
+
 def _account_after(topic):
     tracker = tracker_with((topic, CALM, NONE))
     tracker.update(ActionExecuted("action_answer_faq"))
