@@ -32,12 +32,16 @@ LEVELS = ("calm", "annoyed", "angry")
 
 def frustration_level(latest_message: Mapping[str, Any], running: Optional[float]) -> str:
     """The customer's level: this message's, raised to annoyed when the
-    conversation as a whole has been frustrating."""
+    conversation as a whole has been frustrating; calm for a short reply."""
     signals = latest_message.get("signals") or {}
     frustration = signals.get("frustration") or {}
     level = frustration.get("level") or "calm"
-    if level not in LEVELS or cues.read(str(latest_message.get("text") or "")).short_reply:
-        level = "calm"  # "لا", "شكرا", a number: no mood to answer to
+    if cues.read(str(latest_message.get("text") or "")).short_reply:
+        # "لا", "شكرا", an account number, a code: no mood to answer to, nor one to
+        # carry over ("أفهم أن الأمر أزعجك" before the bills the code just unlocked)
+        return "calm"
+    if level not in LEVELS:
+        level = "calm"
     score = frustration.get("score")
     if level == "angry" and isinstance(score, (int, float)) and score < APOLOGISE_FROM_SCORE:
         level = "annoyed"

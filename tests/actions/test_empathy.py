@@ -18,7 +18,11 @@ def message(text, level, score, calm):
         (message("I'm moving house next month", "angry", 0.55, 0.05), None, "annoyed"),  # angry by a nose: no apology
         (message("انتم حرامية!!!", "angry", 0.97, 0.01), None, "angry"),
         (message("لا", "annoyed", 0.4, 0.1), None, "calm"),  # a short reply has no mood of its own
-        (message("لا", "calm", 0.1, 0.8), 0.5, "annoyed"),  # ... but the conversation's does
+        # nor does it carry the conversation's: an account number or a code after an
+        # annoyed report gets its answer without a second "I understand"
+        (message("4471203", "calm", 0.0, 0.9), 0.5, "calm"),
+        # a calm message with words of its own in an annoyed conversation is acknowledged
+        (message("طيب ومتى يرجع المبلغ؟", "calm", 0.1, 0.8), 0.5, "annoyed"),
         ({"text": "متى تفتحون؟"}, None, "calm"),
     ],
 )
