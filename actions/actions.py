@@ -562,6 +562,10 @@ class ActionFallback(Action):
             kb.say(dispatcher, tracker, "fallback_offer_human")
             return [SlotSet("handoff_offered", True)]
         latest = tracker.latest_message or {}
+        # Urdu or Hindi: say in English and Arabic which languages the assistant reads
+        if latest.get("foreign_language"):
+            kb.say(dispatcher, tracker, "fallback_language")
+            return []
         # an account number nobody asked for was understood: what is wanted with it is not
         if (latest.get("intent") or {}).get("name") == "inform" and any(e.get("entity") == "account_number" for e in latest.get("entities") or []):
             kb.say(dispatcher, tracker, "account_unplaced")

@@ -31,7 +31,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu import arabic_text, date_mentions, number_mentions, place_mentions, service_types
+from bot.nlu import arabic_text, date_mentions, languages, number_mentions, place_mentions, service_types
 
 logger = logging.getLogger(__name__)
 
@@ -379,6 +379,7 @@ def _project_path(path: str) -> str:
 
 
 UNINTELLIGIBLE = "unintelligible"
+FOREIGN_LANGUAGE = "foreign_language"
 FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier's intent, which the dialogue handles
 _INTELLIGIBILITY_FILE = "intelligibility.json"
 
@@ -387,7 +388,9 @@ _INTELLIGIBILITY_FILE = "intelligibility.json"
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
 class UnintelligibleTextDetector(GraphComponent):
-    """Reads mashed keys as a misunderstanding, not as whatever intent is nearest.
+    """Reads mashed keys, and a language the assistant does not read (Urdu, Hindi:
+    :mod:`bot.nlu.languages`, ``message["foreign_language"]``), as a misunderstanding,
+    not as whatever intent is nearest.
 
     Place it after ``FallbackClassifier``. A character language model of the training
     examples (:mod:`bot.nlu.intelligibility`) flags a message that is clearly not
@@ -451,13 +454,19 @@ class UnintelligibleTextDetector(GraphComponent):
             # ("numéro T-649205"), however strange the words around it look (the CRF's
             # guesses do not count: it tags mash too)
             found = [e for e in message.get(ENTITIES) or [] if e.get("extractor") != "CRFEntityExtractor"]
-            if not isinstance(text, str) or text.startswith("/") or found or not self._model.unintelligible(text):
+            if not isinstance(text, str) or text.startswith("/") or found:
+                continue
+            # Urdu or Hindi, in any script, is language the assistant does not read
+            foreign = languages.foreign_language(text)
+            if not foreign and not self._model.unintelligible(text):
                 continue
             fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
             ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != FALLBACK_INTENT]
             message.set(INTENT, fallback, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
             message.set(UNINTELLIGIBLE, True, add_to_output=True)
+            if foreign:
+                message.set(FOREIGN_LANGUAGE, foreign, add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -366,6 +366,17 @@ def test_an_account_number_nobody_asked_for_asks_what_to_do_with_it(tracker_data
     assert events == []
 
 
+def test_a_message_in_urdu_is_told_in_english_and_arabic_which_languages_are_read(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("fallback_once.json")
+    data["events"].pop()
+    said = user_event("bhai mera bijli ka meter kharab hai", "nlu_fallback")
+    data["events"].append(said)
+    data["latest_message"] = {**latest_from(said), "foreign_language": "urdu_hindi"}
+    messages, events = run(ActionFallback(), make_tracker(data))
+    assert _text(messages) in _filled("fallback_language")
+    assert "English" in _text(messages) and "العربية" in _text(messages)
+
+
 def test_second_fallback_offers_a_person(load_tracker, run) -> None:
     tracker = load_tracker("fallback_repeated.json")
     assert consecutive_fallbacks(tracker) == 2

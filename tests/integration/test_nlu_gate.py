@@ -87,6 +87,9 @@ def test_mashed_keys_are_a_misunderstanding_and_no_held_out_message_is(trained_m
     held_out = [example.get("text") for example in load_data(HELDOUT).training_examples]
     flagged = [r["text"] for r in asyncio.run(parse_all(held_out)) if r.get("unintelligible")]
     assert flagged == []
+    # Urdu or Hindi is a misunderstanding too, and says so
+    foreign = asyncio.run(parse_all(["bhai mera bijli ka meter kharab hai"]))[0]
+    assert foreign["intent"]["name"] == "nlu_fallback" and foreign["foreign_language"] == "urdu_hindi"
     # a ticket or account number the rules found is something to act on, whatever surrounds it
     numbered = asyncio.run(parse_all(["zxqv wrtk T-649205", "ججحخهعغفق 4471203"]))
     assert [r.get("unintelligible") for r in numbered] == [None, None]
