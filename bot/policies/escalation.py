@@ -38,7 +38,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -96,6 +96,38 @@ def _service_before(earlier: List[UserUttered]) -> Optional[str]:
         reading = cues.read(event.text or "")
         if reading.outage_service or reading.services:
             return reading.outage_service or reading.services[-1]
+    return None
+
+
+# One form books and reschedules a technician's visit; the intent that opened it says
+# which. Stories cannot tell once wrong codes or questions lengthened the form past the
+# memoization's history ("يوم ١٥/٣ إن أمكن" read as reschedule_appointment at the end of a
+# booking got action_fallback: the visit was never booked).
+APPOINTMENT_FORM = "appointment_form"
+APPOINTMENT_SUBMIT = {"book_appointment": "action_book_appointment", "reschedule_appointment": "action_reschedule_appointment"}
+ANYTHING_ELSE = "utter_anything_else"
+
+
+def _appointment_submit(tracker: DialogueStateTracker) -> Optional[str]:
+    """The action that submits the appointment form it just completed, chosen by the
+    intent of the customer's message that opened the form, or None."""
+    if tracker.latest_action_name != APPOINTMENT_FORM or tracker.active_loop_name is not None or tracker.get_slot("requested_slot"):
+        return None
+    events = list(tracker.events)
+    opened = next((i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], ActiveLoop) and events[i].name == APPOINTMENT_FORM), None)
+    if opened is None:
+        return None
+    opener = next((e for e in reversed(events[:opened]) if isinstance(e, UserUttered)), None)
+    return APPOINTMENT_SUBMIT.get(opener.intent_name or "") if opener is not None else None
+
+
+def _after_appointment_submit(tracker: DialogueStateTracker) -> Optional[str]:
+    """What follows a submission, as the stories have it: "anything else?", then listen."""
+    actions = [e.action_name for e in tracker.events if isinstance(e, ActionExecuted)][-2:]
+    if actions and actions[-1] in APPOINTMENT_SUBMIT.values():
+        return ANYTHING_ELSE
+    if actions[-2:-1] and actions[-2] in APPOINTMENT_SUBMIT.values() and actions[-1] == ANYTHING_ELSE:
+        return ACTION_LISTEN_NAME
     return None
 
 
@@ -214,6 +246,10 @@ class EscalationPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
+        submit = _appointment_submit(tracker) or _after_appointment_submit(tracker)
+        if submit is not None and submit in domain.action_names_or_texts:
+            probabilities[domain.index_for_action(submit)] = 1.0
+            return self._prediction(probabilities)
         latest = tracker.latest_message
         answered_follow_up = (
             tracker.latest_action_name == followups.FAQ_ACTION

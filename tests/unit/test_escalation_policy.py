@@ -5,7 +5,7 @@ from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.policies import EscalationPolicy
@@ -314,6 +314,47 @@ def test_a_bare_answer_with_nothing_in_it_after_a_misunderstanding_reaches_a_per
     # an answer carrying what it answers is understood
     named = after_a_fallback("الكهرباء", [{"entity": "service_type", "value": "electricity", "start": 0, "end": 8}])
     assert predicted(policy.predict_action_probabilities(named, DOMAIN)) != "action_handoff"
+
+
+def _appointment_completed(opening_intent, answers):
+    """The appointment form opened by ``opening_intent``, answered with ``answers``
+    ((text, intent) pairs), completed by its last run."""
+    tracker = DialogueStateTracker("u1", DOMAIN.slots)
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("ابي فني", {"name": opening_intent, "confidence": 0.99}, parse_data={"intent": {"name": opening_intent}, "entities": []}))
+    tracker.update(ActionExecuted("appointment_form"))
+    tracker.update(ActiveLoop("appointment_form"))
+    for text, intent in answers:
+        tracker.update(SlotSet("requested_slot", "date"))
+        tracker.update(ActionExecuted("action_listen"))
+        tracker.update(UserUttered(text, {"name": intent, "confidence": 0.9}, parse_data={"intent": {"name": intent}, "entities": []}))
+        tracker.update(ActionExecuted("appointment_form"))
+    tracker.update(SlotSet("requested_slot", None))
+    tracker.update(ActiveLoop(None))
+    return tracker
+
+
+@pytest.mark.parametrize(
+    "opening_intent, submit",
+    [("book_appointment", "action_book_appointment"), ("reschedule_appointment", "action_reschedule_appointment")],
+)
+def test_the_appointment_form_is_submitted_as_the_intent_that_opened_it(policy, opening_intent, submit):
+    """Wrong codes lengthen the form past what stories remember, and the date's message
+    may read as the other appointment intent ("يوم ١٥/٣ إن أمكن" as reschedule): the visit
+    is still booked (it got action_fallback)."""
+    answers = [("4471203", "inform"), ("191980", "inform"), ("192838", "inform"), ("202228", "inform"), ("يوم ١٥/٣ إن أمكن", "reschedule_appointment")]
+    tracker = _appointment_completed(opening_intent, answers)
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == submit
+    # then "anything else?" and the customer's turn, as the stories go on
+    tracker.update(ActionExecuted(submit))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "utter_anything_else"
+    tracker.update(ActionExecuted("utter_anything_else"))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"
+    # while the form still asks, it is the form's turn, not a submission
+    asking = _appointment_completed(opening_intent, answers[:1])
+    asking.update(SlotSet("requested_slot", "date"))
+    asking.update(ActiveLoop("appointment_form"))
+    assert predicted(policy.predict_action_probabilities(asking, DOMAIN)) != submit
 
 
 def _account_after(topic):
