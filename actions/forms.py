@@ -326,6 +326,11 @@ class ValidateAppointmentForm(_VerifiesTheAccount, FormValidationAction):
         """
         kb = get_knowledge_base()
         text = str(_first(value) or "").strip()
+        # "قلت لك اليوم مو بكره": with two days in the message the slot holds only the
+        # last; the whole message says which is meant (parse_date leaves a negated one out)
+        latest = tracker.latest_message or {}
+        if sum(1 for e in latest.get("entities") or [] if e.get("entity") == "date") > 1 and latest.get("text"):
+            text = str(latest["text"]).strip()
         today = settings.today()
         day = parse_date(text, today)
         rejected = {"date": None, "appointment_date": None}

@@ -202,6 +202,20 @@ def test_appointment_form_reads_an_untagged_day(tracker_data, make_tracker, user
     assert _slots(events)["appointment_date"] == "2026-11-24"
 
 
+def test_appointment_form_reads_the_day_meant_when_two_are_named(tracker_data, make_tracker, user_event, latest_from, run, fixed_clock) -> None:
+    """"قلت لك اليوم مو بكره" (today, not tomorrow): the slot holds the last date entity,
+    the message says which day is meant."""
+    data = tracker_data("appointment_booking.json")
+    text = "قلت لك اليوم مو بكره"
+    entities = [{"entity": "date", "value": "اليوم", "start": 7, "end": 12}, {"entity": "date", "value": "بكره", "start": 16, "end": 20}]
+    answer = user_event(text, "reschedule_appointment", entities)
+    # Rasa's own mapping filled the slot from the last entity before the form ran
+    data["events"] = data["events"][:-2] + [answer, {"event": "slot", "name": "date", "value": "بكره"}]
+    data["latest_message"] = latest_from(answer)
+    _, events = run(ValidateAppointmentForm(), make_tracker(data, {"date": "بكره"}))
+    assert _slots(events)["appointment_date"] == "2026-11-22"
+
+
 def test_appointment_form_lets_other_questions_through(tracker_data, make_tracker, user_event, latest_from, run, fixed_clock) -> None:
     data = tracker_data("appointment_booking.json")
     question = user_event("وين اقرب فرع؟", "branch_locations")
