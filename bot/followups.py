@@ -25,6 +25,9 @@ FAQ_ACTION = "action_answer_faq"
 # place it: the FAQ topic of a follow-up, and the planned works a customer asks about.
 PLANNED_WORK_ACTION = "action_planned_work"
 ANSWERED_IN_CONTEXT = (FAQ_ACTION, PLANNED_WORK_ACTION)
+# Intents of social words only: a question read as one of them ("طيب بس متى يرجع؟ ما
+# فهمت" as thank 0.63) is read as a follow-up, as a fallback is.
+SOCIAL_INTENTS = ("thank", "greet", "goodbye")
 # The slot holding the topic a follow-up is answered about (set by the policy).
 FAQ_TOPIC_SLOT = "faq_topic"
 # What a message the assistant answered as a follow-up counts as in place of a fallback.

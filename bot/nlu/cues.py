@@ -337,8 +337,14 @@ def _about_the_customer(tokens: Sequence[RawToken], match: Match, cues: Cues) ->
 
 def _restored(tokens: Sequence[RawToken], match: Match, cues: Cues) -> bool:
     """Whether a restored word says the service is back ("رجعت الكهربا", "النت شغال"):
-    not negated ("مش شغال") and not about the customer ("وانا شغال من البيت")."""
-    return not _negated(tokens, match) and not _about_the_customer(tokens, match, cues)
+    not negated ("مش شغال"), not about the customer ("وانا شغال من البيت"), not asked
+    about or still to come ("وقتاش باش يرجع", "متى ترجع")."""
+    return not _negated(tokens, match) and not _about_the_customer(tokens, match, cues) and not _awaited(tokens, match, cues)
+
+
+def _awaited(tokens: Sequence[RawToken], match: Match, cues: Cues) -> bool:
+    before = list(tokens[max(0, match.start - NEGATION_REACH) : match.start])
+    return bool(find(before, ["question_words", "future"], cues))
 
 
 def _nearest(match: Match, spans: Sequence[Tuple[Tuple[int, int], str]]) -> Optional[str]:

@@ -162,7 +162,7 @@ def _answered_topic(tracker: DialogueStateTracker) -> Optional[str]:
     if not any(isinstance(e, ActionExecuted) and e.action_name == followups.FAQ_ACTION for e in between):
         return None
     intent = events[previous].intent_name
-    if intent == followups.FALLBACK_INTENT:
+    if intent == followups.FALLBACK_INTENT or intent in followups.SOCIAL_INTENTS:
         intent = next((e.value for e in between if isinstance(e, SlotSet) and e.key == followups.FAQ_TOPIC_SLOT and e.value), None)
     return None if intent in followups.TOPICS_NOT_FOLLOWED else intent
 
@@ -184,7 +184,7 @@ def _session_steps(tracker: DialogueStateTracker) -> Tuple[List[followups.Step],
             if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
                 break
             written.append(("user", followups.step_intent(event.intent_name, event.entities)))
-            followed_up = event.intent_name == followups.FALLBACK_INTENT and topic
+            followed_up = (event.intent_name == followups.FALLBACK_INTENT or event.intent_name in followups.SOCIAL_INTENTS) and topic
             topics.append(("user", topic if followed_up else event.intent_name))
             topic = None
         elif isinstance(event, ActionExecuted):
@@ -254,7 +254,7 @@ class EscalationPolicy(Policy):
         answered_follow_up = (
             tracker.latest_action_name == followups.FAQ_ACTION
             and latest is not None
-            and latest.intent_name == followups.FALLBACK_INTENT
+            and (latest.intent_name == followups.FALLBACK_INTENT or latest.intent_name in followups.SOCIAL_INTENTS)
         )
         if tracker.latest_action_name in LISTEN_AFTER or answered_follow_up:
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -289,7 +289,10 @@ class EscalationPolicy(Policy):
         as_written, as_topics = _session_steps(tracker)
         understood = followups.understood_intents(as_written)
         topic = None
-        if latest.intent_name == followups.FALLBACK_INTENT and not (latest.parse_data or {}).get("unintelligible"):
+        # a question read as thanks or a greeting by a nose ("طيب بس متى يرجع؟ ما فهمت" was
+        # thank 0.63) is no thanks: follows_up() refuses a bare "شكرا" or "هلا"
+        placeable = latest.intent_name == followups.FALLBACK_INTENT or latest.intent_name in followups.SOCIAL_INTENTS
+        if placeable and not (latest.parse_data or {}).get("unintelligible"):
             topic = _answered_topic(tracker) if followups.follows_up(latest.text or "") else None
             if topic:
                 understood[-1] = followups.FOLLOW_UP

@@ -71,6 +71,10 @@ def test_messages_with_content_are_not_short_replies(text):
         ("el mayy ma 3am tinzal mn mbere7", "water"),
         ("الكونكسيون طاحت كاملة ما فماش", "internet"),
         ("ما كاين لا ضو لا والو والثلاجة بدات كتسخن", "electricity"),
+        # "when will it be back" is no "it is back"; Tunisian "ما فماش"
+        ("الماء مقصوص عندنا من الصباح ما فماش حتى قطرة نحب نعرف وقتاش باش يرجع الماء", "water"),
+        ("الكهربا مقطوعة، متى ترجع؟", "electricity"),
+        ("ما فماش ماء", "water"),
     ],
 )
 def test_outage_expressions_next_to_a_service_word(text, service):
@@ -107,6 +111,7 @@ def test_outage_expressions_next_to_a_service_word(text, service):
         ("جربت طفي وشغل الراوتر", "restart"),
         ("طفيت الراوتر وشغلته", "restart"),
         ("tfit el router w sha8alto", "restart"),
+        ("طيب رح جرب طفي الراوتر وشغلو", "restart"),
         ("عملت ريستارت للراوتر", "restart"),
         # water that comes, discoloured
         ("منذ صباح اليوم يخرج الماء من الصنبور بلون بني", "quality"),

@@ -201,6 +201,19 @@ def _with_text(tracker, text, intent="nlu_fallback", unintelligible=False):
     return tracker
 
 
+def test_a_question_read_as_thanks_by_a_nose_is_a_follow_up_but_thanks_are_thanks(policy):
+    tracker = _with_text(tracker_with(("refund_request", CALM, NONE)), "طيب بس متى يرجع؟ ما فهمت", intent="thank")
+    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
+    assert predicted(prediction) == "action_answer_faq"
+    assert SlotSet("faq_topic", "refund_request") in prediction.optional_events
+    for event in prediction.optional_events:
+        tracker.update(event)
+    tracker.update(ActionExecuted("action_answer_faq"))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"
+    thanks = _with_text(tracker_with(("refund_request", CALM, NONE)), "شكرا جزيلا", intent="thank")
+    assert predicted(policy.predict_action_probabilities(thanks, DOMAIN)) != "action_answer_faq"
+
+
 def test_a_question_about_the_answer_just_given_is_answered_about_its_topic(policy):
     tracker = _with_text(tracker_with(("contact_channels", CALM, NONE)), "و الـ email؟")
     prediction = policy.predict_action_probabilities(tracker, DOMAIN)
