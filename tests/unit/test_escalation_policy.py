@@ -201,28 +201,25 @@ def _with_text(tracker, text, intent="nlu_fallback", unintelligible=False):
     return tracker
 
 
-def test_a_question_read_as_thanks_by_a_nose_is_a_follow_up_but_thanks_are_thanks(policy):
-    tracker = _with_text(tracker_with(("refund_request", CALM, NONE)), "طيب بس متى يرجع؟ ما فهمت", intent="thank")
+def _answered_about(policy, tracker, topic):
+    """The follow-up is answered about ``topic``, and then the customer speaks."""
     prediction = policy.predict_action_probabilities(tracker, DOMAIN)
     assert predicted(prediction) == "action_answer_faq"
-    assert SlotSet("faq_topic", "refund_request") in prediction.optional_events
+    assert SlotSet("faq_topic", topic) in prediction.optional_events
     for event in prediction.optional_events:
         tracker.update(event)
     tracker.update(ActionExecuted("action_answer_faq"))
     assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"
+
+
+def test_a_question_read_as_thanks_by_a_nose_is_a_follow_up_but_thanks_are_thanks(policy):
+    _answered_about(policy, _with_text(tracker_with(("refund_request", CALM, NONE)), "طيب بس متى يرجع؟ ما فهمت", intent="thank"), "refund_request")
     thanks = _with_text(tracker_with(("refund_request", CALM, NONE)), "شكرا جزيلا", intent="thank")
     assert predicted(policy.predict_action_probabilities(thanks, DOMAIN)) != "action_answer_faq"
 
 
 def test_a_question_about_the_answer_just_given_is_answered_about_its_topic(policy):
-    tracker = _with_text(tracker_with(("contact_channels", CALM, NONE)), "و الـ email؟")
-    prediction = policy.predict_action_probabilities(tracker, DOMAIN)
-    assert predicted(prediction) == "action_answer_faq"
-    assert SlotSet("faq_topic", "contact_channels") in prediction.optional_events
-    for event in prediction.optional_events:
-        tracker.update(event)
-    tracker.update(ActionExecuted("action_answer_faq"))
-    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_listen"
+    _answered_about(policy, _with_text(tracker_with(("contact_channels", CALM, NONE)), "و الـ email؟"), "contact_channels")
 
 
 def test_follow_ups_in_a_row_are_no_misunderstanding_and_keep_their_topic(policy):
