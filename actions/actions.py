@@ -469,7 +469,7 @@ class ActionAnswerFaq(Action):
         kb = get_knowledge_base()
         intent = latest_intent(tracker) or ""
         # a question about the answer just given (bot/followups.py): that topic again
-        follow_up = tracker.get_slot(followups.FAQ_TOPIC_SLOT) if intent == NLU_FALLBACK or intent in followups.SOCIAL_INTENTS else None
+        follow_up = tracker.get_slot(followups.FAQ_TOPIC_SLOT) if followups.may_follow_up(intent) else None
         intent = follow_up or intent
         district = _entity_or_slot(tracker, "district")
         city = _entity_or_slot(tracker, "city")

@@ -28,6 +28,14 @@ ANSWERED_IN_CONTEXT = (FAQ_ACTION, PLANNED_WORK_ACTION)
 # Intents of social words only: a question read as one of them ("طيب بس متى يرجع؟ ما
 # فهمت" as thank 0.63) is read as a follow-up, as a fallback is.
 SOCIAL_INTENTS = ("thank", "greet", "goodbye")
+
+
+def may_follow_up(intent: Optional[str]) -> bool:
+    """Whether a message of this intent may be a question about the answer before it:
+    one not understood, or one read as social words only."""
+    return intent == FALLBACK_INTENT or intent in SOCIAL_INTENTS
+
+
 # The slot holding the topic a follow-up is answered about (set by the policy).
 FAQ_TOPIC_SLOT = "faq_topic"
 # What a message the assistant answered as a follow-up counts as in place of a fallback.

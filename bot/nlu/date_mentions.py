@@ -207,13 +207,15 @@ class _Matcher:
             return i + 2
         if self._in(i, v.end_of) or self._in(i, v.start_of):
             j = i + 1 + (self._norm(i + 1) in ("of", "de", "du"))
-            j += self._norm(j) in ("the", "la", "le")
+            the = self._norm(j) in ("the", "la", "le")
+            j += the
             if self._in(j, v.month_words) or self._in(j, v.week_only):
                 after_next = self._next_word(j + 1)
                 if after_next is not None:
                     return after_next
-                # "أول شهر" alone is "the first month" (of a plan), "اخر شهر" stays as it was
-                if self._in(i, v.end_of) and self._in(j, v.month_words) or self._norm(j).startswith("ال") or self._in(j - 1, v.articles):
+                definite = the or self._norm(j).startswith("ال") or self._in(j - 1, v.articles)
+                # "أول شهر" alone is "the first month" (of a plan); "اخر شهر" stays the month's end
+                if definite or self._in(i, v.end_of) and self._in(j, v.month_words):
                     return j + 1
             return None
         if self._in(i, v.after) or self._in(i, v.before_holiday):

@@ -132,10 +132,14 @@ def _split_groups(text: str, start: int, end: int) -> List[Tuple[int, int]]:
     return pieces
 
 
+# What stands between two digit groups of one number ("558 201", "447-1203").
+_GROUP_GAP = re.compile(rf"(?<={_DIGIT})[^0-9\u0660-\u0669\u06f0-\u06f9]+(?={_DIGIT})")
+
+
 def _without_last_group(text: str, start: int, end: int) -> Optional[int]:
     """The end of a run of digit groups less its last group (and the separator before
     it), or None when it has one group only."""
-    last = max((m.start() for m in re.finditer(rf"(?<={_DIGIT})[^0-9\u0660-\u0669\u06f0-\u06f9]+(?={_DIGIT})", text[start:end])), default=None)
+    last = max((m.start() for m in _GROUP_GAP.finditer(text[start:end])), default=None)
     if last is None:
         return None
     return start + last

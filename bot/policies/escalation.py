@@ -123,12 +123,14 @@ def _appointment_submit(tracker: DialogueStateTracker) -> Optional[str]:
 
 def _after_appointment_submit(tracker: DialogueStateTracker) -> Optional[str]:
     """What follows a submission, as the stories have it: "anything else?", then listen."""
-    actions = [e.action_name for e in tracker.events if isinstance(e, ActionExecuted)][-2:]
-    if actions and actions[-1] in APPOINTMENT_SUBMIT.values():
+    latest = tracker.latest_action_name
+    if latest in APPOINTMENT_SUBMIT.values():
         return ANYTHING_ELSE
-    if actions[-2:-1] and actions[-2] in APPOINTMENT_SUBMIT.values() and actions[-1] == ANYTHING_ELSE:
-        return ACTION_LISTEN_NAME
-    return None
+    if latest != ANYTHING_ELSE:
+        return None  # the common case: no walk through the events
+    actions = (e.action_name for e in reversed(tracker.events) if isinstance(e, ActionExecuted))
+    next(actions, None)  # "anything else?" itself
+    return ACTION_LISTEN_NAME if next(actions, None) in APPOINTMENT_SUBMIT.values() else None
 
 
 def _ruled_out(event: UserUttered) -> bool:
@@ -162,7 +164,7 @@ def _answered_topic(tracker: DialogueStateTracker) -> Optional[str]:
     if not any(isinstance(e, ActionExecuted) and e.action_name == followups.FAQ_ACTION for e in between):
         return None
     intent = events[previous].intent_name
-    if intent == followups.FALLBACK_INTENT or intent in followups.SOCIAL_INTENTS:
+    if followups.may_follow_up(intent):
         intent = next((e.value for e in between if isinstance(e, SlotSet) and e.key == followups.FAQ_TOPIC_SLOT and e.value), None)
     return None if intent in followups.TOPICS_NOT_FOLLOWED else intent
 
@@ -184,7 +186,7 @@ def _session_steps(tracker: DialogueStateTracker) -> Tuple[List[followups.Step],
             if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
                 break
             written.append(("user", followups.step_intent(event.intent_name, event.entities)))
-            followed_up = (event.intent_name == followups.FALLBACK_INTENT or event.intent_name in followups.SOCIAL_INTENTS) and topic
+            followed_up = followups.may_follow_up(event.intent_name) and topic
             topics.append(("user", topic if followed_up else event.intent_name))
             topic = None
         elif isinstance(event, ActionExecuted):
@@ -254,7 +256,7 @@ class EscalationPolicy(Policy):
         answered_follow_up = (
             tracker.latest_action_name == followups.FAQ_ACTION
             and latest is not None
-            and (latest.intent_name == followups.FALLBACK_INTENT or latest.intent_name in followups.SOCIAL_INTENTS)
+            and followups.may_follow_up(latest.intent_name)
         )
         if tracker.latest_action_name in LISTEN_AFTER or answered_follow_up:
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -291,8 +293,7 @@ class EscalationPolicy(Policy):
         topic = None
         # a question read as thanks or a greeting by a nose ("طيب بس متى يرجع؟ ما فهمت" was
         # thank 0.63) is no thanks: follows_up() refuses a bare "شكرا" or "هلا"
-        placeable = latest.intent_name == followups.FALLBACK_INTENT or latest.intent_name in followups.SOCIAL_INTENTS
-        if placeable and not (latest.parse_data or {}).get("unintelligible"):
+        if followups.may_follow_up(latest.intent_name) and not (latest.parse_data or {}).get("unintelligible"):
             topic = _answered_topic(tracker) if followups.follows_up(latest.text or "") else None
             if topic:
                 understood[-1] = followups.FOLLOW_UP
