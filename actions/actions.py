@@ -503,7 +503,7 @@ class ActionAnswerFaq(Action):
 # The reply to an outage report its own words rule out (bot/nlu/cues.py: blocked_by).
 NOT_NOW_REPLIES = {
     "hypothetical": "outage_if", "restored": "outage_working", "past": "outage_over",
-    "restart": "outage_restart", "quality": "water_quality",
+    "restart": "outage_restart", "quality": "water_quality", "elsewhere": "outage_elsewhere",
 }
 
 

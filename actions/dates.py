@@ -18,7 +18,9 @@ Understood (MSA, Gulf, Egyptian, Levantine, Maghrebi and Arabizi spellings):
 - dd/mm, dd-mm or dd.mm in any digit script → the next such date (today
   counts); dd/mm/yyyy → exactly that date (which may be in the past);
 - "15 مارس" style Gregorian month names, also with an ordinal ("الأول من مارس");
-- a day of the month after a day word: "يوم 20" → the next 20th;
+- a day of the month after a day word: "يوم 20" → the next 20th; "٢٥ الشهر" → the 25th
+  of this month ("الشهر الجاي": of the next);
+- after an explicit date: "بعد ٢٠/١٢" → the day after it;
 - the start of the month: أول الشهر الجاي، بداية الشهر → the first of the coming
   month (today when today is the first).
 
@@ -68,6 +70,12 @@ _DAY_MONTH_NAME = re.compile(
 # "يوم 20": a day of the month after a day word (not "يوم 5 ساعات": the date extractor
 # marks only the former, and only what it marks reaches the form).
 _DAY_OF_MONTH = re.compile(rf"(?<!\w)(?:{'|'.join(sorted(map(re.escape, _DAY_WORDS), key=len, reverse=True))})\s+(\d{{1,2}})(?!\w)")
+# "٢٥ الشهر" (the 25th of this month), "10 الشهر الجاي" (of next month).
+_DAY_OF_THIS_MONTH = re.compile(
+    rf"(?<!\w)(\d{{1,2}})\s+ال(?:شهر)(?:\s+(?:{'|'.join(sorted(map(re.escape, _VOCABULARY.next_fillers), key=len, reverse=True))})?\s*({'|'.join(sorted(map(re.escape, _NEXT), key=len, reverse=True))}))?(?!\w)"
+)
+# "بعد ٢٠/١٢" (after the 20th): the day after the date named.
+_AFTER_A_DATE = re.compile(rf"^\s*(?:{'|'.join(sorted(map(re.escape, _AFTER), key=len, reverse=True))})\s+\d")
 
 
 def _alternatives(words: frozenset[str]) -> str:
@@ -145,6 +153,12 @@ def _explicit_date(text: str, today: date) -> date | None:
     match = _DAY_OF_MONTH.search(text)
     if match:
         return _next_day_of_month(today, int(match.group(1)))
+    match = _DAY_OF_THIS_MONTH.search(text)
+    if match:
+        if match.group(2):  # next month's
+            first = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+            return _safe_date(first.year, first.month, int(match.group(1)))
+        return _safe_date(today.year, today.month, int(match.group(1)))
     return None
 
 
@@ -195,6 +209,8 @@ def parse_date(text: str | None, today: date) -> date | None:
         return None
     norm = normalize(text).text  # digits folded to ASCII here
     explicit = _explicit_date(norm, today)
+    if explicit and _AFTER_A_DATE.match(norm):
+        return explicit + timedelta(days=1)
     if explicit or _NUMERIC.search(norm):
         return explicit  # a malformed numeric date (31/2) is not guessed around
 

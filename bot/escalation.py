@@ -263,8 +263,10 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     """The essential service that is out now and the evidence for it, or None.
 
     The rules, strongest first: a service word with an outage or absence expression;
-    an outage intent with a service; a service named while the outage form is open or
-    right after an outage report; a very high urgency score with a service named.
+    an outage intent with a service; outage words about the service named before;
+    someone's health depending on the supply, in a message about a service; a service
+    named while the outage form is open or right after an outage report; a very high
+    urgency score with a service named.
     A message saying the service is back, or asking about a planned or past cut, is
     no outage report whatever the scores say.
     """
@@ -291,6 +293,11 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     if reading is not None and reading.unnamed_outage and outage_like and not named and not message.short_reply and context.service_before in essential:
         said = str(context.service_before)
         return said, Evidence(ESSENTIAL_OUTAGE, "outage_words_service_before", f"{said} (named before): «{reading.unnamed_outage}»", _score(message))
+    # "w abooy 3ndo jihaz ghaseel kilawi … w y7taaj may": someone's health hangs on the
+    # supply, said in a message about it; no wording of the outage is waited for
+    medical_service = named[0] if named else context.service_before if context.service_before in essential else None
+    if reading is not None and reading.medical and outage_like and medical_service and not message.short_reply:
+        return medical_service, Evidence(ESSENTIAL_OUTAGE, "medical_need", f"{medical_service}: «{reading.medical}»", _score(message))
     if named and (context.active_loop == "outage_form" or context.outage_reported):
         return named[0], Evidence(ESSENTIAL_OUTAGE, "outage_form_answer", f"{named[0]} named after an outage report", _score(message))
     # The scores decide only where the intent classifier has no confident reading
@@ -442,11 +449,16 @@ def decide(
         found[REQUEST] = Evidence(REQUEST, "person_request_words", f"«{asks}»", _score(message))
     if fallbacks_in_a_row >= config.fallbacks_in_a_row:
         found[MISUNDERSTOOD] = Evidence(MISUNDERSTOOD, "fallbacks_in_a_row", f"{fallbacks_in_a_row} in a row")
-        # venting the assistant cannot place ("هذا لا يفيدني اطلاقا" after "the period you
-        # gave has passed") is patience running out as much as a misunderstanding
-        venting = list(frustration_scores)[-fallbacks_in_a_row:]
-        if RISING not in found and not short and len(venting) == fallbacks_in_a_row and min(venting) >= config.sustained_score:
-            found[RISING] = Evidence(RISING, "misunderstood_while_annoyed", ", ".join(f"{v:.2f}" for v in venting))
+    # venting the assistant cannot place ("هذا لا يفيدني اطلاقا" after "the period you
+    # gave has passed", "ضيعت يومي كله انتظر" after "nobody came") is patience running
+    # out: the message not understood and the one before it both annoyed, the latest
+    # as much as the running estimate must reach ("عم جرب عالواي فاي", 0.32, is not)
+    venting = list(frustration_scores)[-2:]
+    if (
+        fallbacks_in_a_row and RISING not in found and not short and len(venting) == 2
+        and min(venting) >= config.sustained_score and venting[-1] >= config.min_running
+    ):
+        found[RISING] = Evidence(RISING, "misunderstood_while_annoyed", ", ".join(f"{v:.2f}" for v in venting))
     reasons = tuple(r for r in REASON_ORDER if r in found and r in config.priorities)
     if not reasons:
         return Decision()

@@ -162,7 +162,9 @@ class Reading:
         outage_service: the service that phrase is about.
         blocked_by: ``restored``, ``planned`` or ``past`` when the message says the
             outage is over, scheduled or in the past (the latest cue wins);
-            ``hypothetical`` when it only supposes one ("لو النور قطع ...").
+            ``hypothetical`` when it only supposes one ("لو النور قطع ...");
+            ``elsewhere`` when it is somewhere not the customer's home ("احنا
+            بالدوام الكهربا طافية") and nothing says it is theirs too.
         short_reply: only yes/no/thanks/ok/greeting/closing words, numbers, dates and emoji.
         person_request: the words that ask for a person, if any.
         threat: the words that threaten outside action (regulator, court, press,
@@ -177,6 +179,8 @@ class Reading:
             حرامية", "بوت غبي"), if any.
         unnamed_outage: the outage words of a message naming no service ("وهو فاصل
             دلوقتي حالا"), when nothing rules them out: about the service named before.
+        medical: the words of someone at home whose health depends on the supply
+            ("جهاز غسيل كلوي", "oxygen"), if any.
     """
 
     tokens: Tuple[RawToken, ...]
@@ -192,6 +196,7 @@ class Reading:
     planned_cut: Optional[str] = None
     insult: Optional[str] = None
     unnamed_outage: Optional[str] = None
+    medical: Optional[str] = None
 
 
 def _token_span(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -486,6 +491,8 @@ def _read(text: str, cues: Cues) -> Reading:
     entities = find_services(list(tokens))
     mentions = sorted([*entities, *_fitting_mentions(tokens)], key=lambda m: m.start)
     cue, service, blocked = _outage(tokens, mentions, cues)
+    if cue is not None and blocked is None and _elsewhere(tokens, cues):
+        blocked = "elsewhere"
     cue, unnamed = (cue, None) if service else (None, cue)
     return Reading(
         tokens=tokens,
@@ -501,7 +508,14 @@ def _read(text: str, cues: Cues) -> Reading:
         planned_cut=next((m.words for m in find(tokens, ["planned"], cues) if mentions or m.end - m.start > 1), None),
         insult=_insult(tokens, cues),
         unnamed_outage=unnamed.words if unnamed else None,
+        medical=next((m.words for m in find(tokens, ["medical"], cues)), None),
     )
+
+
+def _elsewhere(tokens: Sequence[RawToken], cues: Cues) -> bool:
+    """Whether the outage the message tells of is somewhere not the customer's home (at a
+    friend's, at work) and no word says it is at theirs too ("وعندنا كمان")."""
+    return bool(find(tokens, ["elsewhere"], cues)) and not find(tokens, ["at_ours"], cues)
 
 
 def _insult(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:

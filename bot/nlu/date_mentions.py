@@ -29,7 +29,11 @@ _NUMERIC_DATE = re.compile(
     # not inside a word, but after a glued preposition ("لـ15/4", "ل15/4", "بـ٢٠/٣")
     rf"(?:(?<![\w/])|(?<=(?<!\w)[لبفو])|(?<=(?<!\w)[لبفو]\u0640)){_DIGIT}{{1,2}}\s?(?:[/\\]\s?{_DIGIT}{{1,2}}(?:\s?[/\\]\s?(?:{_DIGIT}{{4}}|{_DIGIT}{{2}}))?"
     rf"|([-.]){_DIGIT}{{1,2}}\1(?:{_DIGIT}{{4}}|{_DIGIT}{{2}}))(?![\w/])"
+    # not three groups of a longer chain: "06-12-34-56-78" is a phone number
+    rf"(?<!{_DIGIT}[-.]{_DIGIT}{{2}}[-.]{_DIGIT}{{2}}[-.]{_DIGIT}{{2}})(?!\s?[-.]\s?{_DIGIT})"
 )
+# A message that is only "١٥-١٢": the answer to "which day?", not a score.
+_DASH_DATE_ALONE = re.compile(rf"^\s*({_DIGIT}{{1,2}}\s?-\s?{_DIGIT}{{1,2}})\s*$")
 _ORDINAL_DAY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
 _DIGIT_TABLE = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 2)
 
@@ -64,10 +68,11 @@ def _valid_day_month(day: int, month: int) -> bool:
 
 def _numeric_dates(text: str) -> List[Tuple[int, int]]:
     spans = []
-    for match in _NUMERIC_DATE.finditer(text):
-        parts = re.findall(r"\d+", match.group().translate(_DIGIT_TABLE))
+    alone = _DASH_DATE_ALONE.match(text)
+    for start, end in [m.span() for m in _NUMERIC_DATE.finditer(text)] + ([alone.span(1)] if alone else []):
+        parts = re.findall(r"\d+", text[start:end].translate(_DIGIT_TABLE))
         if _valid_day_month(int(parts[0]), int(parts[1])):
-            spans.append((match.start(), match.end()))
+            spans.append((start, end))
     return spans
 
 
@@ -159,11 +164,10 @@ class _Matcher:
             j = i + 1 + self._in(i + 1, self.v.articles)
             if self._in(j, self.v.weekdays) or self._in(j, self.v.ambiguous_weekdays):
                 return self._with_next(j + 1)
-            # "يوم ٢٠" (the 20th); not "يوم 5 ساعات" nor "يوم 3 مرات"; in "يوم 15 مارس" the
-            # date is "15 مارس", as in "يوم ١٥/٣" (nlu_data/README.md)
+            # "يوم ٢٠" (the 20th), "يوم 15 مارس"; not "يوم 5 ساعات" nor "يوم 3 مرات"
             number = i + 1
             if self._norm(number).isdigit() and self._day_number(number) and not self._in(number + 1, self.number_units):
-                return None if self._named_month_date(number) else number + 1
+                return self._named_month_date(number) or number + 1
             return None
         if self._in(i, self.v.weekdays) or self._in(i, self.v.ambiguous_weekdays) and self._in(i - 1, self.v.articles) and self._norm(i).isascii():
             return self._with_next(i + 1)
@@ -198,10 +202,16 @@ class _Matcher:
             after_next = self._next_word(i + 1)
             if after_next is not None:
                 return after_next
+            # "الأسبوع الماضي", "الاسبوع اللي فات" (last month is a billing period)
+            after_last = self._last_word(i + 1) if self._in(i, v.week_only) else None
+            if after_last is not None:
+                return after_last
             if self._in(i, v.week_only) and self._in(i + 1, v.this):
                 return i + 2
             return None
         if self._in(i, v.next) and (self._in(i + 1, v.week_only) or self._in(i + 1, v.month_words)):
+            return i + 2
+        if self._in(i, v.last) and self._in(i + 1, v.week_only):  # "last week"
             return i + 2
         if self._in(i, v.this) and self._in(i + 1, v.week_only):
             return i + 2
@@ -236,6 +246,9 @@ class _Matcher:
             end = self._month_at(j)
             if end is not None:
                 return end + (len(self._norm(end)) == 4 and self._norm(end).isdigit())
+            # "٢٥ الشهر" (the 25th of this month), "10 الشهر الجاي"
+            if self._norm(i).isdigit() and self._in(i + 1, self.v.month_words) and self._norm(i + 1).startswith("ال"):
+                return self._next_word(i + 2) or i + 2
             return None
         end = self._month_at(i)
         if end is not None and self._day_number(end) and not self._norm(i).isdigit():
@@ -265,6 +278,16 @@ class _Matcher:
                 if phrase[1:] == rest and phrase[0] in (first, unglued):
                     return start + len(phrase)
         return i
+
+    def led_by(self, start: int) -> int:
+        """A date's raw start moved back over a day word or "after" right before it:
+        "يوم ١٥/٣", "بعد ٢٠ ذو الحجة" (the forms read "after" as the day after)."""
+        first = next((k for k, w in enumerate(self.words) if w.start == start), None)
+        if not first or not self.words[first].norm[:1].isdigit():
+            return start
+        if self._in(first - 1, self.v.day_words) or self._in(first - 1, self.v.after):
+            return self.words[first - 1].start
+        return start
 
     def match(self, i: int) -> Optional[int]:
         """A day expression at ``i``, maybe led by an article (``el gom3a``) or a
@@ -313,10 +336,11 @@ def find_dates(text: str, vocabulary: Optional[DateVocabulary] = None) -> List[D
                 variant = [*words[:i], stripped, *words[i + 1 :]]
                 end = _Matcher(variant, vocabulary).match(i)
                 start = stripped.start
-        # a numeric date found first keeps its words ("يوم ١٥/٣": not "يوم ١٥")
+        # a numeric date found first keeps its words ("يوم ١٥/٣" is one date)
         if end is None or any(s < words[end - 1].end and start < e for s, e in spans):
             i += 1
             continue
         spans.append((start, words[end - 1].end))
         i = end
+    spans = [(matcher.led_by(start), end) for start, end in spans]
     return [DateMention(s, e, text[s:e]) for s, e in sorted(set(spans))]

@@ -58,8 +58,10 @@ PLANNED_WORK_INTENTS = (followups.FALLBACK_INTENT, "inform", "out_of_scope")
 # up (the bill form verifies the customer, then says which bills are paid).
 ACCOUNT_LOOKUP_TOPICS = ("payment_not_reflected", "refund_request")
 # What rules an outage out and has its own answer whichever outage-like intent the
-# message got (actions.actions.NOT_NOW_REPLIES): a restart, discoloured water.
-ANSWERED_BLOCKERS = ("restart", "quality")
+# message got (actions.actions.NOT_NOW_REPLIES): a restart, discoloured water, a cut
+# somewhere not the customer's home, "if it cuts, what do I do?" (the classifier often
+# has no intent for that one: "اذا طاحت الكوران واش لازم ندير؟").
+ANSWERED_BLOCKERS = ("restart", "quality", "elsewhere", "hypothetical")
 ACCOUNT_LOOKUP_FORM = "bill_form"
 # How many per-message scores the slot keeps (enough for the trend window).
 KEPT_SCORES = 10

@@ -566,6 +566,7 @@ def test_a_question_about_planned_works_gets_the_known_ones(tracker_data, make_t
         ("w iza n2at3et fje2a shu lazem a3mel?", "outage_if"),
         ("بس شغال مو فاصل", "outage_working"),
         ("امس انقطعت الكهربا عندنا بالنسيم ساعتين", "outage_over"),
+        ("احنا بالدوام الكهربا طافية من ساعة", "outage_elsewhere"),
     ],
 )
 def test_an_outage_report_its_words_rule_out_is_answered_for_what_it_is(text, reply, tracker_data, make_tracker, user_event, latest_from, run) -> None:

@@ -112,6 +112,12 @@ SUNDAY = date(2026, 11, 22)  # "today" in most cases below
         ("مش بكرة، بعد بكرة", date(2026, 11, 24)),
         ("not tomorrow, today", date(2026, 11, 22)),
         ("لا، بكرة أحسن", date(2026, 11, 23)),
+        # after an explicit date is the day after it; "the 25th of the month"
+        ("بعد 20/12", date(2026, 12, 21)),
+        ("يوم 15 ديسمبر", date(2026, 12, 15)),
+        ("٢٥ الشهر", date(2026, 11, 25)),
+        ("10 الشهر الجاي", date(2026, 12, 10)),
+        ("lbera7", date(2026, 11, 21)),
     ],
 )
 def test_parse_date(text: str, expected: date) -> None:

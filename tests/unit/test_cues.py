@@ -117,6 +117,10 @@ def test_outage_expressions_next_to_a_service_word(text, service):
         ("منذ صباح اليوم يخرج الماء من الصنبور بلون بني", "quality"),
         ("الماء لم ينقطع لكن لونه غير طبيعي", "quality"),
         ("المويه ريحتها مو طبيعية", "quality"),
+        # somewhere not the customer's home: at a friend's, at work, "not my issue"
+        ("انا دلوقتي عند صاحبي والكهربا قاطعة عندهم بس مش ده موضوعي", "elsewhere"),
+        ("احنا بالدوام الكهربا طافية من ساعة", "elsewhere"),
+        ("the power is out at work today", "elsewhere"),
     ],
 )
 def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
@@ -136,6 +140,13 @@ def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
         ("الراوتر كل لمباته حمرا ومفيش نت خالص وانا شغال من البيت", "internet"),
         # discoloured words next to an outage do not hide it
         ("المويه مقطوعة وامس كانت لونها بني", "water"),
+        # elsewhere and at home too, or at work while the home is cut
+        ("الكهربا مقطوعة عند الجيران وعندنا كمان", "electricity"),
+        ("انا في الشغل والكهربا مقطوعة في البيت", "electricity"),
+        # Arabizi without the hamza digit, a doubled vowel, Gulf 8 for ق
+        ("el kahraba at3a", "electricity"),
+        ("el mayy ma2too3 3indna", "water"),
+        ("el net ma8too3", "internet"),
     ],
 )
 def test_outages_next_to_a_restart_or_a_working_customer_stay_outages(text, service):
@@ -252,3 +263,17 @@ def test_insults_addressed_to_the_company_or_the_assistant_are_read(text, words)
 @pytest.mark.parametrize("text", ["حرامية سرقوا الكيبل من الشارع", "انا غبي نسيت ادفع", "الفاتورة فيها غلط", "the meter is useless after the storm"])
 def test_insults_about_someone_else_or_oneself_are_not_insults_to_the_company(text):
     assert cues.read(text).insult is None
+
+
+@pytest.mark.parametrize(
+    "text, medical",
+    [
+        ("w abooy 3ndo jihaz ghaseel kilawi bel bait w y7taaj may!!", "ghaseel kilawi"),
+        ("امي على جهاز الاكسجين والكهربا مقطوعة", "الاكسجين"),
+        ("my mother is on oxygen at home", "oxygen"),
+        ("الكهربا مقطوعة والجو حار", None),
+    ],
+)
+def test_someone_whose_health_depends_on_the_supply_is_read(text, medical):
+    assert cues.read(text).medical == medical
+

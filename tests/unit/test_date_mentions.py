@@ -76,7 +76,20 @@ def spans(text: str) -> list[str]:
         ("الموعد ١٥/٣ لو سمحت", ["١٥/٣"]),
         ("۲۵/۶/۲۰۲۶", ["۲۵/۶/۲۰۲۶"]),
         ("موعدي 15-03-2026", ["15-03-2026"]),
-        ("يوم 15 مارس", ["15 مارس"]),
+        ("يوم 15 مارس", ["يوم 15 مارس"]),
+        ("ابي موعد يوم ٣ محرم ان امكن", ["يوم ٣ محرم"]),
+        ("عايز معاد يوم ١٢/٥", ["يوم ١٢/٥"]),
+        ("ابي بعد ٢٠ ذو الحجة", ["بعد ٢٠ ذو الحجة"]),
+        ("اخر يوم للدفع ٢٥ الشهر صح؟", ["٢٥ الشهر"]),
+        # a date alone with a dash is the answer to "which day?"; a phone number's pairs are not
+        ("١٥-١٢", ["١٥-١٢"]),
+        ("بدلو ليا النمرة ب06-12-34-56-78", []),
+        # last week, the Moroccan week, yesterday in Maghrebi Arabizi, after Ramadan
+        ("دفعت الأسبوع الماضي وما بيّنت", ["الأسبوع الماضي"]),
+        ("طلبي من الاسبوع اللي فات", ["الاسبوع اللي فات"]),
+        ("نحب نأخر الرونديفو لالسمانة الجاية", ["السمانة الجاية"]),
+        ("khallast lbera7", ["lbera7"]),
+        ("جاهز بعد رمضان", ["بعد رمضان"]),
         ("بعد العيد، ٣ شوال", ["بعد العيد", "٣ شوال"]),
         # the start or end of a month or week, a feast; not "the first month" of a plan
         ("ابي انقل النت بداية الشهر الجاي", ["بداية الشهر الجاي"]),
@@ -101,7 +114,7 @@ def spans(text: str) -> list[str]:
         ("الأول من ذي الحجة", ["الأول من ذي الحجة"]),
         ("the first of March", ["first of March"]),
         ("هعزل يوم ٢٠ وعايز انقل النت", ["يوم ٢٠"]),
-        ("يوم ١٢/٥", ["١٢/٥"]),
+        ("يوم ١٢/٥", ["يوم ١٢/٥"]),
         # a time of day behind a preposition, glued or not, and after a numeric date
         ("غدا فالصباح", ["غدا فالصباح"]),
         ("بغيت تقني يجي غدا فالعشية", ["غدا فالعشية"]),
@@ -166,7 +179,8 @@ def test_every_marked_day_is_one_the_form_resolves() -> None:
     for text in ["بكرة", "باجر", "عقب باجر", "bokra", "يوم الأحد", "nhar lkhmis", "الخميس القادم", "الاسبوع اللي جاي",
                  "el gom3a", "١٥/٣", "15 مارس", "بعد 3 أيام", "next week", "صباح الغد", "يوم الاتنين",
                  "الأول من مارس", "يوم ٢٠", "لبعد بكرة", "يوم الثلوث", "yom al khamees", "22/3 الصبح",
-                 "أمس الأول", "الخميس اللي فات", "لـ15/4", "20 mars", "yom el 7ad", "nhar el had"]:
+                 "أمس الأول", "الخميس اللي فات", "لـ15/4", "20 mars", "yom el 7ad", "nhar el had",
+                 "يوم 15 مارس", "بعد 20/12", "٢٥ الشهر", "١٥-١٢", "السمانة الجاية", "lbera7"]:
         (mention,) = find_dates(text)
         assert parse_date(mention.text, TODAY) is not None, text
 
@@ -181,7 +195,8 @@ def test_numeric_dates_in_every_script_span_exactly(day, month, script, before, 
     typed = "".join(script[int(c)] if c.isdigit() else c for c in f"{day}/{month}{year}")
     text = before + typed + after
     (mention,) = find_dates(text)
-    assert (mention.start, mention.end) == (len(before), len(before) + len(typed))
+    led = len("يوم ") if before == "يوم " else 0  # the day word belongs to the date
+    assert (mention.start, mention.end) == (len(before) - led, len(before) + len(typed))
 
 
 @pytest.mark.parametrize(("text", "window"), [("ابي فني يجيني بكرة العصر", "afternoon"), ("يوم الأحد الصبح", "morning"),

@@ -215,6 +215,27 @@ def test_outage_words_without_a_service_speak_of_the_service_named_before():
     assert not decide(said("بس مو فاصل", "slow_internet", confidence=0.95), [0.1], 0, CONFIG, before).handoff
 
 
+def test_someone_whose_health_depends_on_the_supply_reaches_a_person():
+    """The outage was said in words nobody listed; the dialysis machine that needs water was not."""
+    text = "w abooy 3ndo jihaz ghaseel kilawi bel bait w y7taaj may!!"
+    decision = decide(said(text, "nlu_fallback", "angry", 0.5, "water", 0.9, ["water"], 0.63), [0.1, 0.5], 1, CONFIG)
+    assert decision.reasons[0] == "essential_outage" and decision.evidence[0].rule == "medical_need"
+    assert decision.service == "water"
+    # the service named before counts; a question about the bill is no outage; the
+    # same person at a friend's place is not at home
+    before = Context(service_before="electricity")
+    assert decide(said("وامي عندها جهاز اكسجين", "inform", confidence=0.7), [0.1], 0, CONFIG, before).service == "electricity"
+    assert not decide(said("امي عندها جهاز اكسجين، كم فاتورة الكهربا؟", "bill_inquiry", entities=["electricity"], confidence=0.95), [0.1], 0, CONFIG).handoff
+    assert not decide(said("ابوي عنده جهاز اكسجين وعايز اعرف مواعيد الفرع", "opening_hours", confidence=0.95), [0.1], 0, CONFIG).handoff
+
+
+def test_an_outage_somewhere_not_the_customers_home_is_no_outage_report():
+    at_work = said("احنا بالدوام الكهربا طافية من ساعة", "report_outage", "annoyed", 0.38, "electricity", 1.0, ["electricity"], 0.71)
+    assert not decide(at_work, [0.38], 0, CONFIG).handoff
+    at_home_too = said("الكهربا مقطوعة عند الجيران وعندنا كمان", "report_outage", "calm", 0.1, "electricity", 1.0, ["electricity"])
+    assert decide(at_home_too, [0.1], 0, CONFIG).reasons == ("essential_outage",)
+
+
 def test_an_insult_is_anger_however_calmly_the_model_reads_it():
     decision = decide(said("وش ذا الرقم؟ انتم حراميه", "contact_channels", "calm", 0.08), [0.08], 0, CONFIG)
     assert decision.reasons == ("angry",) and decision.evidence[0].rule == "insult_words"
@@ -290,6 +311,12 @@ def test_venting_the_assistant_cannot_place_is_also_rising_frustration():
     decision = decide(venting, [0.1, 0.46, 0.5], 2, config)
     assert decision.reasons == ("rising_frustration", "repeated_misunderstanding")
     assert decision.evidence[0].rule == "misunderstood_while_annoyed"
+    # one message not understood is enough when the one before was annoyed too
+    wasted = MessageView(intent="nlu_fallback", frustration_level="annoyed", frustration_score=0.47, reading=cues.read("يعني ضيعت يومي كله انتظر، هذا ما يصير"))
+    assert decide(wasted, [0.01, 0.43, 0.47], 1, config).evidence[0].rule == "misunderstood_while_annoyed"
+    assert not decide(wasted, [0.01, 0.05, 0.47], 1, config).handoff
+    trying = MessageView(intent="nlu_fallback", frustration_level="annoyed", frustration_score=0.32, reading=cues.read("عم جرب عالواي فاي"))
+    assert not decide(trying, [0.0, 0.4, 0.32], 1, config).handoff
     # two calm messages it could not place are a misunderstanding only
     calm = MessageView(intent="nlu_fallback", frustration_level="calm", frustration_score=0.05, reading=cues.read("الكرسي الازرق"))
     assert decide(calm, [0.1, 0.05, 0.05], 2, config).reasons == ("repeated_misunderstanding",)

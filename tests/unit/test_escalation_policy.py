@@ -283,6 +283,10 @@ def test_an_outage_report_its_words_rule_out_does_not_open_the_outage_form(polic
         ("جربت طفي وشغل الراوتر", "inform"),
         ("منذ صباح اليوم يخرج الماء من الصنبور بلون بني", "report_outage"),
         ("الماء لم ينقطع لكن لونه غير طبيعي", "nlu_fallback"),
+        # a cut at a friend's or at work, "if it cuts" the classifier could not place
+        ("احنا بالدوام الكهربا طافية من ساعة", "report_outage"),
+        ("انا عند صاحبي والكهربا قاطعة عندهم بس مش ده موضوعي", "inform"),
+        ("اذا طاحت الكوران واش لازم ندير؟", "nlu_fallback"),
     ],
 )
 def test_a_restart_or_discoloured_water_is_answered_whatever_outage_like_intent_it_got(policy, text, intent):
