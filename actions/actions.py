@@ -69,7 +69,7 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
         if event.get("event") == "session_started":
             steps = []
         elif event.get("event") == "user":
-            steps.append(("user", followups.step_intent(_event_intent(event), (event.get("parse_data") or {}).get("entities") or [])))
+            steps.append(("user", followups.step_intent(_event_intent(event), (event.get("parse_data") or {}).get("entities") or [], event.get("text"))))
         elif event.get("event") == "action":
             steps.append(("action", event.get("name")))
     count = 0
@@ -569,6 +569,10 @@ class ActionFallback(Action):
         # an account number nobody asked for was understood: what is wanted with it is not
         if (latest.get("intent") or {}).get("name") == "inform" and any(e.get("entity") == "account_number" for e in latest.get("entities") or []):
             kb.say(dispatcher, tracker, "account_unplaced")
+            return []
+        # a code nobody asked for ("طيب الكود ٥٥٨٢٠١"): never to be sent unasked
+        if (latest.get("intent") or {}).get("name") == "inform" and followups.carries_code(latest.get("text")):
+            kb.say(dispatcher, tracker, "code_unplaced")
             return []
         kb.say(dispatcher, tracker, "fallback_rephrase")
         return []

@@ -253,6 +253,8 @@ def is_rising(scores: Sequence[float], config: EscalationConfig) -> bool:
 # Intents under which an outage may hide: a complaint about it, a bare answer, or
 # nothing understood.
 OUTAGE_LIKE_INTENTS = ("report_outage", "complaint", "inform", "nlu_fallback")
+# Yes / no: what an outage said as an answer ("still off", "مش شغال خالص") often reads as.
+ANSWER_INTENTS = ("deny", "affirm")
 
 
 def _score(message: MessageView) -> Dict[str, float]:
@@ -288,14 +290,16 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     if message.intent == "report_outage" and sure and (named or signal_service) and not message.short_reply:
         service = named[0] if named else str(signal_service)
         return service, Evidence(ESSENTIAL_OUTAGE, "outage_intent", f"{service}: report_outage ({message.intent_confidence:.2f})", _score(message))
-    # "النت بيفصل كل يوم" … "وهو فاصل دلوقتي حالا": outage words about the service named before
+    # "النت بيفصل كل يوم" … "وهو فاصل دلوقتي حالا": outage words about the service named
+    # before; "delwa2ty fesel 5ales msh sha3'al" reads as a "no" to the classifier
     outage_like = message.intent in OUTAGE_LIKE_INTENTS or message.intent_confidence < config.min_intent_confidence
-    if reading is not None and reading.unnamed_outage and outage_like and not named and not message.short_reply and context.service_before in essential:
+    answer_like = outage_like or message.intent in ANSWER_INTENTS
+    if reading is not None and reading.unnamed_outage and answer_like and not named and not message.short_reply and context.service_before in essential:
         said = str(context.service_before)
         return said, Evidence(ESSENTIAL_OUTAGE, "outage_words_service_before", f"{said} (named before): «{reading.unnamed_outage}»", _score(message))
     # "w abooy 3ndo jihaz ghaseel kilawi … w y7taaj may": someone's health hangs on the
     # supply, said in a message about it; no wording of the outage is waited for
-    medical_service = named[0] if named else context.service_before if context.service_before in essential else None
+    medical_service = named[0] if named else context.service_before if context.service_before in essential else signal_service
     if reading is not None and reading.medical and outage_like and medical_service and not message.short_reply:
         return medical_service, Evidence(ESSENTIAL_OUTAGE, "medical_need", f"{medical_service}: «{reading.medical}»", _score(message))
     if named and (context.active_loop == "outage_form" or context.outage_reported):

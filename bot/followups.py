@@ -15,6 +15,7 @@ The Rasa server's ``EscalationPolicy`` decides (and records the topic in the slo
 
 from __future__ import annotations
 
+import re
 from typing import List, Optional, Sequence, Tuple
 
 from bot.nlu import cues
@@ -22,9 +23,11 @@ from bot.nlu import cues
 FALLBACK_INTENT = "nlu_fallback"
 FAQ_ACTION = "action_answer_faq"
 # Answers the policy gives from the message's words when the classifier could not
-# place it: the FAQ topic of a follow-up, and the planned works a customer asks about.
+# place it: the FAQ topic of a follow-up, the planned works a customer asks about, and
+# a visit booked or moved on a day said with a few words around it ("Tuesday po",
+# "ay sorry again, Thursday na lang po").
 PLANNED_WORK_ACTION = "action_planned_work"
-ANSWERED_IN_CONTEXT = (FAQ_ACTION, PLANNED_WORK_ACTION)
+ANSWERED_IN_CONTEXT = (FAQ_ACTION, PLANNED_WORK_ACTION, "action_book_appointment", "action_reschedule_appointment")
 # Intents of social words only: a question read as one of them ("طيب بس متى يرجع؟ ما
 # فهمت" as thank 0.63) is read as a follow-up, as a fallback is.
 SOCIAL_INTENTS = ("thank", "greet", "goodbye")
@@ -56,12 +59,22 @@ Step = Tuple[str, Optional[str]]
 INFORM_INTENT = "inform"
 
 
-def step_intent(intent: Optional[str], entities: Sequence[object]) -> Optional[str]:
+def step_intent(intent: Optional[str], entities: Sequence[object], text: Optional[str] = None) -> Optional[str]:
     """A customer's message as the misunderstanding count reads it: a bare answer with
-    nothing in it (``inform`` without an entity) was not understood."""
-    if intent == INFORM_INTENT and not entities:
+    nothing in it (``inform`` without an entity) was not understood; one with a code in
+    it (``طيب الكود ٥٥٨٢٠١``: a number the extractors leave alone) was."""
+    if intent == INFORM_INTENT and not entities and not carries_code(text):
         return FALLBACK_INTENT
     return intent
+
+
+# A one-time code typed outside a form: four to eight digits in any script.
+_CODE = re.compile(r"(?<!\d)\d{4,8}(?!\d)")
+
+
+def carries_code(text: Optional[str]) -> bool:
+    """Whether a message carries a code-like number (4 to 8 digits, any digit script)."""
+    return bool(text) and _CODE.search(str(text)) is not None
 
 
 def understood_intents(steps: Sequence[Step]) -> List[Optional[str]]:

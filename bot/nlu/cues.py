@@ -505,11 +505,20 @@ def _read(text: str, cues: Cues) -> Reading:
         threat=None if find(tokens, ["prospect"], cues) else next((m.words for m in find(tokens, ["threat"], cues)), None),
         exasperation=_exasperation(tokens, cues),
         question=next((m.words for m in find(tokens, ["question_words"], cues)), None),
-        planned_cut=next((m.words for m in find(tokens, ["planned"], cues) if mentions or m.end - m.start > 1), None),
+        planned_cut=_planned_cut(tokens, mentions, cues),
         insult=_insult(tokens, cues),
         unnamed_outage=unnamed.words if unnamed else None,
         medical=next((m.words for m in find(tokens, ["medical"], cues)), None),
     )
+
+
+def _planned_cut(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues: Cues) -> Optional[str]:
+    """The planned-cut words, when a service is named, a phrase says it ("صيانة مبرمجة"),
+    or several words do ("planned maintenance"): a bare "صيانة" is as often a visit."""
+    found = find(tokens, ["planned"], cues)
+    if found and (mentions or len(found) > 1 or any(m.end - m.start > 1 for m in found)):
+        return " ".join(m.words for m in found)
+    return None
 
 
 def _elsewhere(tokens: Sequence[RawToken], cues: Cues) -> bool:

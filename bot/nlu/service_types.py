@@ -104,7 +104,10 @@ def find_services(tokens: Sequence[RawToken], path: Path = LEXICON_PATH) -> List
         match: Optional[Tuple[int, str]] = None
         for size in range(min(longest, len(tokens) - i), 0, -1):
             window = tokens[i : i + size]
+            # an article typed as its own word makes the next one definite: "el may"
+            apart = i > 0 and tokens[i - 1].norm in _ARTICLES
             for first, definite in _stems(window[0].norm, prefixes):
+                definite = definite or apart
                 # adjectives carry their own article: "الألياف الضوئية"
                 key = (first, *(_without_article(t.norm) for t in window[1:]))
                 service = phrases.get(key)

@@ -120,7 +120,13 @@ def _appointment_submit(tracker: DialogueStateTracker) -> Optional[str]:
     if opened is None:
         return None
     opener = next((e for e in reversed(events[:opened]) if isinstance(e, UserUttered)), None)
-    return APPOINTMENT_SUBMIT.get(opener.intent_name or "") if opener is not None else None
+    if opener is None:
+        return None
+    if opener.intent_name not in APPOINTMENT_SUBMIT and any(
+        isinstance(e, ActionExecuted) and e.action_name in APPOINTMENT_SUBMIT.values() for e in events[:opened]
+    ):
+        return APPOINTMENT_SUBMIT["reschedule_appointment"]  # another day for the visit booked before
+    return APPOINTMENT_SUBMIT.get(opener.intent_name or "")
 
 
 def _after_appointment_submit(tracker: DialogueStateTracker) -> Optional[str]:
@@ -133,6 +139,35 @@ def _after_appointment_submit(tracker: DialogueStateTracker) -> Optional[str]:
     actions = (e.action_name for e in reversed(tracker.events) if isinstance(e, ActionExecuted))
     next(actions, None)  # "anything else?" itself
     return ACTION_LISTEN_NAME if next(actions, None) in APPOINTMENT_SUBMIT.values() else None
+
+
+# "ay sorry again, Thursday na lang po" right after a booking or a change: another day for
+# that visit, whatever intent the classifier gave a day with a few words around it.
+ANOTHER_DAY_INTENTS = (followups.FALLBACK_INTENT, "inform", "deny", "affirm")
+ANOTHER_DAY_TURNS = 2  # the booking's answer came within this many customer messages
+
+
+def _another_day(tracker: DialogueStateTracker) -> bool:
+    """Whether the latest message names a day for the visit just booked or moved."""
+    latest = tracker.latest_message
+    if latest is None or tracker.active_loop_name is not None or latest.intent_name not in ANOTHER_DAY_INTENTS:
+        return False
+    if not any(e.get("entity") == "date" for e in latest.entities or []):
+        return False
+    return _submitted_within(tracker, ANOTHER_DAY_TURNS)
+
+
+def _submitted_within(tracker: DialogueStateTracker, turns: int) -> bool:
+    """An appointment was booked or moved since the customer's ``turns``-th message back."""
+    seen = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            seen += 1
+            if seen > turns:
+                return False
+        elif isinstance(event, ActionExecuted) and event.action_name in APPOINTMENT_SUBMIT.values():
+            return True
+    return False
 
 
 def _ruled_out(event: UserUttered) -> bool:
@@ -187,7 +222,7 @@ def _session_steps(tracker: DialogueStateTracker) -> Tuple[List[followups.Step],
         elif isinstance(event, UserUttered):
             if (event.intent_name or "").startswith(SYSTEM_INTENT_PREFIX):
                 break
-            written.append(("user", followups.step_intent(event.intent_name, event.entities)))
+            written.append(("user", followups.step_intent(event.intent_name, event.entities, event.text)))
             followed_up = followups.may_follow_up(event.intent_name) and topic
             topics.append(("user", topic if followed_up else event.intent_name))
             topic = None
@@ -299,6 +334,9 @@ class EscalationPolicy(Policy):
             topic = _answered_topic(tracker) if followups.follows_up(latest.text or "") else None
             if topic:
                 understood[-1] = followups.FOLLOW_UP
+        another_day = topic is None and _another_day(tracker)
+        if another_day:
+            understood[-1] = "reschedule_appointment"
         intents = [None if is_short else intent for intent, is_short in zip(understood, short, strict=True)]
         fallbacks = escalation.consecutive_fallbacks(list(reversed(intents)))
         context = _context(tracker, user_events, intents)
@@ -316,6 +354,9 @@ class EscalationPolicy(Policy):
         )
         if not decision.handoff and not topic and (asks_planned and latest.intent_name in PLANNED_WORK_INTENTS or not_now):
             probabilities[domain.index_for_action(followups.PLANNED_WORK_ACTION)] = 1.0
+            return self._prediction(probabilities, events=tracking)
+        if not decision.handoff and another_day:
+            probabilities[domain.index_for_action(APPOINTMENT_FORM)] = 1.0
             return self._prediction(probabilities, events=tracking)
         # "I paid and it does not show", then the account number alone: look it up
         gives_account = any(e.get("entity") == "account_number" for e in latest.entities or [])

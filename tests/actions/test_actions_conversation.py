@@ -366,6 +366,19 @@ def test_an_account_number_nobody_asked_for_asks_what_to_do_with_it(tracker_data
     assert events == []
 
 
+def test_a_code_nobody_asked_for_is_not_to_be_sent_unasked(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    data = tracker_data("fallback_once.json")
+    data["events"].pop()
+    given = user_event("طيب الكود ٥٥٨٢٠١", "inform", [])
+    data["events"].append(given)
+    data["latest_message"] = latest_from(given)
+    tracker = make_tracker(data)
+    assert consecutive_fallbacks(tracker) == 0  # a code is no misunderstanding
+    messages, events = run(ActionFallback(), tracker)
+    assert _text(messages) in _filled("code_unplaced")
+    assert events == []
+
+
 def test_a_message_in_urdu_is_told_in_english_and_arabic_which_languages_are_read(tracker_data, make_tracker, user_event, latest_from, run) -> None:
     data = tracker_data("fallback_once.json")
     data["events"].pop()

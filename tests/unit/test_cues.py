@@ -277,3 +277,16 @@ def test_insults_about_someone_else_or_oneself_are_not_insults_to_the_company(te
 def test_someone_whose_health_depends_on_the_supply_is_read(text, medical):
     assert cues.read(text).medical == medical
 
+
+@pytest.mark.parametrize(
+    "text, planned",
+    [
+        ("Got a text about planned maintenance in Al Malqa", "planned maintenance"),
+        ("So it'll be off tomorrow from 9 to 1?", "ll be off"),
+        ("هل في صيانة مبرمجة للكهرباء بكرة؟", "صيانه مبرمجه"),
+        ("الفني جاي يعمل صيانة للعداد", None),  # a visit, not a cut
+    ],
+)
+def test_a_planned_cut_needs_a_service_a_phrase_or_several_words(text, planned):
+    assert cues.read(text).planned_cut == planned
+

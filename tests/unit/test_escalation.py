@@ -221,6 +221,9 @@ def test_someone_whose_health_depends_on_the_supply_reaches_a_person():
     decision = decide(said(text, "nlu_fallback", "angry", 0.5, "water", 0.9, ["water"], 0.63), [0.1, 0.5], 1, CONFIG)
     assert decision.reasons[0] == "essential_outage" and decision.evidence[0].rule == "medical_need"
     assert decision.service == "water"
+    # unnamed, the service the urgency model is sure of counts
+    unnamed = said("w abooy 3ndo jihaz ghaseel kilawi w y7taaj!!", "nlu_fallback", "angry", 0.5, "water", 0.93, [], 0.63)
+    assert decide(unnamed, [0.1, 0.5], 1, CONFIG).service == "water"
     # the service named before counts; a question about the bill is no outage; the
     # same person at a friend's place is not at home
     before = Context(service_before="electricity")
@@ -246,6 +249,24 @@ def test_an_insult_is_anger_however_calmly_the_model_reads_it():
 def test_a_threat_in_words_the_classifier_missed():
     decision = decide(said("deja glt lkom 3 merat, ghadi nbeddel la société", "nlu_fallback", "annoyed", 0.3, confidence=0.3), [0.3], 0, CONFIG)
     assert decision.reasons == ("escalation_threat",) and decision.evidence[0].rule == "threat_words"
+    operator = said("franchement c'est la 3ème fois، si ça continue نبدل l'opérateur", "deny", "calm", 0.2, confidence=0.97)
+    assert decide(operator, [0.2], 0, CONFIG).reasons == ("escalation_threat",)
+
+
+def test_an_outage_said_as_a_no_speaks_of_the_service_named_before():
+    """"el net ba6ee2" … "delwa2ty fesel 5ales msh sha3'al 5ales" (now it is cut, not
+    working at all), read as deny (0.99)."""
+    before = Context(service_before="internet")
+    down = said("delwa2ty fesel 5ales msh sha3'al 5ales 😩", "deny", "calm", 0.24, confidence=0.99)
+    assert decide(down, [0.24], 0, CONFIG, before).reasons == ("essential_outage",)
+    assert not decide(said("la2 msh fasel", "deny", confidence=0.99), [0.0], 0, CONFIG, before).handoff
+
+
+def test_they_cut_it_off_is_off_now_and_came_back_is_not():
+    unpaid = said("قطعولي الكهربا لانه الفاتورة متأخرة", "bill_inquiry", "calm", 0.04, "none", 0.37, ["electricity"], 0.97)
+    assert decide(unpaid, [0.04], 0, CONFIG).reasons == ("essential_outage",)
+    back = said("mbere7 n2at3et el kahraba 3anna bas reje3et lyom el sob7", "report_outage", "calm", 0.13, "electricity", 0.69, ["electricity"], 0.99)
+    assert not decide(back, [0.13], 0, CONFIG).handoff
 
 
 def test_anger_that_built_up_is_also_rising_frustration_but_sudden_anger_is_not():

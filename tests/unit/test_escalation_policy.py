@@ -371,6 +371,33 @@ def test_the_appointment_form_is_submitted_as_the_intent_that_opened_it(policy, 
     assert predicted(policy.predict_action_probabilities(asking, DOMAIN)) != submit
 
 
+def _day_after_booking(text, intent, booked=True):
+    """A visit booked (and "anything else?"), then the customer names another day."""
+    tracker = _appointment_completed("book_appointment", [("4471203", "inform"), ("الثلاثاء", "inform")])
+    if booked:
+        tracker.update(ActionExecuted("action_book_appointment"))
+        tracker.update(ActionExecuted("utter_anything_else"))
+    tracker.update(ActionExecuted("action_listen"))
+    entities = [{"entity": "date", "value": "Thursday", "start": 16, "end": 24}]
+    parse = {"intent": {"name": intent, "confidence": 0.63}, "entities": entities, "text": text,
+             "signals": {"frustration": {"level": "calm", "score": 0.05}, "urgency": {"service": "none", "score": 0.02}}}
+    tracker.update(UserUttered(text, parse["intent"], entities, parse_data=parse))
+    return tracker
+
+
+def test_another_day_right_after_a_booking_moves_the_visit(policy):
+    """"ay sorry again, Thursday na lang po" (nlu_fallback) right after the booking's
+    answer: the form runs again and submits a reschedule, not "I did not understand"."""
+    tracker = _day_after_booking("ay sorry again, Thursday na lang po", "nlu_fallback")
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "appointment_form"
+    tracker.update(ActionExecuted("appointment_form"))
+    tracker.update(ActiveLoop("appointment_form"))
+    tracker.update(ActiveLoop(None))
+    assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) == "action_reschedule_appointment"
+    # a day with no visit booked before is left to the stories and the fallback
+    assert predicted(policy.predict_action_probabilities(_day_after_booking("Thursday na lang po", "nlu_fallback", booked=False), DOMAIN)) != "appointment_form"
+
+
 def _account_after(topic):
     tracker = tracker_with((topic, CALM, NONE))
     tracker.update(ActionExecuted("action_answer_faq"))

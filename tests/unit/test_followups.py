@@ -50,3 +50,16 @@ def test_a_fallback_answered_with_an_faq_reply_was_understood() -> None:
         ("user", "nlu_fallback"),
     ]
     assert understood_intents(steps) == ["contact_channels", FOLLOW_UP, "nlu_fallback", "nlu_fallback"]
+
+
+def test_a_day_that_booked_or_moved_the_visit_was_understood() -> None:
+    """"ay sorry again, Thursday na lang po" (nlu_fallback) moved the visit: the question
+    after it ("what time will the technician come po?") is not the second misunderstanding."""
+    steps = [
+        ("user", "reschedule_appointment"), ("action", "appointment_form"), ("action", "action_reschedule_appointment"),
+        ("action", "action_listen"),
+        ("user", "nlu_fallback"), ("action", "appointment_form"), ("action", "action_reschedule_appointment"),
+        ("action", "utter_anything_else"), ("action", "action_listen"),
+        ("user", "nlu_fallback"),
+    ]
+    assert understood_intents(steps) == ["reschedule_appointment", FOLLOW_UP, "nlu_fallback"]

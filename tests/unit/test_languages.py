@@ -30,6 +30,7 @@ def test_urdu_and_hindi_in_any_script_are_recognised(text, language):
         "bonjour la facture", "I need help with my bill", "😡😡", "4471203",
         "bhai",  # one word may be a name or a borrowing
         "sana gdida sa3ida", "I ate and the power is out", "my bill po",
+        "Thursday na lang po", "ok naman po thanks talaga",  # Filipino English keeps its particles
     ],
 )
 def test_arabic_arabizi_english_and_french_are_not_foreign(text):
