@@ -260,9 +260,20 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
         return cue, service, "hypothetical"
     # The latest word decides: "رجعت الكهربا بس انقطعت مرة ثانية" is an outage again.
     blocked = next((b.kind for b in reversed(blockers) if b.start > cue.start), None)
-    if blocked is None and any(b.kind in ("planned", "past") for b in blockers):
+    # A planned or past cut named anywhere rules the outage out, unless the message says it
+    # goes on now ("قالولنا في صيانة لحد الوحدة، وهلق الساعة ستة والكهربا مقطوعة").
+    if blocked is None and any(b.kind in ("planned", "past") for b in blockers) and not _goes_on(tokens, cues):
         blocked = next(b.kind for b in reversed(blockers) if b.kind in ("planned", "past"))
     return cue, service, blocked
+
+
+def _goes_on(tokens: Sequence[RawToken], cues: Cues) -> bool:
+    """Whether the message says a planned or past cut goes on: "still" ("لسه", "مازال",
+    "still"), or "now" after an "until" that has passed ("لحد الساعة وحدة ... وهلق"); "now"
+    alone is the planned cut itself ("الكهرباء مفصولة الآن بسببها")."""
+    found = find(tokens, ["still", "until", "now"], cues)
+    until = [m.start for m in found if m.kind == "until"]
+    return any(m.kind == "still" or m.kind == "now" and until and until[0] < m.start and m.words not in ("اليوم", "today") for m in found)
 
 
 # A switched-on word this many words after a switched-off one makes a restart
@@ -386,10 +397,10 @@ def _unbound_blocker(tokens: Sequence[RawToken], matches: Sequence[Match], cues:
 def _over(tokens: Sequence[RawToken], cues: Cues) -> List[Match]:
     """Yesterday's outage with how long it lasted ("امس انقطعت الكهربا ساعتين"): a past
     day not right after "since" (من امس is still going on), a duration, no "still"."""
-    found = find(tokens, ["past_day", "since", "duration", "still"], cues)
+    found = find(tokens, ["past_day", "since", "duration", "still", "now"], cues)
     kinds = [m.kind for m in found]
     days = [i for i, m in enumerate(found) if m.kind == "past_day" and not (i and found[i - 1].kind == "since" and found[i - 1].end == m.start)]
-    if not days or "duration" not in kinds or "still" in kinds:
+    if not days or "duration" not in kinds or "still" in kinds or "now" in kinds:
         return []
     day = found[days[0]]
     return [Match("past", day.start, day.end, day.words)]
@@ -523,8 +534,13 @@ def _planned_cut(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention],
 
 def _elsewhere(tokens: Sequence[RawToken], cues: Cues) -> bool:
     """Whether the outage the message tells of is somewhere not the customer's home (at a
-    friend's, at work) and no word says it is at theirs too ("وعندنا كمان")."""
-    return bool(find(tokens, ["elsewhere"], cues)) and not find(tokens, ["at_ours"], cues)
+    friend's, at work) and no word says it is at theirs too ("وعندنا كمان"); "عندنا"
+    right before the place is that place ("طافية عندنا بالمكتب": at our office)."""
+    places = find(tokens, ["elsewhere"], cues)
+    if not places:
+        return False
+    starts = {p.start for p in places}
+    return not [m for m in find(tokens, ["at_ours"], cues) if m.end not in starts]
 
 
 def _insult(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:

@@ -121,6 +121,9 @@ def test_outage_expressions_next_to_a_service_word(text, service):
         ("انا دلوقتي عند صاحبي والكهربا قاطعة عندهم بس مش ده موضوعي", "elsewhere"),
         ("احنا بالدوام الكهربا طافية من ساعة", "elsewhere"),
         ("the power is out at work today", "elsewhere"),
+        ("انا الحين بالدوام والكهرباء طافية عندنا بالمكتب", "elsewhere"),  # "عندنا" is the office
+        # the planned cut itself, now: no overrun without "still" or a passed "until"
+        ("وصلتني رسالة بأن هناك أعمال صيانة مجدولة اليوم، والكهرباء مفصولة الآن بسببها", "planned"),
     ],
 )
 def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
@@ -147,6 +150,9 @@ def test_restored_planned_and_past_outages_are_no_outage_report(text, blocked):
         ("el kahraba at3a", "electricity"),
         ("el mayy ma2too3 3indna", "water"),
         ("el net ma8too3", "internet"),
+        # maintenance that should have ended and the cut goes on now
+        ("قالولنا في صيانة بالصفا لحد الساعة وحدة الضهر، وهلق الساعة ستة والكهربا مقطوعة", "electricity"),
+        ("قالولنا كاين صيانة تاع الما حتى لوحدة، ودرك الستة ومازال ماكانش الما", "water"),
     ],
 )
 def test_outages_next_to_a_restart_or_a_working_customer_stay_outages(text, service):
