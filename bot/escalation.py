@@ -280,9 +280,13 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     if reading is not None and reading.outage_cue and reading.outage_service in essential:
         said = reading.outage_service
         return said, Evidence(ESSENTIAL_OUTAGE, "service_with_outage_words", f"{said}: «{reading.outage_cue}»", _score(message))
+    # A question with no outage word in it ("والدي يستخدم جهاز أكسجين، فهل لديكم خصم
+    # للمرضى؟" read as report_outage 0.90, urgency 0.54) needs the model to be sure
+    asks_only = reading is not None and bool(reading.question) and not reading.unnamed_outage
+    needed = config.urgency_score_alone if asks_only else config.urgency_score
     signal_service = (
         message.urgency_service
-        if message.urgency_service in essential and message.urgency_score >= config.urgency_score and not message.short_reply
+        if message.urgency_service in essential and message.urgency_score >= needed and not message.short_reply
         else None
     )
     sure = message.intent_confidence >= config.min_intent_confidence

@@ -232,6 +232,14 @@ def test_someone_whose_health_depends_on_the_supply_reaches_a_person():
     assert not decide(said("ابوي عنده جهاز اكسجين وعايز اعرف مواعيد الفرع", "opening_hours", confidence=0.95), [0.1], 0, CONFIG).handoff
 
 
+def test_a_question_without_outage_words_needs_a_sure_urgency_model():
+    discount = said("والدي يستخدم جهاز أكسجين في المنزل، فهل لديكم خصم أو تعرفة مخفضة للمرضى؟", "report_outage", "calm", 0.01, "electricity", 0.54, [], 0.9)
+    assert not decide(discount, [0.01], 0, CONFIG).handoff
+    # outage words in the question, or a sure model, still reach a person
+    assert decide(said("ليش طافي كل شي عندنا؟", "report_outage", "calm", 0.1, "electricity", 0.6, [], 0.9), [0.1], 0, CONFIG).handoff
+    assert decide(said("هل تعرفون متى يرجع؟ صار لنا ساعات", "report_outage", "calm", 0.1, "electricity", 0.95, [], 0.9), [0.1], 0, CONFIG).handoff
+
+
 def test_an_outage_somewhere_not_the_customers_home_is_no_outage_report():
     at_work = said("احنا بالدوام الكهربا طافية من ساعة", "report_outage", "annoyed", 0.38, "electricity", 1.0, ["electricity"], 0.71)
     assert not decide(at_work, [0.38], 0, CONFIG).handoff
