@@ -355,27 +355,25 @@ def test_first_fallback_asks_to_rephrase(load_tracker, run) -> None:
     assert events == []
 
 
-def test_an_account_number_nobody_asked_for_asks_what_to_do_with_it(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+@pytest.mark.parametrize(
+    "text, entities, reply",
+    [
+        # an account number nobody asked for asks what to do with it
+        ("9140726", [{"entity": "account_number", "value": "9140726", "start": 0, "end": 7}], "account_unplaced"),
+        # a code nobody asked for is not to be sent unasked
+        ("طيب الكود ٥٥٨٢٠١", [], "code_unplaced"),
+    ],
+)
+def test_a_number_nobody_asked_for_is_understood_and_placed(text, entities, reply, tracker_data, make_tracker, user_event, latest_from, run) -> None:
     data = tracker_data("fallback_once.json")
     data["events"].pop()
-    given = user_event("9140726", "inform", [{"entity": "account_number", "value": "9140726", "start": 0, "end": 7}])
-    data["events"].append(given)
-    data["latest_message"] = latest_from(given)
-    messages, events = run(ActionFallback(), make_tracker(data))
-    assert _text(messages) in _filled("account_unplaced")
-    assert events == []
-
-
-def test_a_code_nobody_asked_for_is_not_to_be_sent_unasked(tracker_data, make_tracker, user_event, latest_from, run) -> None:
-    data = tracker_data("fallback_once.json")
-    data["events"].pop()
-    given = user_event("طيب الكود ٥٥٨٢٠١", "inform", [])
+    given = user_event(text, "inform", entities)
     data["events"].append(given)
     data["latest_message"] = latest_from(given)
     tracker = make_tracker(data)
-    assert consecutive_fallbacks(tracker) == 0  # a code is no misunderstanding
+    assert consecutive_fallbacks(tracker) == 0  # a number is no misunderstanding
     messages, events = run(ActionFallback(), tracker)
-    assert _text(messages) in _filled("code_unplaced")
+    assert _text(messages) in _filled(reply)
     assert events == []
 
 
