@@ -143,7 +143,7 @@ class Started:
 
     Attributes:
         status: ``sent``, ``no_phone`` (nothing on file), ``too_many_codes``,
-            ``locked`` (too many wrong codes this hour).
+            ``locked`` (too many wrong codes in the last hour).
         hint: the end of the phone number the code went to.
     """
 
@@ -229,7 +229,7 @@ class Verifier:
         return await rate_limit.hit(self.redis, NAMESPACE, f"lookups:{account}", self.settings.lookups_per_account, HOUR)
 
     async def locked(self, account: str) -> bool:
-        """Too many wrong codes for ``account`` this hour."""
+        """Too many wrong codes for ``account`` in the last hour."""
         wrong = await rate_limit.hits(self.redis, NAMESPACE, f"wrong:{account}", HOUR)
         return wrong >= self.settings.max_wrong_codes
 

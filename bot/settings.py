@@ -146,7 +146,7 @@ class WebchatSettings:
         secret: HMAC key of session tokens (``WEBCHAT_SECRET``). When unset a random
             key is generated once and kept in Redis (``webchat:secret``).
         token_ttl_seconds: how long a session token (and its history) lives.
-        rate_limit_messages / rate_limit_window_seconds: per-session fixed window.
+        rate_limit_messages / rate_limit_window_seconds: per-session sliding window.
         sessions_per_ip_per_hour: new sessions one address may open per hour.
         history_length: messages kept per session and replayed on reconnect.
         allowed_origins: pages that may open the WebSocket (``WEBCHAT_ALLOWED_ORIGINS``,

@@ -89,15 +89,16 @@ RATE_LIMITED_AR = "أرسلت رسائل كثيرة خلال وقت قصير؛ �
 
 
 async def check_rate(redis: Any, namespace: str, key: str, limit: int, window_seconds: int) -> None:
-    """Count one message of ``key``; raise a 429 :class:`InputError` past ``limit``.
+    """Count one message of ``key``; raise a 429 :class:`InputError` past ``limit`` per window.
 
-    The error's ``first`` attribute is True only for the first refusal of the window,
-    so channels that must answer in the chat (WhatsApp) say it once, not per message.
+    The error's ``first`` attribute is True only for the first refusal since ``key``
+    was last let through, so channels that must answer in the chat (WhatsApp) say it
+    once, not per message.
     """
-    count = await rate_limit.count_hit(redis, namespace, key, window_seconds)
-    if count > limit:
+    verdict = await rate_limit.take(redis, namespace, key, limit, window_seconds)
+    if not verdict.admitted:
         error = InputError(429, "rate_limited", RATE_LIMITED_AR)
-        error.first = count == limit + 1
+        error.first = verdict.first_refusal
         raise error
 
 

@@ -133,7 +133,7 @@ class SessionStore:
         return await self.offered.was_offered(session_id, payload)
 
     async def within_limit(self, key: str, limit: int, window_seconds: int) -> bool:
-        """True while ``key`` has been hit at most ``limit`` times in this window."""
+        """True while ``key`` stays within ``limit`` hits in the last ``window_seconds``."""
         return await rate_limit.hit(self.redis, "webchat", key, limit, window_seconds)
 
 
