@@ -16,7 +16,7 @@ Understood (MSA, Gulf, Egyptian, Levantine, Maghrebi and Arabizi spellings):
   week starts on Sunday); with a weekday ("الثلاثاء الأسبوع الجاي") → that day of
   next week;
 - dd/mm, dd-mm or dd.mm in any digit script → the next such date (today
-  counts); dd/mm/yyyy → exactly that date (which may be in the past);
+  counts); dd/mm/yyyy and yyyy-mm-dd → exactly that date (which may be in the past);
 - "15 مارس" style Gregorian month names, also with an ordinal ("الأول من مارس");
 - a day of the month after a day word: "يوم 20" → the next 20th; "٢٥ الشهر" → the 25th
   of this month ("الشهر الجاي": of the next);
@@ -60,9 +60,11 @@ _CLOCK_WORDS = _VOCABULARY.clock_words
 # Gregorian month names (one or two words) → month number.
 _MONTHS: Dict[str, int] = {" ".join(words): number for words, number in _VOCABULARY.months.items()}
 
+# yyyy-mm-dd, yyyy/mm/dd: before _NUMERIC, which would read "2025/04/15" as 04/15.
+_ISO = re.compile(r"(?<!\d)(\d{4})\s*([/\-.])\s*(\d{1,2})\s*\2\s*(\d{1,2})(?!\d)")
 _NUMERIC = re.compile(r"(?<!\d)(\d{1,2})\s*[/\-.\\]\s*(\d{1,2})(?:\s*[/\-.\\]\s*(\d{2}|\d{4}))?(?!\d)")
 # "الأول من مارس": ordinal day words before a month name.
-_ORDINALS = _VOCABULARY.ordinal_days
+_ORDINALS: Dict[str, int] = {" ".join(words): number for words, number in _VOCABULARY.ordinal_days.items()}
 _DAY_MONTH_NAME = re.compile(
     r"(?<!\w)(\d{1,2}|" + "|".join(sorted(map(re.escape, _ORDINALS), key=len, reverse=True)) + r")(?:st|nd|rd|th)?\s+(?:(?:من|of)\s+)?("
     + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")(?!\w)(?:\s+(\d{4}))?"
@@ -135,7 +137,10 @@ def _next_day_month(today: date, day: int, month: int) -> date | None:
 
 
 def _explicit_date(text: str, today: date) -> date | None:
-    """A numeric (dd/mm[/yyyy]) or month-name date in the text, if any."""
+    """A numeric (dd/mm[/yyyy], yyyy-mm-dd) or month-name date in the text, if any."""
+    match = _ISO.search(text)
+    if match:
+        return _safe_date(int(match.group(1)), int(match.group(3)), int(match.group(4)))
     match = _NUMERIC.search(text)
     if match:
         day, month, year = int(match.group(1)), int(match.group(2)), match.group(3)

@@ -69,9 +69,9 @@ class ActionHandoff(Action):
         # The conversation leaves the bot: close any open form and clear the
         # escalation slots so the next handoff is judged afresh.
         events: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), *_CLEAR_ESCALATION]
-        # An essential outage already opened with an empathetic lead; otherwise the
+        # A danger or an essential outage already opened with a lead; otherwise the
         # handoff message itself acknowledges or apologises to an upset customer.
-        empathetic = not self._outage_lead(dispatcher, tracker, kb, ticket)
+        empathetic = not (self._safety_lead(dispatcher, tracker, kb, ticket) or self._outage_lead(dispatcher, tracker, kb, ticket))
         now = settings.now()
         try:
             receipt = await HandoffClient.from_settings().create_ticket(ticket)
@@ -97,6 +97,18 @@ class ActionHandoff(Action):
         # relay's EXTERNAL_ intent on return are ordinary user turns that the
         # rules (intent after action_listen) can match.
         return events + [ConversationPaused(), ActionExecuted("action_listen")]
+
+    @staticmethod
+    def _safety_lead(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KnowledgeBase, ticket: Mapping[str, Any]) -> bool:
+        """A danger around the supply: say how to stay safe before anything else.
+
+        Returns:
+            Whether the lead was said.
+        """
+        if escalation.SAFETY not in ticket["reasons"]:
+            return False
+        kb.say(dispatcher, tracker, "handoff_safety_lead")
+        return True
 
     @staticmethod
     def _outage_lead(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KnowledgeBase, ticket: Mapping[str, Any]) -> bool:

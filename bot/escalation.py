@@ -26,13 +26,14 @@ from bot.nlu import cues
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "escalation.yml"
 
 # Reasons, in the order they are listed on a ticket.
+SAFETY = "safety_hazard"
 ESSENTIAL_OUTAGE = "essential_outage"
 ANGRY = "angry"
 THREAT = "escalation_threat"
 RISING = "rising_frustration"
 REQUEST = "explicit_request"
 MISUNDERSTOOD = "repeated_misunderstanding"
-REASON_ORDER = (ESSENTIAL_OUTAGE, ANGRY, THREAT, RISING, REQUEST, MISUNDERSTOOD)
+REASON_ORDER = (SAFETY, ESSENTIAL_OUTAGE, ANGRY, THREAT, RISING, REQUEST, MISUNDERSTOOD)
 
 
 @dataclass(frozen=True)
@@ -221,9 +222,27 @@ def felt_frustration(parse_data: Mapping[str, Any], config: EscalationConfig) ->
     """
     score = float(((parse_data.get("signals") or {}).get("frustration") or {}).get("score") or 0.0)
     text = parse_data.get("text")
-    if isinstance(text, str) and cues.read(text).exasperation:
+    if not isinstance(text, str):
+        return score
+    reading = cues.read(text)
+    if reading.exasperation:
         return max(score, config.exasperation_score)
+    if accepts_calmly((parse_data.get("intent") or {}).get("name"), reading):
+        return 0.0
     return score
+
+
+# Intents of a customer agreeing: with words agreeing to wait, the message is calm.
+AGREEING_INTENTS = ("thank", "affirm")
+
+
+def accepts_calmly(intent: Optional[str], reading: Optional[cues.Reading]) -> bool:
+    """Thanks or a yes that agrees to wait ("حسنا سأنتظر يومين، شكرا"), with no word of
+    exasperation, insult, threat or shouting: calm, whatever the frustration model reads
+    into the duration next to it."""
+    if reading is None or intent not in AGREEING_INTENTS or not reading.accepting:
+        return False
+    return not (reading.exasperation or reading.insult or reading.threat or reading.shouting)
 
 
 def running_frustration(scores: Sequence[float], decay: float, start: Optional[float] = None) -> float:
@@ -311,10 +330,13 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     # The scores decide only where the intent classifier has no confident reading
     # of its own ("moving house: what about the electricity?" is move_service).
     other_intent = sure and message.intent not in OUTAGE_LIKE_INTENTS
+    # nor where the words say the service works ("والكهربا شغالة عادي، شو هالصوت؟")
+    works = reading is not None and reading.works is not None
     if (
         named
         and not message.short_reply
         and not other_intent
+        and not works
         and message.urgency_service in named
         and message.urgency_score >= config.urgency_score_alone
     ):
@@ -405,17 +427,28 @@ def decide(
     """
     short = message.short_reply
     found: Dict[str, Evidence] = {}
+    # burning, smoke, sparks, a fallen live wire: people are at risk, whatever the tone
+    danger = message.reading.danger if message.reading is not None else None
+    if danger:
+        found[SAFETY] = Evidence(SAFETY, "danger_words", f"«{danger}»", _score(message))
     outage = outage_evidence(message, config, context)
     if outage is not None:
         found[ESSENTIAL_OUTAGE] = outage[1]
     # The calibrated score, not the most likely level: "angry" by a nose (P 0.4 against
     # 0.35 annoyed) is not evidence enough for an urgent ticket.
-    if not short and message.frustration_score >= config.angry_score:
+    calm_agreement = accepts_calmly(message.intent, message.reading)
+    if not short and not calm_agreement and message.frustration_score >= config.angry_score:
         found[ANGRY] = Evidence(ANGRY, "angry_model", f"{message.frustration_level} ({message.frustration_score:.2f})", _score(message))
     # An insult is anger however calmly the model reads its tone ("وش ذا الرقم؟ انتم حراميه")
     insult = message.reading.insult if message.reading is not None else None
     if not short and ANGRY not in found and insult:
         found[ANGRY] = Evidence(ANGRY, "insult_words", f"«{insult}»", _score(message))
+    # Shouting in capitals is anger in any language the models read poorly ("WHAT IS
+    # WRONG WITH YOU PEOPLE"), when its words are exasperated too (not "I NEED THE WIFI
+    # PASSWORD", typed with caps lock on)
+    shouting = message.reading.shouting if message.reading is not None else None
+    if not short and ANGRY not in found and shouting and message.reading is not None and message.reading.exasperation:
+        found[ANGRY] = Evidence(ANGRY, "shouting", f"«{shouting}»", _score(message))
     sure = message.intent_confidence >= config.min_intent_confidence
     if not short and sure and message.intent in config.threat_intents:
         found[THREAT] = Evidence(THREAT, "threat_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))

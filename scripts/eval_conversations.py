@@ -48,7 +48,7 @@ REPLIES_FILE = ROOT / "actions" / "knowledge" / "replies.yml"
 CHANNELS = ("rest", "webchat", "whatsapp")
 DIALECTS = ("msa", "gulf", "egyptian", "levantine", "maghrebi", "arabizi", "mixed")
 REASONS = (
-    "essential_outage", "angry", "escalation_threat", "rising_frustration", "explicit_request", "repeated_misunderstanding",
+    "safety_hazard", "essential_outage", "angry", "escalation_threat", "rising_frustration", "explicit_request", "repeated_misunderstanding",
 )
 HANDOFF_ACTION = "action_handoff"
 # Handoffs a dialogue rule started carry no escalation_reasons slot: the intent says why.

@@ -30,7 +30,7 @@ from bot.nlu.service_types import ROUTER_WORDS, TAP_WORDS, ServiceMention, find_
 CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
 # Lists matched with and without the article on every word: "هذه المرة الثالثة" and
 # "للمرة الثالثة" say the same, and a phrase list cannot spell every combination.
-ARTICLE_BLIND = ("exasperation",)
+ARTICLE_BLIND = ("exasperation", "danger", "danger_wires", "danger_fallen", "danger_fittings")
 ARTICLES = ("وال", "فال", "بال", "كال", "لل", "ال")
 # A state word ("مقطوعة") counts for a service word at most this many tokens away.
 OUTAGE_WINDOW = 4
@@ -63,13 +63,18 @@ TALK_WORDS = frozenset({
     "احكي", "نحكي", "يحكي", "تحكي", "احاكي", "اكلم", "نكلم", "يكلم", "تكلم", "كلمني", "اتكلم", "نتكلم", "يتكلم",
     "اتحدث", "نتحدث", "التحدث", "الحديث", "التكلم", "اهدر", "نهدر", "نهضر", "اهضر", "تهضر", "نتواصل", "اتواصل",
     "حولني", "حولوني", "حوليني", "تحولني", "تحولوني", "وصلني", "وصلوني", "توصلني", "كلموني", "دردش",
+    # someone to talk to me ("ابي احد يكلمني"); not يتصل / يتواصل, said mostly of nobody
+    # who called ("لم يتواصل معي أحد")
+    "يكلمني", "يكلموني", "تكلمني", "تكلموني", "يكلمنا",
     "talk", "speak", "chat", "transfer", "connect", "hder", "nhder", "nhdr", "n7ki", "na7ki", "a7ki", "ahki",
     "nahki", "nehki", "kalem", "akalem", "nkalem", "nkallem", "etkalem", "atkalam", "nitkalam", "7awelni", "hawelni",
     "7awelne", "hawelne", "t7awelni", "t7awelne", "t7awelna", "thawelni", "thawelne", "7awelna", "wasselni", "twasselni",
 })
 # Negations: "someone" right after one is nobody ("ولا احد"), and a talking or wanting
 # verb right after one asks for no one ("ما بدي موظف").
-NEGATIONS = frozenset({"لا", "ولا", "ما", "وما", "مش", "مو", "no", "not", "ma", "wala", "walla"})
+NEGATIONS = frozenset({"لا", "ولا", "ما", "وما", "مش", "مو", "لم", "no", "not", "ma", "wala", "walla",
+                       # "nobody" in one word: "محد يكلمني" asks for no one
+                       "محد", "ماحد", "محدش", "ماحدش", "محدا", "ماحدا"})
 WANT_WORDS = frozenset({
     "ابي", "ابغي", "ابغا", "بدي", "بدنا", "عايز", "عاوز", "عايزه", "عاوزه", "بغيت", "نبغي", "نحب", "احب", "اريد",
     "نريد", "حابب", "حابه", "ودي", "محتاج", "محتاجه", "ابا", "اطلب", "نطلب",
@@ -181,6 +186,15 @@ class Reading:
             دلوقتي حالا"), when nothing rules them out: about the service named before.
         medical: the words of someone at home whose health depends on the supply
             ("جهاز غسيل كلوي", "oxygen"), if any.
+        danger: the words of a danger around the supply (burning smell, smoke,
+            sparks, a fallen or bare live wire, a shock), unless negated or supposed
+            ("لو شفت سلك واقع"), if any.
+        shouting: three or more words in a row typed in Latin capitals ("WHAT IS WRONG
+            WITH YOU PEOPLE"), if any.
+        accepting: the words agreeing to wait ("سأنتظر", "هستنى", "I'll wait"), not
+            negated ("مش هستنى"), if any.
+        works: an unambiguous word saying a service works ("والكهربا شغالة عادي"), not
+            negated ("مش شغال") nor about the customer ("انا شغال من البيت"), if any.
     """
 
     tokens: Tuple[RawToken, ...]
@@ -197,6 +211,10 @@ class Reading:
     insult: Optional[str] = None
     unnamed_outage: Optional[str] = None
     medical: Optional[str] = None
+    danger: Optional[str] = None
+    shouting: Optional[str] = None
+    accepting: Optional[str] = None
+    works: Optional[str] = None
 
 
 def _token_span(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -520,7 +538,72 @@ def _read(text: str, cues: Cues) -> Reading:
         insult=_insult(tokens, cues),
         unnamed_outage=unnamed.words if unnamed else None,
         medical=next((m.words for m in find(tokens, ["medical"], cues)), None),
+        danger=_danger(tokens, cues),
+        shouting=_shouting(tokens),
+        accepting=next((m.words for m in find(tokens, ["accepting"], cues) if not _negated(tokens, m)), None),
+        works=_works(tokens, entities, cues),
     )
+
+
+def _works(tokens: Sequence[RawToken], services: Sequence[ServiceMention], cues: Cues) -> Optional[str]:
+    """A working word about a service, as :func:`_restored` reads one, except that a
+    negation counts only after the service word before it ("ما في لا دخان ولا شي
+    والكهربا شغالة": the ولا is the smoke's)."""
+    named = [i for i, t in enumerate(tokens) if any(s.start <= t.start < s.end for s in services)]
+    for match in find(tokens, ["working"], cues):
+        since = max((i + 1 for i in named if i < match.start), default=0)
+        before = tokens[max(since, match.start - NEGATION_REACH) : match.start]
+        if any(t.norm in RESTORED_NEGATIONS for t in before):
+            continue
+        if not _about_the_customer(tokens, match, cues) and not _awaited(tokens, match, cues):
+            return match.words
+    return None
+
+
+def _danger(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
+    """Danger words that tell of something happening: not right after a negation ("ما
+    في دخان", "ما شفت شرار") nor right after a conditional ("اذا شفت سلك واقع شو اعمل؟")."""
+    conditionals = find(tokens, ["conditional"], cues)
+    bare = [dataclasses.replace(t, norm=_without_article(t.norm)) for t in tokens]
+
+    def told(match: Match) -> bool:
+        supposed = any(c.end <= match.start and match.start - c.end <= CONDITIONAL_GAP for c in conditionals)
+        return not _negated(tokens, match) and not supposed
+
+    for match in find(tokens, ["danger"], cues) + find(bare, [_blind("danger")], cues):
+        if told(match):
+            return match.words
+    fallen = find(bare, [_blind("danger_fallen")], cues)
+    for wire in find(bare, [_blind("danger_wires")], cues):
+        down = next((f for f in fallen if 0 <= f.start - wire.end < DANGER_WIRE_REACH), None)
+        if down is not None and told(wire):
+            return f"{wire.words} … {down.words}"
+    leak = next((m for m in find(tokens, ["danger_leak"], cues) if told(m)), None)
+    fitting = next(iter(find(bare, [_blind("danger_fittings")], cues)), None)
+    if leak is not None and fitting is not None:
+        return f"{leak.words} … {fitting.words}"
+    return None
+
+
+# A wire's "fallen" word is at most this many words after it ("سلك ديال الضو طايح").
+DANGER_WIRE_REACH = 4
+
+
+# "I", "A", "OK" inside a shouted run do not break it; a run needs three words of two letters or more.
+SHOUTED_RUN = 3
+
+
+def _shouting(tokens: Sequence[RawToken]) -> Optional[str]:
+    """Three or more words in a row written in Latin capitals."""
+    run: List[RawToken] = []
+    for token in [*tokens, None]:
+        if token is not None and token.text.isascii() and token.text.isalpha() and token.text.isupper():
+            run.append(token)
+            continue
+        if sum(len(t.text) >= 2 for t in run) >= SHOUTED_RUN:
+            return " ".join(t.text for t in run)
+        run = []
+    return None
 
 
 def _planned_cut(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues: Cues) -> Optional[str]:

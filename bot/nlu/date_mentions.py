@@ -32,6 +32,12 @@ _NUMERIC_DATE = re.compile(
     # not three groups of a longer chain: "06-12-34-56-78" is a phone number
     rf"(?<!{_DIGIT}[-.]{_DIGIT}{{2}}[-.]{_DIGIT}{{2}}[-.]{_DIGIT}{{2}})(?!\s?[-.]\s?{_DIGIT})"
 )
+# yyyy-mm-dd, yyyy/mm/dd (forms, English and French writers, copied from a bill).
+_ISO_DATE = re.compile(rf"(?<![\w/.-]){_DIGIT}{{4}}([-/.]){_DIGIT}{{1,2}}\1{_DIGIT}{{1,2}}(?![\w/.-])")
+# "يوم ١٥-٣", "موعد في 15-3": a dash date without a year after a word that asks for a day
+# (alone "12-3" is a score or a range as often); not before a unit ("في 10-15 يوم").
+_DASH_DATE = re.compile(rf"(?<![\w/.-])({_DIGIT}{{1,2}})\s?-\s?({_DIGIT}{{1,2}})(?![\w/.-]|\s?-)")
+_DASH_DATE_CUES = frozenset({"في", "يوم", "نهار", "تاريخ", "بتاريخ", "التاريخ", "موعد", "الموعد", "le", "on", "date", "fi", "nhar", "yom"})
 # A message that is only "١٥-١٢": the answer to "which day?", not a score.
 _DASH_DATE_ALONE = re.compile(rf"^\s*({_DIGIT}{{1,2}}\s?-\s?{_DIGIT}{{1,2}})\s*$")
 _ORDINAL_DAY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
@@ -73,6 +79,18 @@ def _numeric_dates(text: str) -> List[Tuple[int, int]]:
         parts = re.findall(r"\d+", text[start:end].translate(_DIGIT_TABLE))
         if _valid_day_month(int(parts[0]), int(parts[1])):
             spans.append((start, end))
+    for match in _DASH_DATE.finditer(text):
+        before = tokenize(text[: match.start()])
+        after = tokenize(text[match.end() :])
+        units = number_mentions.load_lexicon().units
+        cued = bool(before) and before[-1].norm in _DASH_DATE_CUES and not (after and after[0].norm in units)
+        day, month = (int(part) for part in (match.group(1).translate(_DIGIT_TABLE), match.group(2).translate(_DIGIT_TABLE)))
+        if cued and _valid_day_month(day, month) and match.span() not in spans:
+            spans.append(match.span())
+    for match in _ISO_DATE.finditer(text):
+        year, month, day = (int(part) for part in re.findall(r"\d+", match.group().translate(_DIGIT_TABLE)))
+        if 1900 <= year <= 2100 and _valid_day_month(day, month) and not any(s < match.end() and match.start() < e for s, e in spans):
+            spans.append(match.span())
     return spans
 
 
@@ -149,10 +167,15 @@ class _Matcher:
                 return i + size
         return None
 
-    def _day_number(self, i: int, ordinal_words: bool = False) -> bool:
-        """A day of the month at ``i`` ("15", "15th"; with ``ordinal_words`` also "الأول")."""
-        if ordinal_words and self._in(i, self.v.ordinal_days):
-            return True
+    def _ordinal_end(self, i: int) -> Optional[int]:
+        """Index after an ordinal day word at ``i`` ("الأول", "الخامس عشر", "الحادي والعشرين")."""
+        for size in (3, 2, 1):
+            if tuple(self._norm(j) for j in range(i, i + size)) in self.v.ordinal_days:
+                return i + size
+        return None
+
+    def _day_number(self, i: int) -> bool:
+        """A day of the month at ``i`` ("15", "15th")."""
         match = _ORDINAL_DAY.match(self._norm(i))
         return match is not None and 1 <= int(match.group(1)) <= 31
 
@@ -188,7 +211,7 @@ class _Matcher:
             return self._holiday(i + 1)
         if self._norm(i) == "day" and self._in(i + 1, v.after) and self._in(i + 2, v.tomorrow):
             return i + 3
-        if self._in(i, v.today) and self._in(i - 1, v.not_today_before):
+        if self._in(i, v.today) and self._not_today_before(i - 1):
             return None
         if self._in(i, v.before_yesterday) and self._in(i + 1, v.yesterday):  # أول امبارح، قبل امس
             return i + 2
@@ -215,7 +238,9 @@ class _Matcher:
             return i + 2
         if self._in(i, v.this) and self._in(i + 1, v.week_only):
             return i + 2
-        if self._in(i, v.end_of) or self._in(i, v.start_of):
+        if self._in(i, v.start_of) and self._in(i + 1, v.day_units):  # "أول أيام العيد"
+            return self._holiday(i + 2)
+        if self._in(i, v.end_of) or self._in(i, v.start_of) or self._in(i, v.middle_of):
             j = i + 1 + (self._norm(i + 1) in ("of", "de", "du"))
             the = self._norm(j) in ("the", "la", "le")
             j += the
@@ -225,12 +250,18 @@ class _Matcher:
                     return after_next
                 definite = the or self._norm(j).startswith("ال") or self._in(j - 1, v.articles)
                 # "أول شهر" alone is "the first month" (of a plan); "اخر شهر" stays the month's end
-                if definite or self._in(i, v.end_of) and self._in(j, v.month_words):
+                if definite or (self._in(i, v.end_of) or self._in(i, v.middle_of)) and self._in(j, v.month_words):
                     return j + 1
             return None
         if self._in(i, v.after) or self._in(i, v.before_holiday):
             return self._holiday(i + 1)
         return None
+
+    def _not_today_before(self, i: int) -> bool:
+        """A word at ``i`` that makes the next اليوم "that day" (نفس اليوم, "بنفس اليوم", طول اليوم)."""
+        word = self._norm(i)
+        unglued = word[1:] if len(word) > 3 and word[0] in GLUED_PREPOSITIONS else word
+        return word in self.v.not_today_before or unglued in self.v.not_today_before
 
     def _holiday(self, i: int) -> Optional[int]:
         """Index after a feast at ``i`` ("العيد", "el 3eed", "عيد الأضحى"), or None."""
@@ -241,8 +272,9 @@ class _Matcher:
 
     def _named_month_date(self, i: int) -> Optional[int]:
         """``15 مارس``, ``١٥ رمضان``, ``15 من شوال``, ``15th of March``, ``March 15``."""
-        if self._day_number(i, ordinal_words=True):
-            j = i + 1 + (self._norm(i + 1) in ("من", "of"))
+        day_end = i + 1 if self._day_number(i) else self._ordinal_end(i)
+        if day_end is not None:
+            j = day_end + (self._norm(day_end) in ("من", "of"))
             end = self._month_at(j)
             if end is not None:
                 return end + (len(self._norm(end)) == 4 and self._norm(end).isdigit())

@@ -31,7 +31,7 @@ def _words(entries: Iterable[Any]) -> FrozenSet[str]:
 
 
 def _phrases(table: Dict[Any, Iterable[Any]]) -> Dict[Tuple[str, ...], int]:
-    """{normalised words of a name: number} for month tables."""
+    """{normalised words of a name: number} for month and ordinal-day tables."""
     return {tuple(norm(name).split()): int(number) for number, names in table.items() for name in names}
 
 
@@ -39,8 +39,8 @@ def _phrases(table: Dict[Any, Iterable[Any]]) -> Dict[Tuple[str, ...], int]:
 class DateVocabulary:
     """Normalised date words, one attribute per key of ``lexicons/dates.yml``.
 
-    Weekdays map to Python ``weekday()`` numbers; months map phrases (tuples of
-    normalised words, "كانون الثاني" has two) to month numbers.
+    Weekdays map to Python ``weekday()`` numbers; months and ordinal days map phrases
+    (tuples of normalised words: "كانون الثاني", "الخامس عشر") to their numbers.
     """
 
     today: FrozenSet[str]
@@ -64,6 +64,7 @@ class DateVocabulary:
     this_week: FrozenSet[str]
     month_words: FrozenSet[str]
     end_of: FrozenSet[str]
+    middle_of: FrozenSet[str]
     start_of: FrozenSet[str]
     holidays: FrozenSet[str]
     holiday_names: FrozenSet[str]
@@ -78,7 +79,7 @@ class DateVocabulary:
     ambiguous_weekdays: Dict[str, int]
     months: Dict[Tuple[str, ...], int]
     hijri_months: Dict[Tuple[str, ...], int]
-    ordinal_days: Dict[str, int]
+    ordinal_days: Dict[Tuple[str, ...], int]
 
 
 @lru_cache(maxsize=4)
@@ -88,7 +89,7 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
     weekdays = {norm(word): WEEKDAY_NUMBERS[day] for day, words in data["weekdays"].items() for word in words}
     single_keys = (
         "today", "not_today_before", "tomorrow", "yesterday", "before_yesterday", "before_yesterday_after", "last", "after", "week", "week_only", "two_days", "two_weeks", "day_units",
-        "week_units", "next", "next_fillers", "this", "this_week", "month_words", "end_of", "start_of", "holidays", "holiday_names", "before_holiday", "day_words", "articles",
+        "week_units", "next", "next_fillers", "this", "this_week", "month_words", "end_of", "middle_of", "start_of", "holidays", "holiday_names", "before_holiday", "day_words", "articles",
         "time_of_day_before", "time_of_day_prepositions", "clock_words",
     )
     return DateVocabulary(
@@ -100,5 +101,5 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
         ambiguous_weekdays={norm(word): WEEKDAY_NUMBERS[day] for word, day in data["ambiguous_weekdays"].items()},
         months=_phrases(data["months"]),
         hijri_months=_phrases(data["hijri_months"]),
-        ordinal_days={norm(word): int(number) for number, words in data["ordinal_days"].items() for word in words},
+        ordinal_days=_phrases(data["ordinal_days"]),
     )

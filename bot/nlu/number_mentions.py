@@ -34,7 +34,8 @@ _DIGIT = "[0-9\u0660-\u0669\u06f0-\u06f9]"
 _SEPARATOR = r"(?:[ \u00a0]?[-.\u2010-\u2013][ \u00a0]?|[ \u00a0]|[ \u00a0]?[()][ \u00a0]?)"
 _NUMBER = re.compile(
     # a ticket prefix (T-, t, ت-, T/, T., TKT-) that is not the end of a word
-    rf"(?P<prefix>(?<![^\W\d_])(?:TKT|tkt|Tkt|[TtＴت])[ \u00a0]?[-_/.]?[ \u00a0]?)?"
+    # (a Latin T may follow Arabic letters: "الطلبT-338812")
+    rf"(?P<prefix>(?:(?<![A-Za-z0-9_])(?:TKT|tkt|Tkt|[TtＴ])|(?<![^\W\d_])ت)[ \u00a0]?[-_/.]?[ \u00a0]?)?"
     rf"(?P<body>(?:\+|\(\+?)?{_DIGIT}(?:{_SEPARATOR}?{_DIGIT})*\)?)"
 )
 # Letters or digits glued to a number make it part of a word ("m2to3", "ra2m").
@@ -72,6 +73,8 @@ class NumberLexicon:
     whole_word_cues: FrozenSet[str]
     units: FrozenSet[str]
     ticket_intents: FrozenSet[str]
+    phone_intents: FrozenSet[str]
+    number_words: FrozenSet[str]
     country_codes: Tuple[str, ...]
     bare_country_codes: Tuple[str, ...]
     local_phone_lengths: Dict[str, Tuple[int, ...]]
@@ -92,6 +95,8 @@ def load_lexicon(path: Path = LEXICON_PATH) -> NumberLexicon:
         whole_word_cues=frozenset(_norm(w) for w in data["whole_word_cues"]),
         units=frozenset(_norm(w) for w in data["units"]),
         ticket_intents=frozenset(data["ticket_intents"]),
+        phone_intents=frozenset(data["phone_intents"]),
+        number_words=frozenset(_norm(w) for w in data["number_words"]),
         country_codes=tuple(sorted(map(str, phone["country_codes"]), key=len, reverse=True)),
         bare_country_codes=tuple(map(str, phone["bare_country_codes"])),
         local_phone_lengths={str(k): tuple(v) for k, v in phone["local"].items()},
@@ -192,11 +197,11 @@ def _phone_shape(candidate: _Candidate, lexicon: NumberLexicon) -> bool:
 
 
 def _maybe_phone(candidate: _Candidate, text: str, lexicon: NumberLexicon) -> bool:
-    """Written like a phone (a trunk 0 and 9 to 11 digits, an area code in
+    """Written like a phone (a trunk 0 and 8 to 11 digits, an area code in
     parentheses, a unified number: ``0223456789``, ``(011) 4567890``, ``920001234``)
     but not unmistakably one: a phone unless a context word names another role."""
     raw, digits = text[candidate.start : candidate.end], candidate.digits
-    if digits.startswith("0") and 9 <= len(digits) <= 11:
+    if digits.startswith("0") and 8 <= len(digits) <= 11:  # 8: Lebanon's "03 998 877"
         return True
     if "(" in raw and len(digits) >= 8:
         return True
@@ -216,14 +221,24 @@ def _cue_role(word: str, lexicon: NumberLexicon) -> Optional[str]:
     return None
 
 
-def _context_role(tokens: Sequence[RawToken], start: int, end: int, lexicon: NumberLexicon) -> Optional[str]:
+def _the_number(word: str, lexicon: NumberLexicon) -> bool:
+    """"الرقم", "عالرقم", "للرقم": the number meant is that one, not one named further back
+    ("عندي رقم" after "الطلب" is still the request's)."""
+    return any(word == prefix + number for prefix in ("ال", "عال", "بال", "لل", "وال", "فال") for number in lexicon.number_words)
+
+
+def _context_role(tokens: Sequence[RawToken], text: str, start: int, end: int, lexicon: NumberLexicon) -> Optional[str]:
     """The role named by the nearest context word before the number (or, failing
     that, by one of the two words right after it)."""
-    before = [t for t in tokens if t.end <= start and not t.norm.isdigit()][-CUE_WINDOW:]
-    for token in reversed(before):
-        role = _cue_role(token.norm, lexicon)
+    # a context word glued to the number comes first: "رقم البلاغ661092"
+    glued = [tokenize(text[t.start : start]) for t in tokens if t.start < start < t.end]
+    before = [t for t in tokens if t.end <= start and not t.norm.isdigit()][-CUE_WINDOW:] + [g[-1] for g in glued if g]
+    for index in range(len(before) - 1, -1, -1):
+        role = _cue_role(before[index].norm, lexicon)
         if role:
             return role
+        if _the_number(before[index].norm, lexicon):
+            return _cue_role(before[index - 1].norm, lexicon) if index else None
     after = [t for t in tokens if t.start >= end][:2]
     for token in after:
         role = _cue_role(token.norm, lexicon)
@@ -265,7 +280,7 @@ def _role(
         # a reference word with the wrong shape ("الرقم المرجعي 20948812" of a bank
         # transfer) is not an account either
         return TICKET if size == TICKET_DIGITS else None
-    if context is None and _maybe_phone(candidate, text, lexicon):
+    if context is None and (_maybe_phone(candidate, text, lexicon) or intent in lexicon.phone_intents and 8 <= size <= 15):
         return PHONE
     low, high = ACCOUNT_DIGITS
     if not low <= size <= high:
@@ -310,7 +325,7 @@ def find_numbers(
         # "T-558201" is a reference whatever follows it
         if not candidate.ticket_prefix and _followed_by_unit(text, candidate.end, tokens, lexicon, taken):
             continue
-        context = _context_role(tokens, candidate.start, candidate.end, lexicon)
+        context = _context_role(tokens, text, candidate.start, candidate.end, lexicon)
         entity = _role(candidate, context, intent, lexicon, text)
         if entity is not None:
             raw = text[candidate.start : candidate.end]

@@ -21,8 +21,9 @@ LEXICON_PATH = Path(__file__).parent / "lexicons" / "service_types.yml"
 _NEEDS_CUE = {"مي", "may", "mo", "mai", "power", "current", "dow", "daw", "dou", "courant"}
 # Articles written as their own word before the service word.
 _ARTICLES = {"el", "al", "il", "l", "ال"}
-# "النور" is Egyptian for electricity but also the company's name: always needs a cue.
-_ALWAYS_NEEDS_CUE = {"نور"}
+# "النور" is Egyptian for electricity but also the company's name, "الضي" Libyan and
+# Tunisian for it but "the lamp" in the Gulf: always need a cue.
+_ALWAYS_NEEDS_CUE = {"نور", "ضي"}
 # "ما" is "what"/"not" unless it carries the article (الما = the water).
 _ONLY_DEFINITE = {"ما"}
 # Every entry that is a service word only in context (the three sets above).
@@ -31,7 +32,9 @@ AMBIGUOUS_WORDS = frozenset(_NEEDS_CUE | _ALWAYS_NEEDS_CUE | _ONLY_DEFINITE)
 DEFINITE_ONLY_WORDS = frozenset(_ONLY_DEFINITE)
 _CUES = {"مقطوع", "مقطوعه", "قاطع", "قاطعه", "فاصل", "فاصله", "طافي", "طافيه", "انقطاع", "ماكو", "مافي", "مفيش", "في", "no", "mafi", "mafish", "ma", "fi", "m2to3", "ma2tou3a", "ma2tou3", "ma2tu3",
          "m2tou3", "ma2to3", "2ate3", "2at3a", "mafesh", "mesh", "off", "out", "down", "مش", "ضعيف", "راح", "رايح", "اتقطع", "انقطع", "قطع",
-         "kaynch", "makaynch", "kaynech", "makaynech", "de", "coupe", "coupé", "coupee", "coupée"}
+         "kaynch", "makaynch", "kaynech", "makaynech", "de", "coupe", "coupé", "coupee", "coupée",
+         # "فاتورة النور", "عداد الضي": the bill and the meter of a service
+         "فاتوره", "فواتير", "عداد", "facture", "fatura", "fatoura"}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ const I18N = {
     claimed_by: "استلمها", transferred_to: "حُوّلت إلى", returned: "أُعيدت إلى المساعد", closed: "أُغلقت",
     rating_line: "تقييم العميل", frustration: "الانزعاج", urgency: "الإلحاح", no_rating: "—",
     bad_login: "اسم المستخدم أو كلمة المرور غير صحيحة.", nobody: "—", choose_agent: "اختر زميلاً",
-    reasons_map: { essential_outage: "انقطاع خدمة أساسية", angry: "غضب", escalation_threat: "تهديد بالتصعيد",
+    reasons_map: { safety_hazard: "خطر على السلامة", essential_outage: "انقطاع خدمة أساسية", angry: "غضب", escalation_threat: "تهديد بالتصعيد",
       rising_frustration: "انزعاج متصاعد", explicit_request: "طلب موظف", repeated_misunderstanding: "سوء فهم متكرر" },
   },
   en: {
@@ -36,7 +36,7 @@ const I18N = {
     claimed_by: "claimed by", transferred_to: "transferred to", returned: "returned to the bot", closed: "resolved",
     rating_line: "Customer rating", frustration: "frustration", urgency: "urgency", no_rating: "—",
     bad_login: "Wrong username or password.", nobody: "—", choose_agent: "Pick a colleague",
-    reasons_map: { essential_outage: "essential service out", angry: "angry", escalation_threat: "escalation threat",
+    reasons_map: { safety_hazard: "safety hazard", essential_outage: "essential service out", angry: "angry", escalation_threat: "escalation threat",
       rising_frustration: "rising frustration", explicit_request: "asked for a person", repeated_misunderstanding: "misunderstood twice" },
   },
 };

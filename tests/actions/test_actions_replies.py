@@ -19,7 +19,7 @@ USED_KEYS = {
     "appointment_booked", "appointment_rescheduled", "appointment_rescheduled_new", "ticket_status",
     "branch_hours", "branch_location", "branch_not_found",
     "fallback_rephrase", "fallback_offer_human", "system_unavailable",
-    "handoff_queued", "handoff_callback_busy", "handoff_callback_off_hours", "handoff_offline", "handoff_outage_lead", "handoff_returned",
+    "handoff_queued", "handoff_callback_busy", "handoff_callback_off_hours", "handoff_offline", "handoff_outage_lead", "handoff_safety_lead", "handoff_returned",
     "handoff_resolved", "ask_rating", "rating_invalid", "ask_rating_comment", "rating_thanks",
     "rating_thanks_low", "rating_declined", "rating_not_stored",
 }

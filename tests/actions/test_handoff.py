@@ -313,6 +313,19 @@ def test_service_and_redis_both_down_is_honest(load_tracker, run, service_down, 
 
 
 # ------------------------------------------------------------------ back from a person
+def test_a_danger_is_handed_over_first_with_how_to_stay_safe(tracker_data, make_tracker, user_event, latest_from, run, service) -> None:
+    data = tracker_data("handoff_request.json")
+    message = user_event("فيه ريحة حريق طالعة من العداد وطالع دخان", "complaint")
+    data["events"].append(message)
+    data["latest_message"] = latest_from(message)
+    # the EscalationPolicy's decision, as it sets it before the handoff
+    messages, _ = run(ActionHandoff(), make_tracker(data, {"escalation_reasons": ["safety_hazard", "explicit_request"], "escalation_priority": "urgent"}))
+    (request,) = service.requests
+    assert request["body"]["reasons"] == ["safety_hazard", "explicit_request"] and request["body"]["priority"] == 1  # urgent
+    leads = get_knowledge_base().replies.variants("handoff_safety_lead")
+    assert any(messages[0]["text"].startswith(lead.split("{")[0]) for lead in leads)
+
+
 def test_returned_to_the_bot_says_it_is_back(load_tracker, run, fixed_clock) -> None:
     messages, events = run(ActionHandoffReturned(), load_tracker("handoff_request.json", handoff_ticket_id="H-1"))
     assert _texts(messages) in get_knowledge_base().replies.variants("handoff_returned")

@@ -296,3 +296,55 @@ def test_someone_whose_health_depends_on_the_supply_is_read(text, medical):
 def test_a_planned_cut_needs_a_service_a_phrase_or_several_words(text, planned):
     assert cues.read(text).planned_cut == planned
 
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "expected"),
+    [
+        ("فيه ريحة حريق طالعه من عداد الكهربا", "danger", "ريحه حريق"),
+        ("سلك الكهربا واقع بالشارع", "danger", "سلك الكهربا واقع"),
+        ("ما في دخان بس العداد يصفر", "danger", None),
+        ("اذا شفت سلك واقع شو اعمل", "danger", None),
+        ("WHAT IS WRONG WITH YOU PEOPLE", "shouting", "WHAT IS WRONG WITH YOU PEOPLE"),
+        ("I NEED WIFI", "shouting", None),
+        ("حسنا سأنتظر يومين، شكرا", "accepting", "سانتظر"),
+        ("شكرا بس مش هستنى اكتر", "accepting", None),
+        ("ابي احد يكلمني ضروري", "person_request", "يكلمني … احد"),
+        ("لم يكلمني احد حتى الان", "person_request", None),
+        ("محد يكلمني ولا يرد", "person_request", None),
+        ("ثالث يوم واحنا قاعدين بالظلام", "outage_cue", "بالظلام"),
+    ],
+)
+def test_danger_shouting_agreeing_to_wait_someone_to_talk_to_me_and_sitting_in_the_dark(text, field, expected):
+    assert getattr(cues.read(text), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "danger"),
+    [
+        ("ابني مسك باب الغساله واتكهرب", "اتكهرب"),
+        ("شريط الكهربا تبع الجيران نازل وعم يلمس درابزين البلكون", "شريط … نازل"),
+        ("كاين سلك ديال الضو طايح فالزنقة قدام الدار", "سلك … طايح"),
+        ("صرا كورسيركي فالكونتور و يخرج منو الدخان", "كورسيركي"),
+        ("there's a cable hanging very low from the pole", "cable … hanging"),
+        ("الماء يتسرب من السقف وينزل على عداد الكهرباء", "يتسرب … عداد كهرباء"),
+        ("عداد المية بيسرب من تحت", None),  # a water meter leaking is plumbing
+        ("my internet cable is down", None),
+        ("ما في لا دخان ولا ريحة حريق", None),
+    ],
+)
+def test_shocks_fallen_wires_and_water_on_electrics_are_dangers(text, danger):
+    assert cues.read(text).danger == danger
+
+
+@pytest.mark.parametrize(
+    ("text", "works"),
+    [
+        ("بس ما في لا دخان ولا ريحة حريق ولا شي والكهربا شغالة عادي", "شغاله"),
+        ("النت شغال بس بطيء", "شغال"),
+        ("الكهربا مش شغالة", None),
+        ("انا شغال من البيت والنت فاصل", None),
+    ],
+)
+def test_a_service_that_works_and_a_negation_that_belongs_to_another_clause(text, works):
+    assert cues.read(text).works == works

@@ -210,3 +210,40 @@ def test_the_date_keeps_the_words_the_form_reads_the_visit_window_from(text: str
 
     (mention,) = find_dates(text)
     assert get_knowledge_base().appointment_window(mention.text)["id"] == window
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "resolved"),
+    [
+        # ordinal days beyond the tenth, before a Gregorian or a Hijri month
+        ("ارغب بزيارة فني في الخامس عشر من شعبان", ["الخامس عشر من شعبان"], None),  # Hijri: the form asks again
+        ("الحادي والعشرين من مارس", ["الحادي والعشرين من مارس"], date(2027, 3, 21)),
+        ("الثاني عشر من ديسمبر", ["الثاني عشر من ديسمبر"], date(2026, 12, 12)),
+        # year first, as forms and bills write it
+        ("موعد لصيانة العداد 2027/04/15 بين الساعة 8 و 12", ["2027/04/15"], date(2027, 4, 15)),
+        ("le ٢٠٢٧-٠١-٠٥ svp", ["٢٠٢٧-٠١-٠٥"], date(2027, 1, 5)),
+        # a dash date after a word asking for a day
+        ("موعد في ١٥-٣ ان امكن", ["١٥-٣"], date(2027, 3, 15)),
+        # times of day as typed, after the day
+        ("بدي فني بكرا قبل الضهر", ["بكرا قبل الضهر"], date(2026, 11, 24)),
+        ("n7eb rendez-vous ghodwa fel 3chiya", ["ghodwa fel 3chiya"], date(2026, 11, 24)),
+        # today in Maghrebi and French
+        ("واش يقدر يجي التقني ليوما", ["ليوما"], TODAY),
+        ("technicien aujourd'hui c'est possible?", ["aujourd'hui"], TODAY),
+        # vague: found, then asked about
+        ("الفاتوره توصل اول الشهر ولا نص الشهر", ["اول الشهر", "نص الشهر"], None),
+        ("ما مواعيد العمل في اول ايام العيد", ["اول ايام العيد"], None),
+    ],
+)
+def test_ordinals_year_first_cued_dashes_and_more_day_words(text: str, expected: list[str], resolved: date | None) -> None:
+    assert spans(text) == expected
+    if len(expected) == 1:
+        assert parse_date(expected[0], TODAY) == resolved
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["دفعت مرتين بنفس اليوم 50 الف ليرة", "زادت الفاتورة في 10-15 يوم", "النتيجة 12-3", "نص ساعة وراجعة", "الثاني عشر", "رقم 2025-13-40"],
+)
+def test_that_day_ranges_scores_and_lone_ordinals_are_not_dates(text: str) -> None:
+    assert spans(text) == []

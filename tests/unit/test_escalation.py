@@ -358,3 +358,49 @@ def test_a_plan_name_read_as_an_outage_report_is_no_outage():
     assert outage_evidence(plan, CONFIG) is None
     outage = said("النت", "report_outage", "calm", 0.0, "internet", 0.9, ["internet"], 0.9)
     assert outage_evidence(outage, CONFIG) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "فيه ريحة حريق طالعه من عداد الكهربا اللي عند الباب، ابي احد يكلمني ضروري",
+        "سلك الكهربا واقع بالشارع قدام بيتنا والاولاد يلعبوا",
+        "the meter is sparking and there's smoke",
+        "ça sent le brûlé, il y a de la fumée au compteur",
+    ],
+)
+def test_a_danger_to_people_is_a_safety_hazard_first_and_urgent(text):
+    decision = decide(said(text, "complaint", "calm", 0.1), [0.1], 0, CONFIG)
+    assert decision.reasons[0] == "safety_hazard" and decision.priority == "urgent"
+    assert decision.evidence[0].rule == "danger_words"
+
+
+@pytest.mark.parametrize("text", ["ما في دخان ولا شي بس العداد يصفر", "اذا شفت سلك واقع شو اعمل؟", "الفاتورة نار هالشهر"])
+def test_no_danger_when_denied_supposed_or_only_a_figure_of_speech(text):
+    assert "safety_hazard" not in decide(said(text, "complaint", "calm", 0.1), [0.1], 0, CONFIG).reasons
+
+
+def test_shouting_with_exasperated_words_is_anger_caps_lock_alone_is_not():
+    shouted = decide(said("انخصم مني مبلغ الفاتورة مرتين WHAT IS WRONG WITH YOU PEOPLE", "refund_request", "calm", 0.19), [0.19], 0, CONFIG)
+    assert shouted.reasons == ("angry",) and shouted.evidence[0].rule == "shouting"
+    assert not decide(said("I NEED THE WIFI PASSWORD PLEASE", "app_login_help", "calm", 0.05), [0.05], 0, CONFIG).handoff
+
+
+@pytest.mark.parametrize("text", ["حسنا سأنتظر يومين، شكرا", "تسلم، رح انتظر يومين", "ok I'll wait 2 days thanks"])
+def test_thanks_agreeing_to_wait_is_calm_whatever_the_model_reads_into_the_duration(text):
+    message = said(text, "thank", "angry", 0.95)
+    assert not decide(message, [0.1, 0.95], 0, CONFIG).handoff
+    assert escalation.felt_frustration({"text": text, "intent": {"name": "thank"}, "signals": {"frustration": {"score": 0.95}}}, CONFIG) == 0.0
+
+
+@pytest.mark.parametrize("text", ["مشكور ياخي كثر الله خيرك، يومين ولا أحد رد", "شكرا، مش هستنى اكتر من كده", "شكرا رح انتظر بس للمرة الثالثة"])
+def test_sarcastic_thanks_or_refusing_to_wait_keeps_the_models_anger(text):
+    assert decide(said(text, "thank", "angry", 0.95), [0.95], 0, CONFIG).reasons[:1] == ("angry",)
+
+
+def test_the_urgency_score_alone_is_no_outage_when_the_words_say_the_service_works():
+    text = "عداد الكهربا عم يطلع صوت بيب بيب من الصبح بس الكهربا شغالة عادي، شو يعني هالصوت؟"
+    message = said(text, "nlu_fallback", "calm", 0.1, "electricity", 0.95, entities=["electricity"], confidence=0.4)
+    assert not decide(message, [0.1], 0, CONFIG).handoff
+    outage = said("عداد الكهربا عم يطلع صوت والبيت كله", "nlu_fallback", "calm", 0.1, "electricity", 0.95, entities=["electricity"], confidence=0.4)
+    assert decide(outage, [0.1], 0, CONFIG).reasons == ("essential_outage",)

@@ -220,3 +220,23 @@ def test_ticket_numbers_are_found_exactly(number, before, after):
 @given(amount=st.integers(1, 10**7), script=SCRIPTS, unit=st.sampled_from([" ريال", " درهم", " جنيه", " أيام", " مرات", "%", " ميجا"]))
 def test_amounts_and_counts_are_never_entities(amount, script, unit):
     assert find_numbers("دفعت " + _write(str(amount), script) + unit) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [
+        # a context word glued to the number, a T- glued to the word before
+        ("رقم البلاغ661092 ومحد تواصل معي", None, [("ticket_number", "661092")]),
+        ("الطلبT-338812قدمته قبل اسبوعين", None, [("ticket_number", "T-338812")]),
+        # "the number" ends the look back: the code is not the number's context
+        ("الكود ما عم يوصل عالرقم 03 998 877", None, [("phone_number", "03 998 877")]),
+        ("فين وصلات الطلب ديالي؟ عندي رقم ٣٠٩٧٤١", None, [("ticket_number", "٣٠٩٧٤١")]),
+        ("حسابي رقم 4471203", None, [("account_number", "4471203")]),
+        # Levantine "my number"; a bare number in a request to change details is a phone
+        ("ra2me el jdid 70 123 456", None, [("phone_number", "70 123 456")]),
+        ("ابي ابدل الرقم ل99887766", "update_account_details", [("phone_number", "99887766")]),
+        ("ابي ابدل الرقم ل99887766", "bill_inquiry", [("account_number", "99887766")]),
+    ],
+)
+def test_glued_context_words_the_number_and_phone_requests(text: str, intent: str | None, expected: list[tuple[str, str]]) -> None:
+    assert found(text, intent) == expected

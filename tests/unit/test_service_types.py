@@ -62,3 +62,17 @@ def test_no_false_service(text):
 
 def test_two_services_in_one_message():
     assert [v for v, _ in services("لا كهربا ولا موية عندنا")] == ["electricity", "water"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("الضي طافي في طرابلس من ٣ ساعات", [("electricity", "الضي")]),
+        ("ch7al facture ta3 eddou compte 77102938", [("electricity", "eddou")]),
+        ("عايز اعرف فاتورة النور كام", [("electricity", "النور")]),  # the bill names the service
+        ("الضي متاع الكاميرا", []),  # "the light" with no cue is no service
+        ("نور الدين ساكن جنبنا", []),
+    ],
+)
+def test_libyan_light_algerian_arabizi_and_the_bill_of_a_service(text, expected):
+    assert services(text) == expected
