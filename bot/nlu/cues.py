@@ -169,7 +169,8 @@ class Reading:
             outage is over, scheduled or in the past (the latest cue wins);
             ``hypothetical`` when it only supposes one ("لو النور قطع ...");
             ``elsewhere`` when it is somewhere not the customer's home ("احنا
-            بالدوام الكهربا طافية") and nothing says it is theirs too.
+            بالدوام الكهربا طافية") and nothing says it is theirs too; ``wifi_only``
+            when the internet works over a cable and only the wifi does not.
         short_reply: only yes/no/thanks/ok/greeting/closing words, numbers, dates and emoji.
         person_request: the words that ask for a person, if any.
         threat: the words that threaten outside action (regulator, court, press,
@@ -238,6 +239,9 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
     matches = find(tokens, ["outage", "absence", "restored", "planned", "past"], cues)
     restarts = _restarts(tokens, mentions, matches, cues)
     matches = [m for m in matches if not any(r.start <= m.start < r.end for r in restarts)]
+    # "النت ما فيه مشكله" (there is no problem with it) is no absence of the service
+    problems = cues.lists.get("problem_words", frozenset())
+    matches = [m for m in matches if not (m.kind == "absence" and m.end < len(tokens) and (_without_article(tokens[m.end].norm),) in problems)]
     if not mentions:
         blocked = _unbound_blocker(tokens, matches, cues) or _only_restarted(tokens, matches, restarts, cues)
         # "وهو فاصل دلوقتي" names no service: the cue alone, for the service named before
@@ -260,6 +264,10 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
                 if len(between) <= ABSENCE_GAP and all((t.norm,) in fillers for t in between):
                     tied.append((match, named))
                     break
+    # "التلفون الارضي ما فيه حراره ... بس النت شغال", "الشارع ظلمة": a cue right next to
+    # something that is no essential service is that thing's, when no service is as near
+    others = find(tokens, ["not_a_service"], cues)
+    tied = [(match, named) for match, named in tied if not _claimed_by_other(match, others, spans)]
     cue: Optional[Match] = tied[-1][0] if tied else None
     service: Optional[str] = tied[-1][1] if tied else None
     if cue is None and "water" in (value for _span, value in spans):
@@ -283,6 +291,19 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
     if blocked is None and any(b.kind in ("planned", "past") for b in blockers) and not _goes_on(tokens, cues):
         blocked = next(b.kind for b in reversed(blockers) if b.kind in ("planned", "past"))
     return cue, service, blocked
+
+
+def _claimed_by_other(match: Match, others: Sequence[Match], spans: Sequence[Tuple[Tuple[int, int], str]]) -> bool:
+    """Whether a no-service word is right next to the cue (one word away at most) and
+    nearer than every service word other than the cue itself ("ظلمه" is one)."""
+    def gap(first: int, last: int) -> int:
+        return first - match.end + 1 if match.end <= first else match.start - last if last < match.start else 0
+
+    near = [gap(o.start, o.end - 1) for o in others]
+    if not near or min(near) > 1:
+        return False
+    services = [gap(first, last) for (first, last), _named in spans if not match.start <= first < match.end]
+    return not services or min(near) < min(services)
 
 
 def _goes_on(tokens: Sequence[RawToken], cues: Cues) -> bool:
@@ -522,6 +543,10 @@ def _read(text: str, cues: Cues) -> Reading:
     cue, service, blocked = _outage(tokens, mentions, cues)
     if cue is not None and blocked is None and _elsewhere(tokens, cues):
         blocked = "elsewhere"
+    works = _works(tokens, entities, cues)
+    # "النت شغال كويس لما بوصل بالكابل بس الواي فاي مش شغال": the line is up, the home wifi is not
+    if cue is not None and blocked is None and service == "internet" and works and find(tokens, ["wired"], cues):
+        blocked = "wifi_only"
     cue, unnamed = (cue, None) if service else (None, cue)
     return Reading(
         tokens=tokens,
@@ -541,7 +566,7 @@ def _read(text: str, cues: Cues) -> Reading:
         danger=_danger(tokens, cues),
         shouting=_shouting(tokens),
         accepting=next((m.words for m in find(tokens, ["accepting"], cues) if not _negated(tokens, m)), None),
-        works=_works(tokens, entities, cues),
+        works=works,
     )
 
 

@@ -60,8 +60,9 @@ ACCOUNT_LOOKUP_TOPICS = ("payment_not_reflected", "refund_request")
 # What rules an outage out and has its own answer whichever outage-like intent the
 # message got (actions.actions.NOT_NOW_REPLIES): a restart, discoloured water, a cut
 # somewhere not the customer's home, "if it cuts, what do I do?" (the classifier often
-# has no intent for that one: "اذا طاحت الكوران واش لازم ندير؟").
-ANSWERED_BLOCKERS = ("restart", "quality", "elsewhere", "hypothetical")
+# has no intent for that one: "اذا طاحت الكوران واش لازم ندير؟"), the internet that works
+# over a cable while the wifi does not.
+ANSWERED_BLOCKERS = ("restart", "quality", "elsewhere", "hypothetical", "wifi_only")
 ACCOUNT_LOOKUP_FORM = "bill_form"
 # How many per-message scores the slot keeps (enough for the trend window).
 KEPT_SCORES = 10

@@ -348,3 +348,27 @@ def test_shocks_fallen_wires_and_water_on_electrics_are_dangers(text, danger):
 )
 def test_a_service_that_works_and_a_negation_that_belongs_to_another_clause(text, works):
     assert cues.read(text).works == works
+
+
+@pytest.mark.parametrize(
+    ("text", "cue", "service", "blocked"),
+    [
+        # the cue is the landline's or the street's, and the internet / power works
+        ("التلفون الارضي ما فيه حراره من امس بس النت شغال تمام", None, None, "restored"),
+        ("عمود الانارة قدام بيتنا طافي، الكهربا عندنا داخل البيت شغالة عادي بس الشارع ظلمة", "طافي", "electricity", "restored"),
+        ("الكهربا مقطوعة بالشارع كله", "مقطوعه", "electricity", None),
+        # "no problem" is no absence
+        ("يعني النت ما فيه مشكله، بس الهاتف", None, None, None),
+        # over a cable the line is up: the wifi is the home's
+        ("النت شغال كويس لما بوصل اللابتوب بالكابل، بس الواي فاي مش شغال", "مش شغال", "internet", "wifi_only"),
+        ("النت مش شغال لا بالكابل ولا بالواي فاي", "مش شغال", "internet", None),
+        # half the house, "in them", suspended, Tunisian "cut"
+        ("نص البيت ماكو بيه كهرباء", "ماكو", "electricity", None),
+        ("غرفتين والمطبخ ما فيهن كهربا", "ما فيهن", "electricity", None),
+        ("and now the internet is suspended", "suspended", "internet", None),
+        ("ياخي الماء توا تقص", "تقص", "water", None),
+    ],
+)
+def test_other_things_that_go_off_no_problem_wifi_only_and_partial_outages(text, cue, service, blocked):
+    reading = cues.read(text)
+    assert (reading.outage_cue, reading.outage_service, reading.blocked_by) == (cue, service, blocked)
