@@ -82,8 +82,10 @@ async def take(redis: aioredis.Redis, namespace: str, key: str, limit: int, wind
         window_seconds: the window's length.
     """
     stored = hits_key(namespace, key)
-    admitted, count, first = await redis.eval(
-        _TAKE, 2, stored, f"{stored}:told", int(limit), _micros(window_seconds), uuid.uuid4().hex[:12]
+    # registered scripts run by their SHA (EVALSHA), loading the text once per Redis
+    take_script = redis.register_script(_TAKE)
+    admitted, count, first = await take_script(
+        keys=[stored, f"{stored}:told"], args=[int(limit), _micros(window_seconds), uuid.uuid4().hex[:12]]
     )
     return Verdict(bool(admitted), int(count), bool(first))
 
@@ -95,7 +97,7 @@ async def hit(redis: aioredis.Redis, namespace: str, key: str, limit: int, windo
 
 async def hits(redis: aioredis.Redis, namespace: str, key: str, window_seconds: float) -> int:
     """How many hits of ``key`` were admitted in the last ``window_seconds`` (counts none)."""
-    return int(await redis.eval(_COUNT, 1, hits_key(namespace, key), _micros(window_seconds)))
+    return int(await redis.register_script(_COUNT)(keys=[hits_key(namespace, key)], args=[_micros(window_seconds)]))
 
 
 def _micros(seconds: float) -> int:

@@ -595,7 +595,8 @@ def _danger(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
         supposed = any(c.end <= match.start and match.start - c.end <= CONDITIONAL_GAP for c in conditionals)
         return not _negated(tokens, match) and not supposed
 
-    for match in find(tokens, ["danger"], cues) + find(bare, [_blind("danger")], cues):
+    # article-blind: "الدخان" is "دخان", "الكيبل واقع" is "كيبل واقع"
+    for match in find(bare, [_blind("danger")], cues):
         if told(match):
             return match.words
     fallen = find(bare, [_blind("danger_fallen")], cues)

@@ -79,10 +79,10 @@ def _numeric_dates(text: str) -> List[Tuple[int, int]]:
         parts = re.findall(r"\d+", text[start:end].translate(_DIGIT_TABLE))
         if _valid_day_month(int(parts[0]), int(parts[1])):
             spans.append((start, end))
+    units = number_mentions.load_lexicon().units
     for match in _DASH_DATE.finditer(text):
         before = tokenize(text[: match.start()])
         after = tokenize(text[match.end() :])
-        units = number_mentions.load_lexicon().units
         cued = bool(before) and before[-1].norm in _DASH_DATE_CUES and not (after and after[0].norm in units)
         day, month = (int(part) for part in (match.group(1).translate(_DIGIT_TABLE), match.group(2).translate(_DIGIT_TABLE)))
         if cued and _valid_day_month(day, month) and match.span() not in spans:

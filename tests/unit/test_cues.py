@@ -302,7 +302,7 @@ def test_a_planned_cut_needs_a_service_a_phrase_or_several_words(text, planned):
     ("text", "field", "expected"),
     [
         ("فيه ريحة حريق طالعه من عداد الكهربا", "danger", "ريحه حريق"),
-        ("سلك الكهربا واقع بالشارع", "danger", "سلك الكهربا واقع"),
+        ("سلك الكهربا واقع بالشارع", "danger", "سلك كهربا واقع"),  # read article-blind
         ("ما في دخان بس العداد يصفر", "danger", None),
         ("اذا شفت سلك واقع شو اعمل", "danger", None),
         ("WHAT IS WRONG WITH YOU PEOPLE", "shouting", "WHAT IS WRONG WITH YOU PEOPLE"),
