@@ -302,7 +302,9 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     # A question with no outage word in it ("والدي يستخدم جهاز أكسجين، فهل لديكم خصم
     # للمرضى؟" read as report_outage 0.90, urgency 0.54) needs the model to be sure
     asks_only = reading is not None and bool(reading.question) and not reading.unnamed_outage
-    needed = config.urgency_score_alone if asks_only else config.urgency_score
+    # so does "a problem with the internet" with no word of what it is ("النت عندي فيه مشكله")
+    vague = reading is not None and bool(reading.problem) and not reading.unnamed_outage and not reading.outage_cue
+    needed = config.urgency_score_alone if asks_only or vague else config.urgency_score
     signal_service = (
         message.urgency_service
         if message.urgency_service in essential and message.urgency_score >= needed and not message.short_reply
@@ -310,7 +312,7 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     )
     sure = message.intent_confidence >= config.min_intent_confidence
     # a reply of answer words naming a plan ("نور فايبر ٣٠٠") reports nothing
-    if message.intent == "report_outage" and sure and (named or signal_service) and not message.short_reply:
+    if message.intent == "report_outage" and sure and (signal_service if vague else named or signal_service) and not message.short_reply:
         service = named[0] if named else str(signal_service)
         return service, Evidence(ESSENTIAL_OUTAGE, "outage_intent", f"{service}: report_outage ({message.intent_confidence:.2f})", _score(message))
     # "النت بيفصل كل يوم" … "وهو فاصل دلوقتي حالا": outage words about the service named
@@ -323,7 +325,8 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     # "w abooy 3ndo jihaz ghaseel kilawi … w y7taaj may": someone's health hangs on the
     # supply, said in a message about it; no wording of the outage is waited for
     medical_service = named[0] if named else context.service_before if context.service_before in essential else signal_service
-    if reading is not None and reading.medical and outage_like and medical_service and not message.short_reply:
+    # not a need told with the service's use ("امي عندها غسيل كلى ومنستهلك مي كتير": the bill)
+    if reading is not None and reading.medical and not reading.consumption and outage_like and medical_service and not message.short_reply:
         return medical_service, Evidence(ESSENTIAL_OUTAGE, "medical_need", f"{medical_service}: «{reading.medical}»", _score(message))
     if named and (context.active_loop == "outage_form" or context.outage_reported):
         return named[0], Evidence(ESSENTIAL_OUTAGE, "outage_form_answer", f"{named[0]} named after an outage report", _score(message))

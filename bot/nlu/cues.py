@@ -30,7 +30,7 @@ from bot.nlu.service_types import ROUTER_WORDS, TAP_WORDS, ServiceMention, find_
 CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
 # Lists matched with and without the article on every word: "هذه المرة الثالثة" and
 # "للمرة الثالثة" say the same, and a phrase list cannot spell every combination.
-ARTICLE_BLIND = ("exasperation", "danger", "danger_wires", "danger_fallen", "danger_fittings")
+ARTICLE_BLIND = ("exasperation", "danger", "danger_wires", "danger_fallen", "danger_fittings", "fire_words", "harmless_smoke")
 ARTICLES = ("وال", "فال", "بال", "كال", "لل", "ال")
 # A state word ("مقطوعة") counts for a service word at most this many tokens away.
 OUTAGE_WINDOW = 4
@@ -170,7 +170,9 @@ class Reading:
             ``hypothetical`` when it only supposes one ("لو النور قطع ...");
             ``elsewhere`` when it is somewhere not the customer's home ("احنا
             بالدوام الكهربا طافية") and nothing says it is theirs too; ``wifi_only``
-            when the internet works over a cable and only the wifi does not.
+            when the internet works over a cable and only the wifi does not;
+            ``not_a_service`` when no service is named and what went off is something
+            else (a street light, the landline, the app).
         short_reply: only yes/no/thanks/ok/greeting/closing words, numbers, dates and emoji.
         person_request: the words that ask for a person, if any.
         threat: the words that threaten outside action (regulator, court, press,
@@ -196,6 +198,9 @@ class Reading:
             negated ("مش هستنى"), if any.
         works: an unambiguous word saying a service works ("والكهربا شغالة عادي"), not
             negated ("مش شغال") nor about the customer ("انا شغال من البيت"), if any.
+        problem: a word for "a problem" with nothing saying since when ("النت عندي فيه
+            مشكله": vague, no outage told), if any.
+        consumption: words about using a lot of a service ("ومنستهلك مي كتير"), if any.
     """
 
     tokens: Tuple[RawToken, ...]
@@ -216,6 +221,8 @@ class Reading:
     shouting: Optional[str] = None
     accepting: Optional[str] = None
     works: Optional[str] = None
+    problem: Optional[str] = None
+    consumption: Optional[str] = None
 
 
 def _token_span(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -248,6 +255,9 @@ def _outage(tokens: Sequence[RawToken], mentions: Sequence[ServiceMention], cues
         bare = [m for m in _unnegated(tokens, matches) if m.kind == "outage"]
         # "التطبيق طاح" (the app is down) speaks of something else that went off
         other = find(tokens, ["not_a_service"], cues)
+        # "عمود إنارة الشارع مطفأ": what went off is no essential service, whatever the models say
+        if bare and other and not blocked:
+            blocked = "not_a_service"
         return (bare[-1] if bare and not blocked and not other else None), None, blocked
     fillers = cues.lists.get("filler", frozenset())
     spans = [(_token_index(tokens, m), m.value) for m in mentions]
@@ -556,7 +566,7 @@ def _read(text: str, cues: Cues) -> Reading:
         blocked_by=blocked,
         short_reply=is_short_reply(tokens, cues),
         person_request=person_request(tokens),
-        threat=None if find(tokens, ["prospect"], cues) else next((m.words for m in find(tokens, ["threat"], cues)), None),
+        threat=_threat(text, tokens, cues),
         exasperation=_exasperation(tokens, cues),
         question=next((m.words for m in find(tokens, ["question_words"], cues)), None),
         planned_cut=_planned_cut(tokens, mentions, cues),
@@ -567,7 +577,35 @@ def _read(text: str, cues: Cues) -> Reading:
         shouting=_shouting(tokens),
         accepting=next((m.words for m in find(tokens, ["accepting"], cues) if not _negated(tokens, m)), None),
         works=works,
+        problem=_vague_problem(tokens, cues),
+        consumption=next((m.words for m in find(tokens, ["consumption"], cues)), None),
     )
+
+
+# A platform question is short ("w instagram?"); a longer message with a question in it
+# may well threaten ("ليش ما تردون؟ بكتب عنكم بتويتر").
+PLATFORM_QUESTION_WORDS = 4
+
+
+def _threat(text: str, tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
+    """Threat words, unless the message compares offers ("prospect") or is a short
+    question naming only a platform ("w instagram?": where the company is)."""
+    if find(tokens, ["prospect"], cues):
+        return None
+    found = find(tokens, ["threat"], cues)
+    platforms = cues.lists.get("platforms", frozenset())
+    asks = "?" in text or "؟" in text or bool(find(tokens, ["question_words"], cues))
+    if found and asks and len(tokens) <= PLATFORM_QUESTION_WORDS and all(tuple(m.words.split()) in platforms for m in found):
+        return None
+    return found[0].words if found else None
+
+
+def _vague_problem(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
+    """A word for "a problem" with nothing saying since when or that it goes on ("النت
+    عندي فيه مشكله"; not "عندي مشكلة بالكهرباء من امس")."""
+    problems = cues.lists.get("problem_words", frozenset())
+    word = next((t.norm for t in tokens if (_without_article(t.norm),) in problems), None)
+    return word if word and not find(tokens, ["since", "still", "now", "past_day"], cues) else None
 
 
 def _works(tokens: Sequence[RawToken], services: Sequence[ServiceMention], cues: Cues) -> Optional[str]:
@@ -595,24 +633,33 @@ def _danger(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
         supposed = any(c.end <= match.start and match.start - c.end <= CONDITIONAL_GAP for c in conditionals)
         return not _negated(tokens, match) and not supposed
 
+    # a cigarette's or a barbecue's smoke is none of ours
+    harmless = bool(find(bare, [_blind("harmless_smoke")], cues))
+    smoke = cues.lists.get("smoke_words", frozenset())
     # article-blind: "الدخان" is "دخان", "الكيبل واقع" is "كيبل واقع"
     for match in find(bare, [_blind("danger")], cues):
-        if told(match):
+        if told(match) and not (harmless and tuple(match.words.split()) in smoke):
             return match.words
+    # a wire and a fallen word within a few words either side ("سلك ديال الضو طايح", "طاح واحد الكابل")
     fallen = find(bare, [_blind("danger_fallen")], cues)
     for wire in find(bare, [_blind("danger_wires")], cues):
-        down = next((f for f in fallen if 0 <= f.start - wire.end < DANGER_WIRE_REACH), None)
-        if down is not None and told(wire):
+        down = next((f for f in fallen if 0 <= f.start - wire.end < DANGER_WIRE_REACH or 0 <= wire.start - f.end < DANGER_WIRE_BEFORE), None)
+        if down is not None and told(wire) and told(down):
             return f"{wire.words} … {down.words}"
-    leak = next((m for m in find(tokens, ["danger_leak"], cues) if told(m)), None)
     fitting = next(iter(find(bare, [_blind("danger_fittings")], cues)), None)
+    leak = next((m for m in find(tokens, ["danger_leak"], cues) if told(m)), None)
     if leak is not None and fitting is not None:
         return f"{leak.words} … {fitting.words}"
+    fire = next((m for m in find(bare, [_blind("fire_words")], cues) if told(m)), None)
+    if fire is not None and fitting is not None:
+        return f"{fire.words} … {fitting.words}"
     return None
 
 
-# A wire's "fallen" word is at most this many words after it ("سلك ديال الضو طايح").
+# A wire's "fallen" word is at most this many words after it ("سلك ديال الضو طايح"), or
+# this many before it ("طاح واحد الكابل").
 DANGER_WIRE_REACH = 4
+DANGER_WIRE_BEFORE = 3
 
 
 # "I", "A", "OK" inside a shouted run do not break it; a run needs three words of two letters or more.

@@ -372,3 +372,29 @@ def test_a_service_that_works_and_a_negation_that_belongs_to_another_clause(text
 def test_other_things_that_go_off_no_problem_wifi_only_and_partial_outages(text, cue, service, blocked):
     reading = cues.read(text)
     assert (reading.outage_cue, reading.outage_service, reading.blocked_by) == (cue, service, blocked)
+
+
+@pytest.mark.parametrize(
+    ("text", "danger"),
+    [
+        ("جاري بيشرب سجاير على السلم جنب العداد والدخان كله بيدخل الشقه", None),  # a cigarette's smoke
+        ("فيه دخان طالع من العداد", "دخان"),
+        ("الحقووني فيه نار في علبة الكهربا هالحين", "نار … علبه كهربا"),
+        ("الفاتورة نار والعداد يعد بسرعة", None),  # a steep bill
+        ("طاح واحد الكابل ديال الضو فالزنقة", "كابل … طاح"),  # the verb first
+        ("الا طاح شي كابل ديال الضو فالزنقة شنو خاصني ندير؟", None),  # Moroccan "if"
+    ],
+)
+def test_cigarette_smoke_fire_in_the_box_and_a_fallen_cable_told_verb_first(text, danger):
+    assert cues.read(text).danger == danger
+
+
+def test_a_street_light_that_is_off_is_not_the_customers_supply_and_asking_for_an_account_is_no_threat():
+    assert cues.read("عمود إنارة الشارع أمام منزلي مطفأ منذ يومين").blocked_by == "not_a_service"
+    assert cues.read("wesh 7sabkom 3la twitter? abi atab3 el 3roodh").threat is None
+    assert cues.read("هنفضحكم على تويتر").threat == "تويتر"
+
+
+@pytest.mark.parametrize(("text", "threat"), [("w instagram?", None), ("وعلى تويتر؟", None), ("هنفضحكم على تويتر", "تويتر"), ("ليش ما تردون؟ بكتب عنكم بتويتر", "بتويتر")])
+def test_a_platform_named_in_a_question_asks_where_the_company_is(text, threat):
+    assert cues.read(text).threat == threat

@@ -404,3 +404,17 @@ def test_the_urgency_score_alone_is_no_outage_when_the_words_say_the_service_wor
     assert not decide(message, [0.1], 0, CONFIG).handoff
     outage = said("عداد الكهربا عم يطلع صوت والبيت كله", "nlu_fallback", "calm", 0.1, "electricity", 0.95, entities=["electricity"], confidence=0.4)
     assert decide(outage, [0.1], 0, CONFIG).reasons == ("essential_outage",)
+
+
+def test_a_vague_problem_with_a_service_needs_a_sure_urgency_model():
+    vague = said("النت عندي فيه مشكله", "report_outage", "calm", 0.03, "internet", 0.57, entities=["internet"], confidence=0.71)
+    assert not decide(vague, [0.03], 0, CONFIG).handoff
+    sure = said("النت عندي فيه مشكله", "report_outage", "calm", 0.03, "internet", 0.95, entities=["internet"], confidence=0.71)
+    assert decide(sure, [0.03], 0, CONFIG).reasons == ("essential_outage",)
+
+
+def test_a_medical_need_told_with_the_services_use_is_about_the_bill():
+    use = said("امي عندها غسيل كلى بالبيت ومنستهلك مي كتير", "nlu_fallback", "calm", 0.06, "water", 0.82, confidence=0.4)
+    assert not decide(use, [0.06], 0, CONFIG).handoff
+    need = said("w abooy 3ndo jihaz ghaseel kilawi bel bait w y7taaj may", "nlu_fallback", "angry", 0.5, "water", 0.93, confidence=0.4)
+    assert decide(need, [0.5], 0, CONFIG, Context(service_before="water")).reasons[0] == "essential_outage"
