@@ -43,6 +43,8 @@ _LATIN_BEFORE = re.compile(r"[A-Za-z0-9_]$")
 _LATIN_AFTER = re.compile(r"^[A-Za-z_]")
 # Glued prefixes before a context word: "للحساب", "عالحساب", "وجوالي".
 _CUE_PREFIXES = ("وال", "بال", "فال", "عال", "لل", "ال", "و", "ب", "ل", "ف", "ع")
+# Those of them that carry the article ("عالرقم", "للرقم"): "the number", a definite one.
+_ARTICLE_PREFIXES = tuple(p for p in _CUE_PREFIXES if p.endswith(("ال", "لل")))
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ def _cue_role(word: str, lexicon: NumberLexicon) -> Optional[str]:
 def _the_number(word: str, lexicon: NumberLexicon) -> bool:
     """"الرقم", "عالرقم", "للرقم": the number meant is that one, not one named further back
     ("عندي رقم" after "الطلب" is still the request's)."""
-    return any(word == prefix + number for prefix in ("ال", "عال", "بال", "لل", "وال", "فال") for number in lexicon.number_words)
+    return any(word == prefix + number for prefix in _ARTICLE_PREFIXES for number in lexicon.number_words)
 
 
 def _context_role(tokens: Sequence[RawToken], text: str, start: int, end: int, lexicon: NumberLexicon) -> Optional[str]:
