@@ -504,7 +504,7 @@ class ActionAnswerFaq(Action):
 NOT_NOW_REPLIES = {
     "hypothetical": "outage_if", "restored": "outage_working", "past": "outage_over",
     "restart": "outage_restart", "quality": "water_quality", "elsewhere": "outage_elsewhere",
-    "wifi_only": "wifi_only", "not_a_service": "not_our_supply",
+    "wifi_only": "wifi_only", "not_a_service": "not_our_supply", "appliance": "appliance_inside",
 }
 
 

@@ -35,6 +35,7 @@ from datetime import date, timedelta
 from typing import Dict, List
 
 from bot.nlu.arabic_text import GLUED_PREPOSITIONS, normalize, without_glued_preposition
+from bot.nlu.date_vocabulary import day_and_month
 from bot.nlu.date_vocabulary import load as load_date_vocabulary
 
 # The words come from the shared lexicon (bot/nlu/lexicons/dates.yml), already
@@ -143,7 +144,10 @@ def _explicit_date(text: str, today: date) -> date | None:
         return _safe_date(int(match.group(1)), int(match.group(3)), int(match.group(4)))
     match = _NUMERIC.search(text)
     if match:
-        day, month, year = int(match.group(1)), int(match.group(2)), match.group(3)
+        read = day_and_month(int(match.group(1)), int(match.group(2)))
+        if read is None:
+            return None
+        (day, month), year = read, match.group(3)
         if year:
             full = int(year) + (2000 if len(year) == 2 else 0)
             return _safe_date(full, month, day)

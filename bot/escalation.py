@@ -45,6 +45,7 @@ class EscalationConfig:
     urgency_score: float
     urgency_score_alone: float
     min_intent_confidence: float
+    calm_question_threat: float
     decay: float
     window: int
     min_step: float
@@ -73,6 +74,7 @@ class EscalationConfig:
             urgency_score=float(thresholds.get("urgency_score", 0.5)),
             urgency_score_alone=float(thresholds.get("urgency_score_alone", 0.9)),
             min_intent_confidence=float(thresholds.get("min_intent_confidence", 0.5)),
+            calm_question_threat=float(thresholds.get("calm_question_threat", 0.9)),
             decay=float(running.get("decay", 0.5)),
             window=int(running.get("window", 3)),
             min_step=float(running.get("min_step", 0.05)),
@@ -311,8 +313,18 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
         else None
     )
     sure = message.intent_confidence >= config.min_intent_confidence
+    # Without outage words, a message saying the service works ("لا المية شغالة عادي،
+    # المشكلة في السخان") or naming an appliance that broke ("السخان بايظ والمية بتنزل
+    # ساقعة") is about something else, whatever the intent and the scores read into it
+    # (an appliance that stopped because the power went, "قطع تاني دلوقتي والتكييف واقف",
+    # is told with outage words: then it says nothing)
+    works = reading is not None and reading.works is not None
+    appliance = reading is not None and reading.appliance is not None and not reading.unnamed_outage
     # a reply of answer words naming a plan ("نور فايبر ٣٠٠") reports nothing
-    if message.intent == "report_outage" and sure and (signal_service if vague else named or signal_service) and not message.short_reply:
+    if (
+        message.intent == "report_outage" and sure and not works and not appliance
+        and (signal_service if vague else named or signal_service) and not message.short_reply
+    ):
         service = named[0] if named else str(signal_service)
         return service, Evidence(ESSENTIAL_OUTAGE, "outage_intent", f"{service}: report_outage ({message.intent_confidence:.2f})", _score(message))
     # "النت بيفصل كل يوم" … "وهو فاصل دلوقتي حالا": outage words about the service named
@@ -328,18 +340,19 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     # not a need told with the service's use ("امي عندها غسيل كلى ومنستهلك مي كتير": the bill)
     if reading is not None and reading.medical and not reading.consumption and outage_like and medical_service and not message.short_reply:
         return medical_service, Evidence(ESSENTIAL_OUTAGE, "medical_need", f"{medical_service}: «{reading.medical}»", _score(message))
-    if named and (context.active_loop == "outage_form" or context.outage_reported):
+    if named and not works and not appliance and (context.active_loop == "outage_form" or context.outage_reported):
         return named[0], Evidence(ESSENTIAL_OUTAGE, "outage_form_answer", f"{named[0]} named after an outage report", _score(message))
     # The scores decide only where the intent classifier has no confident reading
     # of its own ("moving house: what about the electricity?" is move_service).
     other_intent = sure and message.intent not in OUTAGE_LIKE_INTENTS
-    # nor where the words say the service works ("والكهربا شغالة عادي، شو هالصوت؟")
-    works = reading is not None and reading.works is not None
+    # nor where the words say the service works ("والكهربا شغالة عادي، شو هالصوت؟") or
+    # name an appliance that broke
     if (
         named
         and not message.short_reply
         and not other_intent
         and not works
+        and not appliance
         and message.urgency_service in named
         and message.urgency_score >= config.urgency_score_alone
     ):
@@ -453,7 +466,15 @@ def decide(
     if not short and ANGRY not in found and shouting and message.reading is not None and message.reading.exasperation:
         found[ANGRY] = Evidence(ANGRY, "shouting", f"«{shouting}»", _score(message))
     sure = message.intent_confidence >= config.min_intent_confidence
-    if not short and sure and message.intent in config.threat_intents:
+    # A calm question the classifier reads as a threat without being sure, and with no
+    # threat words in it ("هل يمكن تزويدي برقم هيئة تنظيم الكهرباء؟ احتاجه لبحث جامعي",
+    # 0.64), asks about the regulator; it does not threaten
+    calm_question = (
+        message.reading is not None and message.reading.asks and not message.reading.threat
+        and message.frustration_score < config.sustained_score
+        and message.intent_confidence < config.calm_question_threat
+    )
+    if not short and sure and not calm_question and message.intent in config.threat_intents:
         found[THREAT] = Evidence(THREAT, "threat_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))
     if not short:
         rule = "rising_scores" if is_rising(frustration_scores, config) else "sustained_scores" if is_sustained(frustration_scores, config) else None

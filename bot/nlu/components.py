@@ -12,6 +12,7 @@ featurizers / classifiers / ``CRFEntityExtractor`` → ``ServiceTypeExtractor`` 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Type, TypeVar
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -380,6 +381,49 @@ def _project_path(path: str) -> str:
 
 UNINTELLIGIBLE = "unintelligible"
 FOREIGN_LANGUAGE = "foreign_language"
+INFORM_INTENT = "inform"
+# What may be left of a bare answer once its entities are taken out: spaces and
+# punctuation ("T-482913.", "#4471203", "0551234567 ،").
+_ANSWER_LEFTOVER = re.compile(r"^[\W_]*$")
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class BareAnswerDetector(CreatedFromConfig, GraphComponent):
+    """A message that is nothing but a number, a date or a place our rule extractors
+    found ("T-482913", "٤٤٧١٢٠٣", "بكرة العصر") is an answer (``inform``), whatever the
+    classifier made of it.
+
+    Place it after ``FallbackClassifier``. The classifier learns requests with answers
+    next to them (``answer_augmentation``), so a bare reference it has seen more often
+    inside requests than alone can fall to a fallback; an answer needs no classifier.
+    """
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self._config = config
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            found = [e for e in message.get(ENTITIES) or [] if e.get("extractor") != "CRFEntityExtractor"]
+            if not isinstance(text, str) or text.startswith("/") or not found:
+                continue
+            left = list(text)
+            for entity in found:
+                left[int(entity["start"]) : int(entity["end"])] = " " * (int(entity["end"]) - int(entity["start"]))
+            if not _ANSWER_LEFTOVER.match("".join(left)):
+                continue
+            answer = {INTENT_NAME_KEY: INFORM_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != INFORM_INTENT]
+            message.set(INTENT, answer, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [answer, *ranking], add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
 FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier's intent, which the dialogue handles
 _INTELLIGIBILITY_FILE = "intelligibility.json"
 

@@ -30,7 +30,10 @@ from bot.nlu.service_types import ROUTER_WORDS, TAP_WORDS, ServiceMention, find_
 CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
 # Lists matched with and without the article on every word: "هذه المرة الثالثة" and
 # "للمرة الثالثة" say the same, and a phrase list cannot spell every combination.
-ARTICLE_BLIND = ("exasperation", "danger", "danger_wires", "danger_fallen", "danger_fittings", "fire_words", "harmless_smoke")
+ARTICLE_BLIND = (
+    "exasperation", "danger", "danger_wires", "danger_fallen", "danger_fittings", "fire_words", "harmless_smoke",
+    "smell_words", "burning_words",
+)
 ARTICLES = ("وال", "فال", "بال", "كال", "لل", "ال")
 # A state word ("مقطوعة") counts for a service word at most this many tokens away.
 OUTAGE_WINDOW = 4
@@ -201,6 +204,10 @@ class Reading:
         problem: a word for "a problem" with nothing saying since when ("النت عندي فيه
             مشكله": vague, no outage told), if any.
         consumption: words about using a lot of a service ("ومنستهلك مي كتير"), if any.
+        asks: whether the message asks something (a question mark or a question word).
+        appliance: a household appliance or a building's own equipment ("السخان",
+            "الغسالة", "موتور العمارة"), if any: what broke may be that, not the supply
+            (``blocked_by`` is "appliance" when every outage word is a broken word).
     """
 
     tokens: Tuple[RawToken, ...]
@@ -223,6 +230,8 @@ class Reading:
     works: Optional[str] = None
     problem: Optional[str] = None
     consumption: Optional[str] = None
+    appliance: Optional[str] = None
+    asks: bool = False
 
 
 def _token_span(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -557,7 +566,11 @@ def _read(text: str, cues: Cues) -> Reading:
     # "النت شغال كويس لما بوصل بالكابل بس الواي فاي مش شغال": the line is up, the home wifi is not
     if cue is not None and blocked is None and service == "internet" and works and find(tokens, ["wired"], cues):
         blocked = "wifi_only"
+    appliance = next((m.words for m in find(tokens, ["appliances"], cues)), None)
+    if cue is not None and blocked is None and appliance and _only_broken(tokens, cues):
+        blocked = "appliance"
     cue, unnamed = (cue, None) if service else (None, cue)
+    question = next((m.words for m in find(tokens, ["question_words"], cues)), None)
     return Reading(
         tokens=tokens,
         services=tuple(dict.fromkeys(m.value for m in entities)),
@@ -566,9 +579,9 @@ def _read(text: str, cues: Cues) -> Reading:
         blocked_by=blocked,
         short_reply=is_short_reply(tokens, cues),
         person_request=person_request(tokens),
-        threat=_threat(text, tokens, cues),
+        threat=_threat(tokens, cues, _asks(text, question)),
         exasperation=_exasperation(tokens, cues),
-        question=next((m.words for m in find(tokens, ["question_words"], cues)), None),
+        question=question,
         planned_cut=_planned_cut(tokens, mentions, cues),
         insult=_insult(tokens, cues),
         unnamed_outage=unnamed.words if unnamed else None,
@@ -579,6 +592,8 @@ def _read(text: str, cues: Cues) -> Reading:
         works=works,
         problem=_vague_problem(tokens, cues),
         consumption=next((m.words for m in find(tokens, ["consumption"], cues)), None),
+        appliance=appliance,
+        asks=_asks(text, question),
     )
 
 
@@ -587,14 +602,27 @@ def _read(text: str, cues: Cues) -> Reading:
 PLATFORM_QUESTION_WORDS = 4
 
 
-def _threat(text: str, tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
+def _only_broken(tokens: Sequence[RawToken], cues: Cues) -> bool:
+    """Whether every outage or absence word of the message is one an appliance breaks
+    with ("خربان", "واقف"): none says the supply was cut or is missing ("قطع تاني
+    والتكييف واقف", "ما كاين لا ضو لا والو والثلاجة بدات كتسخن")."""
+    broken = cues.lists.get("broken_words", frozenset())
+    found = find(tokens, ["outage", "absence"], cues)
+    return bool(found) and all(tuple(m.words.split()) in broken for m in found)
+
+
+def _asks(text: str, question: Optional[str]) -> bool:
+    """Whether a message asks something: a question mark or a question word."""
+    return "?" in text or "؟" in text or question is not None
+
+
+def _threat(tokens: Sequence[RawToken], cues: Cues, asks: bool) -> Optional[str]:
     """Threat words, unless the message compares offers ("prospect") or is a short
     question naming only a platform ("w instagram?": where the company is)."""
     if find(tokens, ["prospect"], cues):
         return None
     found = find(tokens, ["threat"], cues)
     platforms = cues.lists.get("platforms", frozenset())
-    asks = "?" in text or "؟" in text or bool(find(tokens, ["question_words"], cues))
     if found and asks and len(tokens) <= PLATFORM_QUESTION_WORDS and all(tuple(m.words.split()) in platforms for m in found):
         return None
     return found[0].words if found else None
@@ -625,7 +653,9 @@ def _works(tokens: Sequence[RawToken], services: Sequence[ServiceMention], cues:
 
 def _danger(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
     """Danger words that tell of something happening: not right after a negation ("ما
-    في دخان", "ما شفت شرار") nor right after a conditional ("اذا شفت سلك واقع شو اعمل؟")."""
+    في دخان", "ما شفت شرار") nor right after a conditional ("اذا شفت سلك واقع شو اعمل؟").
+    Smoke or a burning smell is explained away by a cigarette, cooking or fireworks in
+    the same message, unless an electric fitting or a wire is named there too."""
     conditionals = find(tokens, ["conditional"], cues)
     bare = [dataclasses.replace(t, norm=_without_article(t.norm)) for t in tokens]
 
@@ -633,20 +663,30 @@ def _danger(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
         supposed = any(c.end <= match.start and match.start - c.end <= CONDITIONAL_GAP for c in conditionals)
         return not _negated(tokens, match) and not supposed
 
-    # a cigarette's or a barbecue's smoke is none of ours
-    harmless = bool(find(bare, [_blind("harmless_smoke")], cues))
+    fitting = next(iter(find(bare, [_blind("danger_fittings")], cues)), None)
+    wires = find(bare, [_blind("danger_wires")], cues)
+    explained = fitting is None and not wires and bool(find(bare, [_blind("harmless_smoke")], cues))
     smoke = cues.lists.get("smoke_words", frozenset())
+    smells = cues.lists.get(_blind("smell_words"), frozenset())
     # article-blind: "الدخان" is "دخان", "الكيبل واقع" is "كيبل واقع"
     for match in find(bare, [_blind("danger")], cues):
-        if told(match) and not (harmless and tuple(match.words.split()) in smoke):
+        words = tuple(match.words.split())
+        if told(match) and not (explained and (words in smoke or words[:1] in smells)):
             return match.words
+    burning = [m for m in find(bare, [_blind("burning_words")], cues) if told(m)]
+    if not explained:
+        for smell in find(bare, [_blind("smell_words")], cues):
+            near = next((b for b in burning if 0 <= b.start - smell.end < DANGER_SMELL_REACH), None)
+            if near is not None:
+                return f"{smell.words} … {near.words}"
+    if burning and fitting is not None:
+        return f"{burning[0].words} … {fitting.words}"
     # a wire and a fallen word within a few words either side ("سلك ديال الضو طايح", "طاح واحد الكابل")
     fallen = find(bare, [_blind("danger_fallen")], cues)
-    for wire in find(bare, [_blind("danger_wires")], cues):
+    for wire in wires:
         down = next((f for f in fallen if 0 <= f.start - wire.end < DANGER_WIRE_REACH or 0 <= wire.start - f.end < DANGER_WIRE_BEFORE), None)
         if down is not None and told(wire) and told(down):
             return f"{wire.words} … {down.words}"
-    fitting = next(iter(find(bare, [_blind("danger_fittings")], cues)), None)
     leak = next((m for m in find(tokens, ["danger_leak"], cues) if told(m)), None)
     if leak is not None and fitting is not None:
         return f"{leak.words} … {fitting.words}"
@@ -656,6 +696,8 @@ def _danger(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
     return None
 
 
+# A burning word is at most this many words after a smell word ("ريحة شي عم يحترق").
+DANGER_SMELL_REACH = 4
 # A wire's "fallen" word is at most this many words after it ("سلك ديال الضو طايح"), or
 # this many before it ("طاح واحد الكابل").
 DANGER_WIRE_REACH = 4

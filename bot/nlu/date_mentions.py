@@ -77,7 +77,7 @@ def _numeric_dates(text: str) -> List[Tuple[int, int]]:
     alone = _DASH_DATE_ALONE.match(text)
     for start, end in [m.span() for m in _NUMERIC_DATE.finditer(text)] + ([alone.span(1)] if alone else []):
         parts = re.findall(r"\d+", text[start:end].translate(_DIGIT_TABLE))
-        if _valid_day_month(int(parts[0]), int(parts[1])):
+        if date_vocabulary.day_and_month(int(parts[0]), int(parts[1])) is not None:
             spans.append((start, end))
     units = number_mentions.load_lexicon().units
     for match in _DASH_DATE.finditer(text):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterable, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, Optional, Tuple
 
 import yaml
 
@@ -103,3 +103,14 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
         hijri_months=_phrases(data["hijri_months"]),
         ordinal_days=_phrases(data["ordinal_days"]),
     )
+
+
+def day_and_month(first: int, second: int) -> Optional[Tuple[int, int]]:
+    """The day and the month of a numeric date written ``first/second``: day first
+    ("15/3", "١٥/٣") as customers here write it, or month first when only that reads
+    ("3/15", as an English speaker writes it); None when neither does."""
+    if 1 <= first <= 31 and 1 <= second <= 12:
+        return first, second
+    if 1 <= first <= 12 and 13 <= second <= 31:
+        return second, first
+    return None

@@ -142,6 +142,50 @@ def augmented(texts: Sequence[str], labels: Sequence[str], infos: Sequence[Optio
     return out_texts, out_labels, out_infos
 
 
+# Intents that a bare answer next to the words does not leave what they were: a request
+# ("احجزوا لي يوم الخميس العصر" with "رقم الحساب 7712049") stays the request. Not the
+# answer itself, nor the social turns, yes / no, asking for a person or out of scope,
+# which a number next to them turns into an answer ("شكرا، رقم الحساب 4471203").
+NO_ANSWER_HOSTS = frozenset({"inform", "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "request_human"})
+# A bare answer is short: "رقم حسابي 4471203", "بكرة العصر", "T-482913".
+BARE_ANSWER_WORDS = 6
+
+
+def _bare_answer(text: str) -> bool:
+    """Whether a training message of the answer intent is a bare number or date."""
+    from bot.nlu.date_mentions import find_dates
+
+    tokens = arabic_text.tokenize(text)
+    return 0 < len(tokens) <= BARE_ANSWER_WORDS and (any(ch.isdigit() for ch in text) or bool(find_dates(text)))
+
+
+def answer_copies(texts: Sequence[str], labels: Sequence[str], per_example: int, seed: int = 13) -> Tuple[List[str], List[str]]:
+    """Up to ``per_example`` copies of each training request with a bare answer of the
+    training data before or after it, and their labels.
+
+    Customers give the account, the ticket or the day with the request ("رقم البلاغ
+    ٦٦٣٠١٨ وش وضعه", "can a technician come next Monday? my account is 55201933");
+    learnt only from bare answers, the numbers and days pulled such messages to the
+    answer intent (``inform``), and the assistant then asked what to do with the
+    number. The copies exist only in memory while the model trains.
+    """
+    import random
+
+    answers = [t for t, label in zip(texts, labels, strict=True) if label == "inform" and _bare_answer(t)]
+    copies: List[str] = []
+    copy_labels: List[str] = []
+    if per_example <= 0 or not answers:
+        return copies, copy_labels
+    for text, label in zip(texts, labels, strict=True):
+        if label in NO_ANSWER_HOSTS:
+            continue
+        rng = random.Random(f"{seed}:answers:{text}")
+        for answer in rng.sample(answers, min(per_example, len(answers))):
+            copies.append(f"{answer.strip()} {text.strip()}" if rng.random() < 0.5 else f"{text.strip()} {answer.strip()}")
+            copy_labels.append(label)
+    return copies, copy_labels
+
+
 def svm_temperature(features: Any, labels: Any, make_svc: Any, folds: int = 3, seed: int = 13) -> float:
     """The temperature ``t`` that makes ``softmax(t × SVM decision values)`` calibrated.
 
@@ -229,7 +273,9 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: Dict[str, Any
         infos: the normaliser's record of each message, when Rasa ran it.
     """
     infos = list(infos) if infos is not None else [None] * len(texts)
+    copies, copy_labels = answer_copies(texts, labels, int(config.get("answer_augmentation", 0)))
     texts, labels, infos = augmented(texts, labels, infos, int(config.get("dialect_augmentation", 0)))
+    texts, labels, infos = [*texts, *copies], [*labels, *copy_labels], [*infos, *([None] * len(copies))]
     model = build_model(config)
     inputs = model_inputs(texts, infos, config)
     if config.get("classifier", "logistic_regression") == "linear_svm":
@@ -277,6 +323,8 @@ class CharNgramIntentClassifier(GraphComponent, IntentClassifier):
             "msa_view": True,
             # dialect / Arabizi rewrites learnt per training example (0: none)
             "dialect_augmentation": 3,
+            # copies of each request learnt with a bare answer next to it (0: none)
+            "answer_augmentation": 0,
         }
 
     @staticmethod

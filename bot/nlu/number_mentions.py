@@ -324,10 +324,12 @@ def find_numbers(
     tokens = tokenize(text)
     mentions = []
     for candidate in _candidates(text, taken, lexicon):
-        # "T-558201" is a reference whatever follows it
-        if not candidate.ticket_prefix and _followed_by_unit(text, candidate.end, tokens, lexicon, taken):
-            continue
         context = _context_role(tokens, text, candidate.start, candidate.end, lexicon)
+        # "T-558201" is a reference whatever follows it; so is a reference word's six
+        # digits ("el balagh ra2m 990124 sar 3aleh shi?": Arabizi "صار", not riyals)
+        referenced = context == TICKET and len(candidate.digits) == TICKET_DIGITS
+        if not candidate.ticket_prefix and not referenced and _followed_by_unit(text, candidate.end, tokens, lexicon, taken):
+            continue
         entity = _role(candidate, context, intent, lexicon, text)
         if entity is not None:
             raw = text[candidate.start : candidate.end]

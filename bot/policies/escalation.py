@@ -62,7 +62,7 @@ ACCOUNT_LOOKUP_TOPICS = ("payment_not_reflected", "refund_request")
 # somewhere not the customer's home, "if it cuts, what do I do?" (the classifier often
 # has no intent for that one: "اذا طاحت الكوران واش لازم ندير؟"), the internet that works
 # over a cable while the wifi does not, a street light or the app that went off.
-ANSWERED_BLOCKERS = ("restart", "quality", "elsewhere", "hypothetical", "wifi_only", "not_a_service")
+ANSWERED_BLOCKERS = ("restart", "quality", "elsewhere", "hypothetical", "wifi_only", "not_a_service", "appliance")
 ACCOUNT_LOOKUP_FORM = "bill_form"
 # How many per-message scores the slot keeps (enough for the trend window).
 KEPT_SCORES = 10

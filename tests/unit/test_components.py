@@ -7,6 +7,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.nlu.components import (
     ArabicNormalizer,
     ArabicTokenizer,
+    BareAnswerDetector,
     NumberAndDateExtractor,
     PlaceExtractor,
     ServiceTypeExtractor,
@@ -149,3 +150,19 @@ def test_place_extractor_drops_crf_places_over_other_entities_and_keeps_those():
     message = Message(data={TEXT: raw, ENTITIES: crf})
     PlaceExtractor(PlaceExtractor.get_default_config()).process([message])
     assert [(e["entity"], e["value"]) for e in message.get(ENTITIES)] == [("date", "بكرة"), ("district", "النرجس")]
+
+
+def test_a_message_that_is_only_what_the_rules_found_is_an_answer():
+    def parsed(text, intent, entities):
+        spans = [{"entity": e, "start": text.index(w), "end": text.index(w) + len(w), "value": w, "extractor": x} for e, w, x in entities]
+        ranking = [{"name": intent, "confidence": 0.63}, {"name": "request_status", "confidence": 0.57}, {"name": "inform", "confidence": 0.43}]
+        return Message(data={TEXT: text, INTENT: {"name": intent, "confidence": 0.63}, ENTITIES: spans, "intent_ranking": ranking})
+
+    bare = parsed("T-482913.", "nlu_fallback", [("ticket_number", "T-482913", "NumberAndDateExtractor")])
+    asked = parsed("T-482913 وش صار عليه", "request_status", [("ticket_number", "T-482913", "NumberAndDateExtractor")])
+    guessed = parsed("البتاع ده", "nlu_fallback", [("service_type", "البتاع", "CRFEntityExtractor")])
+    BareAnswerDetector({}).process([bare, asked, guessed])
+    assert bare.get(INTENT) == {"name": "inform", "confidence": 1.0}
+    assert [r["name"] for r in bare.get("intent_ranking")] == ["inform", "nlu_fallback", "request_status"]
+    assert asked.get(INTENT)["name"] == "request_status"  # words besides the number
+    assert guessed.get(INTENT)["name"] == "nlu_fallback"  # the CRF's guesses are no answer

@@ -398,3 +398,64 @@ def test_a_street_light_that_is_off_is_not_the_customers_supply_and_asking_for_a
 @pytest.mark.parametrize(("text", "threat"), [("w instagram?", None), ("وعلى تويتر؟", None), ("هنفضحكم على تويتر", "تويتر"), ("ليش ما تردون؟ بكتب عنكم بتويتر", "بتويتر")])
 def test_a_platform_named_in_a_question_asks_where_the_company_is(text, threat):
     assert cues.read(text).threat == threat
+
+
+@pytest.mark.parametrize(
+    ("text", "danger"),
+    [
+        # a smell word, then a burning word a few words on
+        ("في ريحة شي عم يحترق طالعة من البريز بغرفة النوم", "ريحه … يحترق"),
+        ("ri7et shi 3am ya7ri2 mn el priz", "ri7et … ya7ri2"),
+        # a burning word and an electric fitting, no smell word
+        ("البريز عم يحترق", "يحترق … بريز"),
+        # a shock told as Egyptians and Moroccans tell it
+        ("الحنفية في المطبخ بتكهرب مراتي لسه مسكتها وخدت كهربا", "بتكهرب"),
+        ("ضربني الضو ملي قست الثلاجة", "ضربني ضو"),
+        # water dripping onto the Maghrebi meter of the electricity
+        ("كاين الما راهو يقطر على الكونتور تاع الضو من السقف", "يقطر … كونتور تاع ضو"),
+        # cooking and fireworks explain a burning smell or smoke ...
+        ("كنت عم اطبخ وانحرقت الطبخة والبيت كلو ريحة شياط 😂 بدي اعرف قديش الفاتورة", None),
+        ("كيطلقو les feux d'artifice فالزنقة غير الدخان والحس", None),
+        ("الاكل احترق", None),
+        ("ريحة حريق في الشقه كلها 😂 الملوخيه اتحرقت مني. المهم، فرع الروضه بيفتح الساعه كام؟", None),
+        ("في صوت فرقعه وشرار برا في الشارع بس دي صواريخ فرح الجيران 🎆 مش مشكله", None),
+        ("كنشويو فالسطح وكاين شوية دخان، ماشي مشكل 😄", None),
+        ("فيه شرار من الفيش ومش مشكله", "شرار"),  # a fitting named: no explanation holds
+        ("lamast el 7anafeye w mas2atni kahraba shway, hayda tabi3e?", "mas2atni kahraba"),
+        # ... unless an electric fitting is named too
+        ("ريحة شياط من الفيش وانا بطبخ", "ريحه شياط"),
+        ("ما في ريحة حريق الحمد لله", None),
+    ],
+)
+def test_burning_smells_told_loosely_shocks_and_what_explains_a_smell(text, danger):
+    assert cues.read(text).danger == danger
+
+
+@pytest.mark.parametrize(
+    ("text", "appliance"),
+    [
+        ("السخان عندي في الحمام بايظ والمية بتنزل ساقعة بس", "السخان"),
+        ("الغسالة ما تشتغل", "الغساله"),
+        ("الكهربا مقطوعة من الصبح", None),
+    ],
+)
+def test_household_appliances_are_read(text, appliance):
+    assert cues.read(text).appliance == appliance
+
+
+@pytest.mark.parametrize(
+    ("text", "blocked"),
+    [
+        ("السخان حقي خربان والماي يطلع بارد، تصلحونه انتم؟", "appliance"),
+        # a cut word besides the appliance's: the supply went
+        ("الكهربا مقطوعة والثلاجة واقفة", None),
+        ("الماي خربان", None),  # no appliance named
+    ],
+)
+def test_an_appliance_that_broke_blocks_an_outage_told_only_in_broken_words(text, blocked):
+    assert cues.read(text).blocked_by == blocked
+
+
+@pytest.mark.parametrize(("text", "asks"), [("متى ترجع الكهربا", True), ("رقم الهيئة؟", True), ("الكهربا مقطوعة", False)])
+def test_a_message_that_asks_something(text, asks):
+    assert cues.read(text).asks is asks

@@ -247,3 +247,11 @@ def test_ordinals_year_first_cued_dashes_and_more_day_words(text: str, expected:
 )
 def test_that_day_ranges_scores_and_lone_ordinals_are_not_dates(text: str) -> None:
     assert spans(text) == []
+
+
+def test_a_month_first_date_that_reads_no_other_way_is_found_and_resolved() -> None:
+    assert [m.text for m in find_dates("book me a visit on 3/15, account 66021934")] == ["3/15"]
+    assert parse_date("3/15", date(2026, 12, 7)) == date(2027, 3, 15)
+    # day first wherever it reads both ways
+    assert parse_date("3/5", date(2026, 12, 7)) == date(2027, 5, 3)
+    assert find_dates("13/15") == [] and parse_date("13/15", date(2026, 12, 7)) is None

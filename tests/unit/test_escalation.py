@@ -418,3 +418,32 @@ def test_a_medical_need_told_with_the_services_use_is_about_the_bill():
     assert not decide(use, [0.06], 0, CONFIG).handoff
     need = said("w abooy 3ndo jihaz ghaseel kilawi bel bait w y7taaj may", "nlu_fallback", "angry", 0.5, "water", 0.93, confidence=0.4)
     assert decide(need, [0.5], 0, CONFIG, Context(service_before="water")).reasons[0] == "essential_outage"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # a broken water heater: the water runs, cold
+        said("السخان عندي في الحمام بايظ والمية بتنزل ساقعة بس", "report_outage", service="water", urgency=0.95, entities=["water"], confidence=1.0),
+        # the service works: what broke is something else
+        said("لا المية شغالة عادي في كل الحنفيات المشكلة في السخان بس", "report_outage", service="water", urgency=0.94, entities=["water"], confidence=0.71),
+    ],
+)
+def test_an_appliance_that_broke_or_a_service_that_works_is_no_outage(message):
+    assert "essential_outage" not in decide(message, [0.0], 0, CONFIG).reasons
+    # not even right after an outage report
+    assert "essential_outage" not in decide(message, [0.0], 0, CONFIG, Context(outage_reported=True)).reasons
+
+
+def test_an_appliance_stopped_by_a_cut_told_in_outage_words_is_still_an_outage():
+    message = said("يا نهار ابيض قطع تاني دلوقتي والتكييف واقف", "report_outage", service="electricity", urgency=0.9, confidence=0.99)
+    assert decide(message, [0.3], 0, CONFIG, Context(service_before="electricity")).reasons[0] == "essential_outage"
+
+
+def test_a_calm_question_the_classifier_reads_as_a_threat_without_being_sure_is_no_threat():
+    question = "هل يمكن تزويدي برقم الجهة المشرفة على قطاع الطاقة؟ احتاجه لبحث جامعي"
+    assert not decide(said(question, "escalation_threat", confidence=0.82), [0.0], 0, CONFIG).handoff
+    # sure, annoyed, or no question: a threat
+    assert decide(said(question, "escalation_threat", confidence=0.95), [0.0], 0, CONFIG).reasons == ("escalation_threat",)
+    assert decide(said(question, "escalation_threat", "annoyed", 0.45, confidence=0.82), [0.45], 0, CONFIG).reasons[0] == "escalation_threat"
+    assert decide(said("سأشتكي عليكم عند حماية المستهلك", "escalation_threat", confidence=0.82), [0.0], 0, CONFIG).reasons[0] == "escalation_threat"

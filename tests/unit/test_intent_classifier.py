@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from bot.nlu.intent_classifier import _TRUSTED_PREFIXES, CharNgramIntentClassifier, fit_model, model_inputs
+from bot.nlu.intent_classifier import (
+    _TRUSTED_PREFIXES,
+    CharNgramIntentClassifier,
+    answer_copies,
+    fit_model,
+    model_inputs,
+)
 
 TEXTS = [
     "الكهرباء مقطوعة في حي النرجس", "ما في كهربا من الصبح", "النت فاصل عندنا", "الموية مقطوعة من امس",
@@ -103,3 +109,16 @@ def test_a_lexicon_edit_changes_the_training_fingerprint(tmp_path, monkeypatch):
     edited.write_bytes(dialect_msa.DIALECT_LEXICON_PATH.read_bytes() + b"\n# one more line\n")
     monkeypatch.setattr(dialect_msa, "DIALECT_LEXICON_PATH", edited)
     assert CharNgramIntentClassifier.fingerprint_addon({}) != shipped
+
+
+def test_requests_are_also_learnt_with_a_bare_answer_next_to_them():
+    texts = ["ابي احجز موعد فني", "وش صار على بلاغي", "شكرا", "رقم حسابي 4471203", "بكرة العصر", "الكهربا مقطوعة من الصبح عندنا في البيت كله"]
+    labels = ["book_appointment", "request_status", "thank", "inform", "inform", "report_outage"]
+    copies, copy_labels = answer_copies(texts, labels, 1)
+    assert copy_labels == ["book_appointment", "request_status", "report_outage"]  # not thanks, not the answers
+    for copy, text in zip(copies, [texts[0], texts[1], texts[5]], strict=True):
+        assert text in copy and any(answer in copy for answer in ("رقم حسابي 4471203", "بكرة العصر"))
+    assert answer_copies(texts, labels, 1) == (copies, copy_labels)  # the same every time
+    assert answer_copies(texts, labels, 0) == ([], [])
+    # a long "inform" is no bare answer to attach
+    assert answer_copies(["ابي احجز", "long inform text with 123 and many more words here"], ["book_appointment", "inform"], 1) == ([], [])

@@ -240,3 +240,10 @@ def test_amounts_and_counts_are_never_entities(amount, script, unit):
 )
 def test_glued_context_words_the_number_and_phone_requests(text: str, intent: str | None, expected: list[tuple[str, str]]) -> None:
     assert found(text, intent) == expected
+
+
+def test_a_reference_words_six_digits_are_a_ticket_whatever_word_follows() -> None:
+    # Arabizi "sar" is "صار" (has anything happened), not Saudi riyals
+    found = find_numbers("el balagh ra2m 990124 sar 3aleh shi?")
+    assert [(m.entity, m.text) for m in found] == [("ticket_number", "990124")]
+    assert find_numbers("دفعت 4471203 ريال") == []  # an amount, with no reference word
