@@ -45,7 +45,7 @@ class EscalationConfig:
     urgency_score: float
     urgency_score_alone: float
     min_intent_confidence: float
-    calm_question_threat: float
+    question_confidence: float
     decay: float
     window: int
     min_step: float
@@ -74,7 +74,7 @@ class EscalationConfig:
             urgency_score=float(thresholds.get("urgency_score", 0.5)),
             urgency_score_alone=float(thresholds.get("urgency_score_alone", 0.9)),
             min_intent_confidence=float(thresholds.get("min_intent_confidence", 0.5)),
-            calm_question_threat=float(thresholds.get("calm_question_threat", 0.9)),
+            question_confidence=float(thresholds.get("question_confidence", 0.9)),
             decay=float(running.get("decay", 0.5)),
             window=int(running.get("window", 3)),
             min_step=float(running.get("min_step", 0.05)),
@@ -303,7 +303,7 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
         return said, Evidence(ESSENTIAL_OUTAGE, "service_with_outage_words", f"{said}: «{reading.outage_cue}»", _score(message))
     # A question with no outage word in it ("والدي يستخدم جهاز أكسجين، فهل لديكم خصم
     # للمرضى؟" read as report_outage 0.90, urgency 0.54) needs the model to be sure
-    asks_only = reading is not None and bool(reading.question) and not reading.unnamed_outage
+    asks_only = reading is not None and reading.asks and not reading.unnamed_outage
     # so does "a problem with the internet" with no word of what it is ("النت عندي فيه مشكله")
     vague = reading is not None and bool(reading.problem) and not reading.unnamed_outage and not reading.outage_cue
     needed = config.urgency_score_alone if asks_only or vague else config.urgency_score
@@ -312,7 +312,10 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
         if message.urgency_service in essential and message.urgency_score >= needed and not message.short_reply
         else None
     )
+    # a question with no outage words needs the classifier sure ("جاري بيشرب شيشة ...
+    # ينفع تقطعوا عنه الكهربا؟" was report_outage 0.76)
     sure = message.intent_confidence >= config.min_intent_confidence
+    sure_report = message.intent_confidence >= (config.question_confidence if asks_only else config.min_intent_confidence)
     # Without outage words, a message saying the service works ("لا المية شغالة عادي،
     # المشكلة في السخان") or naming an appliance that broke ("السخان بايظ والمية بتنزل
     # ساقعة") is about something else, whatever the intent and the scores read into it
@@ -322,7 +325,7 @@ def outage_evidence(message: MessageView, config: EscalationConfig, context: Con
     appliance = reading is not None and reading.appliance is not None and not reading.unnamed_outage
     # a reply of answer words naming a plan ("نور فايبر ٣٠٠") reports nothing
     if (
-        message.intent == "report_outage" and sure and not works and not appliance
+        message.intent == "report_outage" and sure_report and not works and not appliance
         and (signal_service if vague else named or signal_service) and not message.short_reply
     ):
         service = named[0] if named else str(signal_service)
@@ -466,13 +469,14 @@ def decide(
     if not short and ANGRY not in found and shouting and message.reading is not None and message.reading.exasperation:
         found[ANGRY] = Evidence(ANGRY, "shouting", f"«{shouting}»", _score(message))
     sure = message.intent_confidence >= config.min_intent_confidence
-    # A calm question the classifier reads as a threat without being sure, and with no
-    # threat words in it ("هل يمكن تزويدي برقم هيئة تنظيم الكهرباء؟ احتاجه لبحث جامعي",
-    # 0.64), asks about the regulator; it does not threaten
+    # A calm question with no threat words in it asks, it does not threaten, when the
+    # classifier reads a threat without being sure, or when it asks for an authority's
+    # number or website ("هل يمكن تزويدي برقم هيئة تنظيم الكهرباء؟ احتاجه لبحث جامعي" was
+    # a threat at 0.64, "شو هو موقع هيئة تنظيم الكهرباء؟ عندي مشروع بالمدرسه" at 0.97)
     calm_question = (
         message.reading is not None and message.reading.asks and not message.reading.threat
         and message.frustration_score < config.sustained_score
-        and message.intent_confidence < config.calm_question_threat
+        and (message.intent_confidence < config.question_confidence or message.reading.authority_contact is not None)
     )
     if not short and sure and not calm_question and message.intent in config.threat_intents:
         found[THREAT] = Evidence(THREAT, "threat_intent", f"{message.intent} ({message.intent_confidence:.2f})", _score(message))

@@ -205,6 +205,9 @@ class Reading:
             مشكله": vague, no outage told), if any.
         consumption: words about using a lot of a service ("ومنستهلك مي كتير"), if any.
         asks: whether the message asks something (a question mark or a question word).
+        authority_contact: the authority whose number, website or address the message
+            asks for, calmly and with no word of complaining ("شو هو موقع هيئة تنظيم
+            الكهرباء؟"), if any: a question, not a threat.
         appliance: a household appliance or a building's own equipment ("السخان",
             "الغسالة", "موتور العمارة"), if any: what broke may be that, not the supply
             (``blocked_by`` is "appliance" when every outage word is a broken word).
@@ -232,6 +235,7 @@ class Reading:
     consumption: Optional[str] = None
     appliance: Optional[str] = None
     asks: bool = False
+    authority_contact: Optional[str] = None
 
 
 def _token_span(tokens: Sequence[RawToken], mention: ServiceMention) -> Tuple[int, int]:
@@ -571,6 +575,8 @@ def _read(text: str, cues: Cues) -> Reading:
         blocked = "appliance"
     cue, unnamed = (cue, None) if service else (None, cue)
     question = next((m.words for m in find(tokens, ["question_words"], cues)), None)
+    asks = _asks(text, question)
+    contact = _authority_contact(tokens, cues, asks)
     return Reading(
         tokens=tokens,
         services=tuple(dict.fromkeys(m.value for m in entities)),
@@ -579,7 +585,7 @@ def _read(text: str, cues: Cues) -> Reading:
         blocked_by=blocked,
         short_reply=is_short_reply(tokens, cues),
         person_request=person_request(tokens),
-        threat=_threat(tokens, cues, _asks(text, question)),
+        threat=None if contact else _threat(tokens, cues, asks),
         exasperation=_exasperation(tokens, cues),
         question=question,
         planned_cut=_planned_cut(tokens, mentions, cues),
@@ -593,13 +599,29 @@ def _read(text: str, cues: Cues) -> Reading:
         problem=_vague_problem(tokens, cues),
         consumption=next((m.words for m in find(tokens, ["consumption"], cues)), None),
         appliance=appliance,
-        asks=_asks(text, question),
+        asks=asks,
+        authority_contact=contact,
     )
 
 
 # A platform question is short ("w instagram?"); a longer message with a question in it
 # may well threaten ("ليش ما تردون؟ بكتب عنكم بتويتر").
 PLATFORM_QUESTION_WORDS = 4
+
+
+def _authority_contact(tokens: Sequence[RawToken], cues: Cues, asks: bool) -> Optional[str]:
+    """The authority a question asks the contact details of, when every threat word of
+    the message is an authority and no word complains ("هل يمكن تزويدي برقم هيئة تنظيم
+    الكهرباء؟ احتاجه لبحث جامعي"; not "شو رقم الهيئة عشان اشتكي عليكم؟")."""
+    if not asks:
+        return None
+    found = find(tokens, ["threat"], cues)
+    authorities = cues.lists.get("authorities", frozenset())
+    if not found or not all(tuple(m.words.split()) in authorities for m in found):
+        return None
+    if not find(tokens, ["contact_words"], cues) or find(tokens, ["complaint_words"], cues):
+        return None
+    return found[0].words
 
 
 def _only_broken(tokens: Sequence[RawToken], cues: Cues) -> bool:

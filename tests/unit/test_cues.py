@@ -459,3 +459,18 @@ def test_an_appliance_that_broke_blocks_an_outage_told_only_in_broken_words(text
 @pytest.mark.parametrize(("text", "asks"), [("متى ترجع الكهربا", True), ("رقم الهيئة؟", True), ("الكهربا مقطوعة", False)])
 def test_a_message_that_asks_something(text, asks):
     assert cues.read(text).asks is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "contact", "threat"),
+    [
+        ("مرحبا، انا طالبه وعندي مشروع بالمدرسه عن الكهربا، شو هو موقع هيئة تنظيم الكهرباء؟", "هيئه تنظيم الكهرباء", None),
+        ("شو رقم الهيئة عشان اشتكي عليكم؟", None, "الهيئه"),  # complaining
+        ("What's the regulator's website? I want to file a complaint", None, "regulator"),
+        ("بدي رقم المحامي تبعكم؟", None, "المحامي"),  # a lawyer is no authority to contact
+        ("رح اشتكي للهيئة", None, "للهيئه"),
+    ],
+)
+def test_asking_calmly_for_an_authoritys_contact_is_no_threat(text, contact, threat):
+    reading = cues.read(text)
+    assert (reading.authority_contact, reading.threat) == (contact, threat)

@@ -447,3 +447,16 @@ def test_a_calm_question_the_classifier_reads_as_a_threat_without_being_sure_is_
     assert decide(said(question, "escalation_threat", confidence=0.95), [0.0], 0, CONFIG).reasons == ("escalation_threat",)
     assert decide(said(question, "escalation_threat", "annoyed", 0.45, confidence=0.82), [0.45], 0, CONFIG).reasons[0] == "escalation_threat"
     assert decide(said("سأشتكي عليكم عند حماية المستهلك", "escalation_threat", confidence=0.82), [0.0], 0, CONFIG).reasons[0] == "escalation_threat"
+
+
+def test_a_calm_question_for_an_authoritys_website_is_no_threat_however_sure_the_classifier():
+    question = "شو هو موقع هيئة تنظيم الكهرباء؟ عندي مشروع بالمدرسه"
+    assert not decide(said(question, "escalation_threat", confidence=0.97), [0.0], 0, CONFIG).handoff
+    assert decide(said("شو رقم الهيئة عشان اشتكي عليكم؟", "escalation_threat", confidence=0.97), [0.0], 0, CONFIG).reasons == ("escalation_threat",)
+
+
+def test_a_question_with_no_outage_words_needs_a_sure_outage_intent():
+    asked = "جاري بيشرب شيشة كل يوم والدخان داخل عندي، ينفع تقطعوا عنه الكهربا؟"
+    assert "essential_outage" not in decide(said(asked, "report_outage", entities=["electricity"], confidence=0.76), [0.0], 0, CONFIG).reasons
+    told = "عندي مشكلة بالكهرباء من امس"
+    assert decide(said(told, "report_outage", entities=["electricity"], confidence=0.76), [0.0], 0, CONFIG).reasons == ("essential_outage",)
