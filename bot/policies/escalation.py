@@ -364,6 +364,13 @@ class EscalationPolicy(Policy):
         if not decision.handoff and gives_account and tracker.active_loop_name is None and _answered_topic(tracker) in ACCOUNT_LOOKUP_TOPICS:
             probabilities[domain.index_for_action(ACCOUNT_LOOKUP_FORM)] = 1.0
             return self._prediction(probabilities, events=tracking)
+        # a calm question for an authority's number or website ("شو هو موقع هيئة تنظيم
+        # الكهرباء؟ عندي مشروع بالمدرسه") read as a threat: answered, not handed to a
+        # person by the dialogue rule on the threat intent
+        asks_authority = message.reading is not None and message.reading.authority_contact is not None
+        if not decision.handoff and asks_authority and latest.intent_name in self.escalation.threat_intents:
+            probabilities[domain.index_for_action(followups.FAQ_ACTION)] = 1.0
+            return self._prediction(probabilities, events=tracking)
         if not decision.handoff and topic:
             probabilities[domain.index_for_action(followups.FAQ_ACTION)] = 1.0
             return PolicyPrediction(

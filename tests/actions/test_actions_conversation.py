@@ -289,6 +289,8 @@ def test_branch_question_for_a_district_without_branch(tracker_data, make_tracke
         ("app_login_help", lambda kb: kb.faq["app_login_help"]["locked"]),
         ("slow_internet", lambda kb: kb.faq["slow_internet"]["followup"]),
         ("complaint", lambda kb: kb.contact["email"]),
+        # a calm question for the regulator's website (EscalationPolicy sends only those here)
+        ("escalation_threat", lambda kb: "هيئة تنظيم الكهرباء"),
     ],
 )
 def test_faq_answers_carry_the_facts(intent, fact, tracker_data, make_tracker, user_event, latest_from, run) -> None:

@@ -425,3 +425,10 @@ def test_a_message_after_a_ruled_out_outage_report_is_no_answer_to_the_outage_fo
             "text": "عندي نور فايبر ٣٠٠", "signals": {"frustration": {"level": "calm", "score": 0.0}, "urgency": {"service": "none", "score": 0.2}}}
     tracker.update(UserUttered(plan["text"], plan["intent"], plan["entities"], parse_data=plan))
     assert predicted(policy.predict_action_probabilities(tracker, DOMAIN)) != "action_handoff"
+
+
+def test_a_calm_question_for_an_authoritys_website_is_answered_not_handed_over(policy):
+    question = _with_text(tracker_with(("greet", CALM, NONE)), "شو هو موقع هيئة تنظيم الكهرباء؟ عندي مشروع بالمدرسه", intent="escalation_threat")
+    assert predicted(policy.predict_action_probabilities(question, DOMAIN)) == "action_answer_faq"
+    threat = _with_text(tracker_with(("greet", CALM, NONE)), "رح اشتكي عليكم للهيئة", intent="escalation_threat")
+    assert predicted(policy.predict_action_probabilities(threat, DOMAIN)) == "action_handoff"
