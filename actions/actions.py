@@ -474,20 +474,24 @@ class ActionAnswerFaq(Action):
         district = _entity_or_slot(tracker, "district")
         city = _entity_or_slot(tracker, "city")
         weak_service = _weak_service(tracker) if intent in _WEAK_SERVICE_INTENTS else None
+        # A question about the answer just given asks; the signals model reads many such
+        # questions as upset ("w iza ma wesselne el sms?" annoyed 0.49, "ok done. also how
+        # do I check my bill from the app?" angry 0.64), and an apology to them rings false
+        empathetic = not follow_up
 
         if intent in _BRANCH_INTENTS and (district or city):
             key, hours_only = _BRANCH_INTENTS[intent]
             branches = kb.branches_matching(district=district, city=city)
             if branches:
-                kb.say(dispatcher, tracker, key, branch_lines=kb.branch_lines(branches, hours_only=hours_only), empathetic=True)
+                kb.say(dispatcher, tracker, key, branch_lines=kb.branch_lines(branches, hours_only=hours_only), empathetic=empathetic)
             else:
                 place = strip_district_word(district) if district else city
                 kb.say(dispatcher, tracker, "branch_not_found", place=place, branch_cities=kb.branch_cities())
         elif intent in _WEAK_SERVICE_INTENTS and weak_service in _WEAK_SERVICE_REPLIES:
             # "ضغط الماء ضعيف" reads like slow internet; a router restart is no answer to it
-            kb.say(dispatcher, tracker, _WEAK_SERVICE_REPLIES[weak_service], empathetic=True)
+            kb.say(dispatcher, tracker, _WEAK_SERVICE_REPLIES[weak_service], empathetic=empathetic)
         elif f"faq_{intent}" in kb.replies:
-            kb.say(dispatcher, tracker, f"faq_{intent}", kb.faq_context(intent), empathetic=True)
+            kb.say(dispatcher, tracker, f"faq_{intent}", kb.faq_context(intent), empathetic=empathetic)
         else:
             logger.warning("action_answer_faq called for intent %r without an FAQ reply", intent)
             kb.say(dispatcher, tracker, "fallback_rephrase")

@@ -28,6 +28,15 @@ ACKNOWLEDGE_BELOW_CALM = 0.3
 APOLOGISE_FROM_SCORE = 0.6
 
 LEVELS = ("calm", "annoyed", "angry")
+# Requests with no problem in them: moving house, a plan change, a new connection, where
+# a branch is. The signals model reads some of them as upset, code-switched ones most
+# ("I'm moving house next month، كيف انقل الخدمة" angry 0.78); their mood is taken from
+# the model only when the words show it too (:func:`_words_show_upset`).
+ROUTINE_INTENTS = frozenset({
+    "change_plan", "move_service", "new_connection", "update_account_details", "payment_methods",
+    "opening_hours", "branch_locations", "contact_channels", "book_appointment",
+})
+_UPSET_MARKS = ("!", "؟؟", "??", "😡", "🤬", "😤", "😠", "💢")
 
 
 def frustration_level(latest_message: Mapping[str, Any], running: Optional[float]) -> str:
@@ -42,6 +51,11 @@ def frustration_level(latest_message: Mapping[str, Any], running: Optional[float
         return "calm"
     if level not in LEVELS:
         level = "calm"
+    intent = (latest_message.get("intent") or {}).get("name")
+    if level != "calm" and intent in ROUTINE_INTENTS and not _words_show_upset(latest_message):
+        # the model's reading alone, which also raised the running estimate it would
+        # otherwise be acknowledged by
+        return "calm"
     score = frustration.get("score")
     if level == "angry" and isinstance(score, (int, float)) and score < APOLOGISE_FROM_SCORE:
         level = "annoyed"
@@ -67,3 +81,12 @@ def empathy_key(level: str, dialect: str) -> Optional[str]:
     if level == "angry":
         return f"empathy_apologise_{dialect}"
     return None
+
+
+def _words_show_upset(latest_message: Mapping[str, Any]) -> bool:
+    """Whether the words themselves show upset: exasperation, an insult, shouting,
+    "!" or "؟؟", an angry emoji, or letters stretched ("ليييش")."""
+    text = str(latest_message.get("text") or "")
+    reading = cues.read(text)
+    stretched = bool((latest_message.get("arabic") or {}).get("elongated"))
+    return bool(reading.exasperation or reading.insult or reading.shouting or stretched or any(mark in text for mark in _UPSET_MARKS))

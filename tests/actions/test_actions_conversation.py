@@ -589,3 +589,22 @@ def test_an_outage_report_its_words_rule_out_is_answered_for_what_it_is(text, re
     data["latest_message"] = latest_from(message)
     messages, events = run(ActionPlannedWork(), make_tracker(data, {}))
     assert _text(messages) in _filled(reply) and events == []
+
+
+def test_a_follow_up_question_read_as_angry_is_answered_without_an_apology(tracker_data, make_tracker, user_event, latest_from, run) -> None:
+    """The signals model reads many follow-up questions as upset ("ok done. also how do I
+    check my bill from the app?" angry 0.64); a question asked on its own still gets the
+    acknowledgement its mood calls for."""
+    angry = {"frustration": {"level": "angry", "score": 0.9, "probabilities": {"calm": 0.05, "annoyed": 0.1, "angry": 0.85}}}
+
+    def answered(intent: str, topic: str | None) -> str:
+        data = tracker_data("faq_olaya_hours.json")
+        question = user_event("w iza ma wesselne el sms?", intent)
+        data["events"].append(question)
+        data["latest_message"] = {**latest_from(question), "signals": angry}
+        messages, _ = run(ActionAnswerFaq(), make_tracker(data, {"district": None, "faq_topic": topic}))
+        return messages[0]["text"]
+
+    faq = _filled("faq_app_login_help", **get_knowledge_base().faq_context("app_login_help"))
+    assert answered("nlu_fallback", "app_login_help") in faq  # the answer alone
+    assert answered("app_login_help", None) not in faq  # led by an acknowledgement

@@ -24,6 +24,10 @@ def message(text, level, score, calm):
         # a calm message with words of its own in an annoyed conversation is acknowledged
         (message("طيب ومتى يرجع المبلغ؟", "calm", 0.1, 0.8), 0.5, "annoyed"),
         ({"text": "متى تفتحون؟"}, None, "calm"),
+        # a routine request is upset only when its words show it too
+        ({**message("I'm moving house next month، كيف انقل الخدمة؟", "angry", 0.78, 0.05), "intent": {"name": "move_service"}}, None, "calm"),
+        ({**message("ثالث مرة اطلب انقل الخدمة!!", "angry", 0.9, 0.02), "intent": {"name": "move_service"}}, None, "angry"),
+        ({**message("طلبت انقل الخدمة", "calm", 0.1, 0.8), "intent": {"name": "move_service"}}, 0.5, "annoyed"),  # the conversation's mood still counts
     ],
 )
 def test_the_level_the_assistant_answers_to(latest, running, level):
