@@ -48,8 +48,8 @@ VARIANTS: Dict[str, Optional[Dict[str, Any]]] = {
     "svm+msa_view+augment": {"classifier": "linear_svm", "msa_view": True, "dialect_augmentation": 3, "char_ngram_range": [2, 5]},
     # what config.yml ships since E15
     "svm+msa_view+augment+char1-4": {"classifier": "linear_svm", "msa_view": True, "dialect_augmentation": 3, "char_ngram_range": [1, 4]},
-    # each request also learnt with one / two bare answers next to it (E31)
-    "shipped+answers1": {"answer_augmentation": 1},
+    # without the copies of each request with a bare answer next to it, and with two (E31)
+    "shipped-answers": {"answer_augmentation": 0},
     "shipped+answers2": {"answer_augmentation": 2},
     # whatever config.yml ships now
     "shipped": {},

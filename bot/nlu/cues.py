@@ -31,7 +31,7 @@ CUES_PATH = Path(__file__).parent / "lexicons" / "cues.yml"
 # Lists matched with and without the article on every word: "هذه المرة الثالثة" and
 # "للمرة الثالثة" say the same, and a phrase list cannot spell every combination.
 ARTICLE_BLIND = (
-    "exasperation", "danger", "danger_wires", "danger_fallen", "danger_fittings", "fire_words", "harmless_smoke",
+    "exasperation", "danger", "danger_wires", "danger_fallen", "danger_fittings", "fire_words", "harmless_sources",
     "smell_words", "burning_words",
 )
 ARTICLES = ("وال", "فال", "بال", "كال", "لل", "ال")
@@ -687,7 +687,7 @@ def _danger(tokens: Sequence[RawToken], cues: Cues) -> Optional[str]:
 
     fitting = next(iter(find(bare, [_blind("danger_fittings")], cues)), None)
     wires = find(bare, [_blind("danger_wires")], cues)
-    explained = fitting is None and not wires and bool(find(bare, [_blind("harmless_smoke")], cues))
+    explained = fitting is None and not wires and bool(find(bare, [_blind("harmless_sources")], cues))
     smoke = cues.lists.get("smoke_words", frozenset())
     smells = cues.lists.get(_blind("smell_words"), frozenset())
     # article-blind: "الدخان" is "دخان", "الكيبل واقع" is "كيبل واقع"

@@ -68,10 +68,6 @@ class _Word:
     end: int
 
 
-def _valid_day_month(day: int, month: int) -> bool:
-    return 1 <= day <= 31 and 1 <= month <= 12
-
-
 def _numeric_dates(text: str) -> List[Tuple[int, int]]:
     spans = []
     alone = _DASH_DATE_ALONE.match(text)
@@ -85,11 +81,11 @@ def _numeric_dates(text: str) -> List[Tuple[int, int]]:
         after = tokenize(text[match.end() :])
         cued = bool(before) and before[-1].norm in _DASH_DATE_CUES and not (after and after[0].norm in units)
         day, month = (int(part) for part in (match.group(1).translate(_DIGIT_TABLE), match.group(2).translate(_DIGIT_TABLE)))
-        if cued and _valid_day_month(day, month) and match.span() not in spans:
+        if cued and date_vocabulary.valid_day_month(day, month) and match.span() not in spans:
             spans.append(match.span())
     for match in _ISO_DATE.finditer(text):
         year, month, day = (int(part) for part in re.findall(r"\d+", match.group().translate(_DIGIT_TABLE)))
-        if 1900 <= year <= 2100 and _valid_day_month(day, month) and not any(s < match.end() and match.start() < e for s, e in spans):
+        if 1900 <= year <= 2100 and date_vocabulary.valid_day_month(day, month) and not any(s < match.end() and match.start() < e for s, e in spans):
             spans.append(match.span())
     return spans
 

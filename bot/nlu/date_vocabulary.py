@@ -105,12 +105,18 @@ def load(path: Path = LEXICON_PATH) -> DateVocabulary:
     )
 
 
+def valid_day_month(day: int, month: int) -> bool:
+    """Whether ``day`` and ``month`` can be a day of a month (31/2 passes: the
+    calendar is the resolver's business)."""
+    return 1 <= day <= 31 and 1 <= month <= 12
+
+
 def day_and_month(first: int, second: int) -> Optional[Tuple[int, int]]:
     """The day and the month of a numeric date written ``first/second``: day first
     ("15/3", "١٥/٣") as customers here write it, or month first when only that reads
     ("3/15", as an English speaker writes it); None when neither does."""
-    if 1 <= first <= 31 and 1 <= second <= 12:
+    if valid_day_month(first, second):
         return first, second
-    if 1 <= first <= 12 and 13 <= second <= 31:
+    if second > 12 and valid_day_month(second, first):
         return second, first
     return None
